@@ -1,0 +1,220 @@
+// Package filetype identifies an object's type from its first bytes, never
+// from its name. It is a leaf package; detection is pure and safe for
+// concurrent use. The type names are stable: YARA rules see them in the
+// `filetype` external variable and clients see them in detections.
+package filetype
+
+import (
+	"bytes"
+	"unicode/utf8"
+)
+
+// Type is a content type name such as "zip" or "mail".
+type Type string
+
+// Known types. Binary and Text are the fallbacks.
+const (
+	Binary Type = "binary"
+	Text   Type = "text"
+	Empty  Type = "empty"
+	Mail   Type = "mail"
+	HTML   Type = "html"
+	Zip    Type = "zip"
+	Gzip   Type = "gzip"
+	Bzip2  Type = "bzip2"
+	Tar    Type = "tar"
+	Xz     Type = "xz"
+	SevenZ Type = "7z"
+	Rar    Type = "rar"
+	Cab    Type = "cab"
+	Arj    Type = "arj"
+	Cpio   Type = "cpio"
+	PE     Type = "pe"
+	ELF    Type = "elf"
+	MachO  Type = "macho"
+	PDF    Type = "pdf"
+	OLE2   Type = "ole2"
+	RTF    Type = "rtf"
+	PNG    Type = "png"
+	JPEG   Type = "jpeg"
+	GIF    Type = "gif"
+)
+
+type magic struct {
+	off int
+	sig []byte
+	t   Type
+}
+
+var magics = []magic{
+	{0, []byte("PK\x03\x04"), Zip},
+	{0, []byte("PK\x05\x06"), Zip}, // empty archive
+	{0, []byte("PK\x07\x08"), Zip}, // spanned marker
+	{0, []byte{0x1f, 0x8b}, Gzip},
+	{0, []byte("BZh"), Bzip2},
+	{0, []byte{0xfd, '7', 'z', 'X', 'Z', 0}, Xz},
+	{0, []byte{'7', 'z', 0xbc, 0xaf, 0x27, 0x1c}, SevenZ},
+	{0, []byte("Rar!\x1a\x07"), Rar},
+	{0, []byte("MSCF\x00\x00\x00\x00"), Cab},
+	{0, []byte{0x60, 0xea}, Arj},
+	{0, []byte("070701"), Cpio},
+	{0, []byte("070702"), Cpio},
+	{0, []byte("070707"), Cpio},
+	{0, []byte{0xc7, 0x71}, Cpio},
+	{0, []byte{0x71, 0xc7}, Cpio},
+	{0, []byte("\x7fELF"), ELF},
+	{0, []byte{0xfe, 0xed, 0xfa, 0xce}, MachO},
+	{0, []byte{0xfe, 0xed, 0xfa, 0xcf}, MachO},
+	{0, []byte{0xce, 0xfa, 0xed, 0xfe}, MachO},
+	{0, []byte{0xcf, 0xfa, 0xed, 0xfe}, MachO},
+	{0, []byte("%PDF-"), PDF},
+	{0, []byte{0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1}, OLE2},
+	{0, []byte(`{\rtf`), RTF},
+	{0, []byte("\x89PNG\r\n\x1a\n"), PNG},
+	{0, []byte{0xff, 0xd8, 0xff}, JPEG},
+	{0, []byte("GIF87a"), GIF},
+	{0, []byte("GIF89a"), GIF},
+	{257, []byte("ustar"), Tar},
+}
+
+// sniffLen is how many leading bytes the text heuristics look at.
+const sniffLen = 4096
+
+// Detect returns the type of data. hint is a declared or previously
+// detected type (for example from a MIME header); it is used only when the
+// content says nothing more specific than Text or Binary.
+func Detect(data []byte, hint Type) Type {
+	if len(data) == 0 {
+		return Empty
+	}
+	for _, m := range magics {
+		if len(data) >= m.off+len(m.sig) && bytes.Equal(data[m.off:m.off+len(m.sig)], m.sig) {
+			return m.t
+		}
+	}
+	if isPE(data) {
+		return PE
+	}
+	head := data
+	if len(head) > sniffLen {
+		head = head[:sniffLen]
+	}
+	if isMail(head) {
+		return Mail
+	}
+	if isHTML(head) {
+		return HTML
+	}
+	t := Binary
+	if isText(head) {
+		t = Text
+	}
+	if hint != "" && hint != Binary && hint != Text {
+		return hint
+	}
+	return t
+}
+
+func isPE(b []byte) bool {
+	if len(b) < 0x40 || b[0] != 'M' || b[1] != 'Z' {
+		return false
+	}
+	off := int(uint32(b[0x3c]) | uint32(b[0x3d])<<8 | uint32(b[0x3e])<<16 | uint32(b[0x3f])<<24)
+	if off < 0x40 || off > len(b)-4 {
+		// A DOS executable or a truncated PE: still an executable.
+		return true
+	}
+	return bytes.Equal(b[off:off+4], []byte("PE\x00\x00"))
+}
+
+// mailHeaders are header names that, seen at the very start of an object,
+// mark it as an RFC 5322 message (or an mbox when it starts with "From ").
+var mailHeaders = [][]byte{
+	[]byte("received:"), []byte("return-path:"), []byte("from:"), []byte("to:"),
+	[]byte("subject:"), []byte("date:"), []byte("message-id:"), []byte("mime-version:"),
+	[]byte("content-type:"), []byte("delivered-to:"), []byte("x-"), []byte("dkim-signature:"),
+	[]byte("reply-to:"), []byte("sender:"), []byte("cc:"), []byte("content-transfer-encoding:"),
+	[]byte("authentication-results:"), []byte("arc-"), []byte("list-"), []byte("envelope-to:"),
+}
+
+// isMail reports whether head starts with a block of header fields that
+// includes at least two well-known mail headers (or an mbox "From " line
+// followed by one).
+func isMail(head []byte) bool {
+	lines := bytes.SplitN(head, []byte("\n"), 32)
+	known, fields := 0, 0
+	for i, l := range lines {
+		l = bytes.TrimRight(l, "\r")
+		if i == len(lines)-1 && len(lines) == 32 {
+			break
+		}
+		if len(l) == 0 {
+			break
+		}
+		if i == 0 && bytes.HasPrefix(l, []byte("From ")) {
+			known++
+			continue
+		}
+		if l[0] == ' ' || l[0] == '\t' {
+			if fields == 0 {
+				return false
+			}
+			continue
+		}
+		colon := bytes.IndexByte(l, ':')
+		if colon <= 0 || bytes.ContainsAny(l[:colon], " \t") {
+			return false
+		}
+		fields++
+		lower := bytes.ToLower(l[:colon+1])
+		for _, h := range mailHeaders {
+			if bytes.HasPrefix(lower, h) {
+				known++
+				break
+			}
+		}
+	}
+	return known >= 2
+}
+
+func isHTML(head []byte) bool {
+	h := bytes.ToLower(bytes.TrimLeft(head, " \t\r\n\xef\xbb\xbf"))
+	for _, p := range []string{"<!doctype html", "<html", "<head", "<body", "<script", "<iframe"} {
+		if bytes.HasPrefix(h, []byte(p)) {
+			return true
+		}
+	}
+	return false
+}
+
+// isText reports whether head is mostly printable: valid UTF-8 without NULs
+// and with few control characters.
+func isText(head []byte) bool {
+	if bytes.IndexByte(head, 0) >= 0 {
+		return false
+	}
+	ctl := 0
+	for _, c := range head {
+		if c < 0x20 && c != '\n' && c != '\r' && c != '\t' && c != '\f' && c != 0x1b {
+			ctl++
+		}
+	}
+	if ctl*100 > len(head) {
+		return false
+	}
+	// Allow a multi-byte rune cut at the end of the sniffed window.
+	for i := 0; i < 3 && len(head) > 0 && !utf8.Valid(head); i++ {
+		head = head[:len(head)-1]
+	}
+	return utf8.Valid(head) || isLatin(head)
+}
+
+func isLatin(b []byte) bool {
+	high := 0
+	for _, c := range b {
+		if c >= 0x80 {
+			high++
+		}
+	}
+	return high*10 < len(b)
+}

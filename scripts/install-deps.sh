@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages AVE needs to build and test, with a retry
+# (apt occasionally fails once on a fresh machine). Run as root.
+#   scripts/install-deps.sh          build and test dependencies
+#   scripts/install-deps.sh bench    also the tools the benchmarks compare against
+set -euo pipefail
+
+pkgs=(gcc make pkg-config libyara-dev libyara9 zip unzip tar gzip bzip2)
+if [ "${1:-}" = bench ]; then
+	pkgs+=(yara clamav clamav-daemon clamdscan)
+fi
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+
+need=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need+=("$p")
+done
+[ ${#need[@]} -eq 0 ] && exit 0
+
+export DEBIAN_FRONTEND=noninteractive
+for try in 1 2 3; do
+	if $sudo apt-get update -q && $sudo apt-get install -y -q --no-install-recommends "${need[@]}"; then
+		exit 0
+	fi
+	echo "install-deps: apt-get failed (try $try of 3), retrying" >&2
+	sleep $((try * 5))
+done
+echo "install-deps: could not install: ${need[*]}" >&2
+exit 1
