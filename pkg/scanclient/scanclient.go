@@ -1,0 +1,190 @@
+// Package scanclient is the gRPC client of aveserver used by every thin
+// binary (avectl, smtpscanner, kavscanner, qmail-queue, keepup2date). It
+// has no cgo and does not import the engine. Results come back as
+// pkg/verdict values; "busy" and "unreachable" come back as the sentinel
+// errors ErrBusy and ErrUnavailable, which callers turn into temporary
+// failures.
+package scanclient
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	avev1 "ave/proto/ave/v1"
+
+	"ave/pkg/verdict"
+)
+
+// Sentinel errors.
+var (
+	// ErrBusy: the daemon's workers and queue are full; retry later.
+	ErrBusy = errors.New("scanclient: aveserver busy")
+	// ErrUnavailable: the daemon cannot be reached.
+	ErrUnavailable = errors.New("scanclient: aveserver unavailable")
+)
+
+const chunkSize = 1 << 20
+
+// Client talks to one aveserver. It is safe for concurrent use.
+type Client struct {
+	conn *grpc.ClientConn
+	api  avev1.EngineClient
+}
+
+// Dial connects to addr: a unix socket path ("/run/ave/aveserver.sock",
+// "unix:/path") or "tcp:host:port". The connection is made lazily; the
+// first call reports ErrUnavailable when nobody listens.
+func Dial(addr string) (*Client, error) {
+	target := addr
+	switch {
+	case strings.HasPrefix(addr, "tcp:"):
+		target = "passthrough:///" + strings.TrimPrefix(addr, "tcp:")
+	case strings.HasPrefix(addr, "unix:"):
+		target = addr
+	default:
+		target = "unix:" + addr
+	}
+	conn, err := grpc.NewClient(target,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16<<20), grpc.MaxCallSendMsgSize(2*chunkSize)))
+	if err != nil {
+		return nil, fmt.Errorf("scanclient: %s: %w", addr, err)
+	}
+	return &Client{conn: conn, api: avev1.NewEngineClient(conn)}, nil
+}
+
+// Close closes the connection.
+func (c *Client) Close() error { return c.conn.Close() }
+
+// Result is a scan outcome.
+type Result struct {
+	verdict.Result
+	DBVersion string
+	Duration  time.Duration
+	Cached    bool
+}
+
+// Scan streams r to the daemon under name (with an optional type hint) and
+// returns the verdict. size may be 0 when unknown.
+func (c *Client) Scan(ctx context.Context, name, hint string, size int64, r io.Reader) (*Result, error) {
+	stream, err := c.api.Scan(ctx)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	buf := make([]byte, chunkSize)
+	header := &avev1.ScanHeader{Name: name, TypeHint: hint, Size: size}
+	sent := false
+	for {
+		n, rerr := io.ReadFull(r, buf)
+		if n > 0 || !sent {
+			msg := &avev1.ScanChunk{Data: buf[:n]}
+			if !sent {
+				msg.Header = header
+				sent = true
+			}
+			if err := stream.Send(msg); err != nil {
+				if err == io.EOF {
+					// The server ended the stream: its status says why.
+					_, err = stream.CloseAndRecv()
+				}
+				return nil, mapErr(err)
+			}
+		}
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			break
+		}
+		if rerr != nil {
+			stream.CloseSend()
+			return nil, fmt.Errorf("scanclient: reading %s: %w", name, rerr)
+		}
+	}
+	resp, err := stream.CloseAndRecv()
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return fromProto(resp), nil
+}
+
+// ScanBytes scans an object held in memory.
+func (c *Client) ScanBytes(ctx context.Context, name, hint string, data []byte) (*Result, error) {
+	return c.Scan(ctx, name, hint, int64(len(data)), bytes.NewReader(data))
+}
+
+// ScanPath asks the daemon to open path itself (same host only).
+func (c *Client) ScanPath(ctx context.Context, path, hint string) (*Result, error) {
+	resp, err := c.api.ScanPath(ctx, &avev1.ScanPathRequest{Path: path, TypeHint: hint})
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return fromProto(resp), nil
+}
+
+// Reload asks the daemon to reload its database.
+func (c *Client) Reload(ctx context.Context) (*avev1.ReloadResponse, error) {
+	resp, err := c.api.Reload(ctx, &avev1.ReloadRequest{})
+	return resp, mapErr(err)
+}
+
+// Status returns the daemon's status.
+func (c *Client) Status(ctx context.Context) (*avev1.StatusResponse, error) {
+	resp, err := c.api.Status(ctx, &avev1.StatusRequest{})
+	return resp, mapErr(err)
+}
+
+// mapErr turns gRPC status codes into the package's sentinel errors.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return err
+	}
+	switch st.Code() {
+	case codes.ResourceExhausted:
+		return fmt.Errorf("%w: %s", ErrBusy, st.Message())
+	case codes.Unavailable:
+		return fmt.Errorf("%w: %s", ErrUnavailable, st.Message())
+	}
+	return fmt.Errorf("scanclient: %s: %s", st.Code(), st.Message())
+}
+
+func fromProto(p *avev1.ScanResponse) *Result {
+	r := &Result{DBVersion: p.GetDbVersion(), Duration: time.Duration(p.GetDurationUs()) * time.Microsecond, Cached: p.GetCached()}
+	r.Status = statusFromProto(p.GetStatus())
+	r.Objects = p.GetObjects()
+	r.Bytes = p.GetBytes()
+	for _, d := range p.GetDetections() {
+		r.Detections = append(r.Detections, verdict.Detection{
+			Path: d.GetPath(), Status: statusFromProto(d.GetStatus()), Name: d.GetName(), Engine: d.GetEngine(),
+			Reason: d.GetReason(), Type: d.GetType(), Depth: int(d.GetDepth()), Meta: d.GetMeta(),
+		})
+	}
+	return r
+}
+
+func statusFromProto(s avev1.Status) verdict.Status {
+	switch s {
+	case avev1.Status_INFECTED:
+		return verdict.Infected
+	case avev1.Status_SUSPICIOUS:
+		return verdict.Suspicious
+	case avev1.Status_CORRUPTED:
+		return verdict.Corrupted
+	case avev1.Status_PROTECTED:
+		return verdict.Protected
+	case avev1.Status_UNCHECKED:
+		return verdict.Unchecked
+	}
+	return verdict.Clean
+}
