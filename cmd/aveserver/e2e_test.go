@@ -1,0 +1,371 @@
+package main_test
+
+// End-to-end tests: the real aveserver and avectl binaries, built by
+// TestMain, talking over a real unix socket.
+
+import (
+	"archive/zip"
+	"bufio"
+	"bytes"
+	"compress/flate"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"ave/internal/testkit"
+)
+
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ave-e2e-bin")
+	if err != nil {
+		panic(err)
+	}
+	for _, c := range []string{"aveserver", "avectl"} {
+		cmd := exec.Command("go", "build", "-race", "-o", filepath.Join(dir, c), "ave/cmd/"+c)
+		if c == "avectl" {
+			cmd = exec.Command("go", "build", "-o", filepath.Join(dir, c), "ave/cmd/"+c)
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		}
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "building", c, ":", err)
+			os.Exit(1)
+		}
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type daemon struct {
+	cmd    *exec.Cmd
+	socket string
+	log    *bytes.Buffer
+}
+
+// startDaemon runs aveserver with the given DB dir and extra arguments and
+// waits until it answers.
+func startDaemon(t *testing.T, db string, args ...string) *daemon {
+	t.Helper()
+	sockDir, err := os.MkdirTemp("", "ave")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(sockDir) })
+	d := &daemon{socket: filepath.Join(sockDir, "aveserver.sock"), log: &bytes.Buffer{}}
+	d.cmd = exec.Command(filepath.Join(binDir, "aveserver"), append([]string{"--db", db, "--socket", d.socket}, args...)...)
+	d.cmd.Stderr = d.log
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		d.cmd.Process.Signal(syscall.SIGTERM)
+		d.cmd.Wait()
+		if t.Failed() {
+			t.Logf("aveserver log:\n%s", d.log.String())
+		}
+	})
+	for i := 0; i < 300; i++ {
+		if _, _, code := d.avectl(t, "status"); code == 0 {
+			return d
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("aveserver did not come up; log:\n%s", d.log.String())
+	return nil
+}
+
+func (d *daemon) avectl(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, "avectl"), append([]string{"--socket", d.socket}, args...)...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return o.String(), e.String(), ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return o.String(), e.String(), 0
+}
+
+type line struct {
+	Path, Status, Name, Reason, Engine, Type string
+	Depth                                    int
+}
+
+// scanJSON runs `avectl scan --json` and parses its lines.
+func (d *daemon) scanJSON(t *testing.T, args ...string) ([]line, int) {
+	t.Helper()
+	out, errOut, code := d.avectl(t, append([]string{"scan", "--json"}, args...)...)
+	var lines []line
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		var l line
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatalf("bad JSON line %q: %v", sc.Text(), err)
+		}
+		lines = append(lines, l)
+	}
+	if code == 2 {
+		t.Logf("avectl stderr: %s", errOut)
+	}
+	return lines, code
+}
+
+func write(t *testing.T, dir, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestShippedDatabaseDetectsEICARInEveryWrapper(t *testing.T) {
+	d := startDaemon(t, "../../etc/db")
+	dir := t.TempDir()
+	eicar := []byte(testkit.EICAR)
+	zipped := testkit.Zip(t, testkit.File{Name: "eicar.com", Data: eicar})
+	deep := testkit.Mail("bundle.tar.gz", testkit.TarGz(t, testkit.File{Name: "inner.zip", Data: zipped}))
+	cases := []struct {
+		file     string
+		data     []byte
+		wantPath string
+	}{
+		{"plain.com", eicar, "plain.com"},
+		{"in.zip", zipped, "in.zip/eicar.com"},
+		{"mail.eml", testkit.Mail("eicar.com", eicar), "mail.eml/eicar.com"},
+		{"deep.eml", deep, "deep.eml/bundle.tar.gz/bundle.tar/inner.zip/eicar.com"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.file, func(t *testing.T) {
+			p := write(t, dir, tc.file, tc.data)
+			lines, code := d.scanJSON(t, p)
+			if code != 1 {
+				t.Fatalf("exit %d, want 1; lines %+v", code, lines)
+			}
+			found := false
+			for _, l := range lines {
+				if l.Status == "INFECTED" && l.Name == "EICAR-Test-File" && l.Path == filepath.Join(dir, tc.wantPath) {
+					found = true
+				}
+			}
+			if !found {
+				t.Fatalf("no INFECTED EICAR-Test-File at %s in %+v", tc.wantPath, lines)
+			}
+		})
+	}
+}
+
+func TestCleanFilesAreCleanAndExitZero(t *testing.T) {
+	d := startDaemon(t, "../../etc/db")
+	dir := t.TempDir()
+	write(t, dir, "a.txt", []byte("just text\n"))
+	write(t, dir, "b.zip", testkit.Zip(t, testkit.File{Name: "x.txt", Data: []byte("fine")}))
+	write(t, dir, "c.eml", testkit.Mail("report.pdf", []byte("%PDF-1.4 harmless")))
+	out, errOut, code := d.avectl(t, "scan", dir)
+	if code != 0 {
+		t.Fatalf("exit %d; stdout %q stderr %q", code, out, errOut)
+	}
+	for _, f := range []string{"a.txt", "b.zip", "c.eml"} {
+		if !strings.Contains(out, filepath.Join(dir, f)+": CLEAN\n") {
+			t.Errorf("missing CLEAN line for %s in %q", f, out)
+		}
+	}
+	_, _, code = d.avectl(t, "scan", filepath.Join(dir, "does-not-exist"))
+	if code != 2 {
+		t.Fatalf("missing file: exit %d, want 2", code)
+	}
+}
+
+func TestDoubleExtensionExecutableInArchiveIsSuspicious(t *testing.T) {
+	d := startDaemon(t, "../../etc/db")
+	dir := t.TempDir()
+	exe := append([]byte("MZ\x90\x00"), bytes.Repeat([]byte{0}, 100)...)
+	p := write(t, dir, "invoice.zip", testkit.Zip(t, testkit.File{Name: "invoice.pdf.exe", Data: exe}))
+	plain := write(t, dir, "invoice.pdf.exe", exe) // not inside a container: not this rule's business
+	lines, code := d.scanJSON(t, p, plain)
+	if code != 1 || len(lines) != 2 {
+		t.Fatalf("exit %d lines %+v", code, lines)
+	}
+	for _, l := range lines {
+		switch l.Path {
+		case p + "/invoice.pdf.exe":
+			if l.Status != "SUSPICIOUS" || l.Name != "AVE.Suspicious.DoubleExtension.Executable" || l.Depth != 1 || l.Type != "pe" {
+				t.Errorf("member: %+v", l)
+			}
+		case plain:
+			if l.Status != "CLEAN" {
+				t.Errorf("top-level file: %+v", l)
+			}
+		default:
+			t.Errorf("unexpected line %+v", l)
+		}
+	}
+}
+
+// zipBomb streams size bytes of zeros into one deflated member.
+func zipBomb(t *testing.T, path string, size int64) {
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zw := zip.NewWriter(f)
+	zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) { return flate.NewWriter(w, flate.BestSpeed) })
+	w, err := zw.Create("zeros.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := make([]byte, 1<<20)
+	for n := int64(0); n < size; n += int64(len(block)) {
+		if _, err := w.Write(block); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// nested wraps data in n zips.
+func nested(t *testing.T, data []byte, n int) []byte {
+	for i := 0; i < n; i++ {
+		data = testkit.Zip(t, testkit.File{Name: fmt.Sprintf("level%d.zip", n-i), Data: data})
+	}
+	return data
+}
+
+// manyEntries makes a zip with n tiny stored entries.
+func manyEntries(t *testing.T, n int) []byte {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for i := 0; i < n; i++ {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: strconv.Itoa(i), Method: zip.Store})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte{'x'})
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func vmHWM(t *testing.T, pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmHWM:") {
+			kb, _ := strconv.ParseInt(strings.Fields(l)[1], 10, 64)
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmHWM")
+	return 0
+}
+
+func TestLimitsGiveUncheckedWithReasonInBoundedMemory(t *testing.T) {
+	d := startDaemon(t, "../../etc/db")
+	dir := t.TempDir()
+	bomb := filepath.Join(dir, "bomb.zip")
+	zipBomb(t, bomb, 1<<30)
+	deep := write(t, dir, "deep.zip", nested(t, []byte(testkit.EICAR), 20))
+	many := write(t, dir, "many.zip", manyEntries(t, 100000))
+	cases := []struct {
+		path, wantReason string
+	}{
+		{bomb, "limit: "},
+		{deep, "MaxDepth 16"},
+		{many, "MaxFiles 10000"},
+	}
+	for _, tc := range cases {
+		lines, code := d.scanJSON(t, "--server-path", tc.path)
+		if code != 1 {
+			t.Fatalf("%s: exit %d lines %+v", tc.path, code, lines)
+		}
+		ok := false
+		for _, l := range lines {
+			if l.Status == "UNCHECKED" && strings.Contains(l.Reason, tc.wantReason) {
+				ok = true
+			}
+			if l.Status == "INFECTED" || l.Status == "CLEAN" {
+				t.Errorf("%s: unexpected %+v", tc.path, l)
+			}
+		}
+		if !ok {
+			t.Errorf("%s: no UNCHECKED with %q in %+v", tc.path, tc.wantReason, lines)
+		}
+	}
+	// The daemon (built with -race, which roughly doubles memory) must stay
+	// far below the 1 GiB the bomb expands to.
+	if hwm := vmHWM(t, d.cmd.Process.Pid); hwm > 700<<20 {
+		t.Errorf("aveserver peak RSS %d MiB after the limit tests", hwm>>20)
+	}
+}
+
+func TestSIGHUPReloadsAndAvectlReloadReportsErrors(t *testing.T) {
+	db := t.TempDir()
+	testkit.WriteDB(t, db, nil)
+	d := startDaemon(t, db)
+	dir := t.TempDir()
+	marker := write(t, dir, "marker.txt", []byte("RELOAD-MARKER-42"))
+	if _, code := d.scanJSON(t, marker); code != 0 {
+		t.Fatalf("before reload: exit %d", code)
+	}
+	write(t, db, "new.yar", []byte(`rule Reload_Marker { meta: name = "Test.Reload.Marker" strings: $m = "RELOAD-MARKER-42" condition: $m }`))
+	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	var lines []line
+	for i := 0; i < 100; i++ {
+		var code int
+		if lines, code = d.scanJSON(t, marker); code == 1 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(lines) != 1 || lines[0].Name != "Test.Reload.Marker" {
+		t.Fatalf("after SIGHUP: %+v", lines)
+	}
+	write(t, db, "bad.ndb", []byte("Only:Two\n"))
+	_, errOut, code := d.avectl(t, "reload")
+	if code != 2 || !strings.Contains(errOut, "bad.ndb:1") {
+		t.Fatalf("reload of a broken DB: exit %d stderr %q", code, errOut)
+	}
+	if lines, code := d.scanJSON(t, marker); code != 1 || lines[0].Name != "Test.Reload.Marker" {
+		t.Fatalf("old DB must keep serving: %d %+v", code, lines)
+	}
+	out, _, code := d.avectl(t, "status")
+	if code != 0 || !strings.Contains(out, "reloads:      1, 1 rejected") || !strings.Contains(out, "bad.ndb:1") {
+		t.Fatalf("status: %s", out)
+	}
+}
+
+func TestBadConfigurationIsRefusedNamingFileSectionAndKey(t *testing.T) {
+	conf := write(t, t.TempDir(), "ave.conf", []byte("[aveserver.limits]\nMaxDepth=lots\nMaxFoo=1\n"))
+	out, err := exec.Command(filepath.Join(binDir, "aveserver"), "-c", conf, "--db", "../../etc/db").CombinedOutput()
+	if err == nil {
+		t.Fatal("aveserver started with a bad configuration")
+	}
+	for _, want := range []string{conf + ": [aveserver.limits] MaxDepth=lots: expected an integer", conf + ": [aveserver.limits] MaxFoo: unknown key"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
