@@ -56,39 +56,65 @@ type Rules struct {
 // Compile compiles every source into one rule set. All compile errors are
 // returned together, each naming its file and line.
 func Compile(sources []Source) (*Rules, error) {
-	c, err := yara.NewCompiler()
+	c, err := newCompiler()
 	if err != nil {
-		return nil, fmt.Errorf("yarascan: %w", err)
+		return nil, err
 	}
 	defer c.Destroy()
-	for name, v := range map[string]any{VarFilename: "", VarFiletype: "", VarDepth: 0, VarPath: ""} {
-		if err := c.DefineVariable(name, v); err != nil {
-			return nil, fmt.Errorf("yarascan: define %s: %w", name, err)
-		}
-	}
-	var errs []error
-	for _, s := range sources {
-		// Namespaces stay "default": rule names are global across files
-		// so that a duplicate name is reported, not silently shadowed.
+	for i, s := range sources {
 		if err := c.AddString(s.Text, ""); err != nil {
-			for _, m := range c.Errors {
-				errs = append(errs, CompileError{File: s.File, Line: m.Line, Text: m.Text})
+			// After an error libyara's compiler takes no more sources:
+			// compile the rest one by one so every broken file is named.
+			errs := compileErrors(c, s, err)
+			for _, rest := range sources[i+1:] {
+				errs = append(errs, checkAlone(rest)...)
 			}
-			if len(c.Errors) == 0 {
-				errs = append(errs, fmt.Errorf("%s: %w", s.File, err))
-			}
-			// After an error the compiler cannot take more sources.
-			break
+			return nil, errors.Join(errs...)
 		}
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
 	}
 	r, err := c.GetRules()
 	if err != nil {
 		return nil, fmt.Errorf("yarascan: %w", err)
 	}
 	return &Rules{r: r, count: len(r.GetRules())}, nil
+}
+
+func compileErrors(c *yara.Compiler, s Source, err error) []error {
+	var errs []error
+	for _, m := range c.Errors {
+		errs = append(errs, CompileError{File: s.File, Line: m.Line, Text: m.Text})
+	}
+	if len(errs) == 0 {
+		errs = append(errs, fmt.Errorf("%s: %w", s.File, err))
+	}
+	return errs
+}
+
+// checkAlone compiles one source on its own and returns its errors.
+func checkAlone(s Source) []error {
+	c, err := newCompiler()
+	if err != nil {
+		return []error{err}
+	}
+	defer c.Destroy()
+	if err := c.AddString(s.Text, ""); err != nil {
+		return compileErrors(c, s, err)
+	}
+	return nil
+}
+
+func newCompiler() (*yara.Compiler, error) {
+	c, err := yara.NewCompiler()
+	if err != nil {
+		return nil, fmt.Errorf("yarascan: %w", err)
+	}
+	for name, v := range map[string]any{VarFilename: "", VarFiletype: "", VarDepth: 0, VarPath: ""} {
+		if err := c.DefineVariable(name, v); err != nil {
+			c.Destroy()
+			return nil, fmt.Errorf("yarascan: define %s: %w", name, err)
+		}
+	}
+	return c, nil
 }
 
 // Count is the number of rules.
