@@ -50,8 +50,9 @@ var magics = []magic{
 	{0, []byte("PK\x03\x04"), Zip},
 	{0, []byte("PK\x05\x06"), Zip}, // empty archive
 	{0, []byte("PK\x07\x08"), Zip}, // spanned marker
-	{0, []byte{0x1f, 0x8b}, Gzip},
-	{0, []byte("BZh"), Bzip2},
+	// gzip: magic plus method 8 (deflate, the only one defined), so that a
+	// binary that merely starts with 1f 8b is not reported as a broken gzip.
+	{0, []byte{0x1f, 0x8b, 0x08}, Gzip},
 	{0, []byte{0xfd, '7', 'z', 'X', 'Z', 0}, Xz},
 	{0, []byte{'7', 'z', 0xbc, 0xaf, 0x27, 0x1c}, SevenZ},
 	{0, []byte("Rar!\x1a\x07"), Rar},
@@ -92,6 +93,9 @@ func Detect(data []byte, hint Type) Type {
 			return m.t
 		}
 	}
+	if isBzip2(data) {
+		return Bzip2
+	}
 	if isPE(data) {
 		return PE
 	}
@@ -113,6 +117,18 @@ func Detect(data []byte, hint Type) Type {
 		return hint
 	}
 	return t
+}
+
+// isBzip2 checks "BZh", a block size digit and the magic of the first
+// block (or of the end of an empty stream): "BZh" alone starts ordinary
+// text too often ("BZhello").
+func isBzip2(b []byte) bool {
+	if len(b) < 10 || b[0] != 'B' || b[1] != 'Z' || b[2] != 'h' || b[3] < '1' || b[3] > '9' {
+		return false
+	}
+	m := b[4:10]
+	return bytes.Equal(m, []byte{0x31, 0x41, 0x59, 0x26, 0x53, 0x59}) ||
+		bytes.Equal(m, []byte{0x17, 0x72, 0x45, 0x38, 0x50, 0x90})
 }
 
 func isPE(b []byte) bool {

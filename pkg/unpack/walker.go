@@ -193,6 +193,10 @@ func (w *Walker) unchecked(p string, t filetype.Type, depth int, reason string) 
 // errStopContainer ends one container's walk without an error of its own.
 var errStopContainer = errors.New("unpack: stop container")
 
+// errInternal marks a panic caught in a format or a member reader: the
+// object is reported UNCHECKED with an "internal error" reason.
+var errInternal = errors.New("internal error")
+
 // container walks the members of one container.
 func (w *Walker) container(ctx context.Context, f *Format, p, name string, data []byte, t filetype.Type, depth int) {
 	n := 0
@@ -216,6 +220,8 @@ func (w *Walker) container(ctx context.Context, f *Format, p, name string, data 
 	err := w.walkFormat(ctx, f, c, yield)
 	switch {
 	case err == nil, errors.Is(err, errStopContainer):
+	case errors.Is(err, errInternal):
+		w.unchecked(p, t, depth, err.Error())
 	case errors.Is(err, ErrEncrypted):
 		w.res.Add(verdict.Detection{Path: p, Status: verdict.Protected, Reason: err.Error(), Type: string(t), Depth: depth})
 	case errors.Is(err, ErrLimit):
@@ -231,7 +237,7 @@ func (w *Walker) container(ctx context.Context, f *Format, p, name string, data 
 func (w *Walker) walkFormat(ctx context.Context, f *Format, c *Container, yield func(Member) error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("internal error: panic in %s decoder: %v", f.Name, r)
+			err = fmt.Errorf("%w: panic in %s decoder: %v", errInternal, f.Name, r)
 		}
 	}()
 	return f.Walk(ctx, c, yield)
@@ -239,7 +245,7 @@ func (w *Walker) walkFormat(ctx context.Context, f *Format, c *Container, yield 
 
 // member reads one member under the limits and walks it.
 func (w *Walker) member(ctx context.Context, parent string, container []byte, depth, n int, m Member) {
-	name := m.Name
+	name := cleanName(m.Name)
 	if name == "" {
 		name = strconv.Itoa(n)
 	}
@@ -258,20 +264,20 @@ func (w *Walker) member(ctx context.Context, parent string, container []byte, de
 		return
 	}
 	data := m.Data
+	if m.Open == nil && int64(len(data)) > w.Limits.MaxObjectSize {
+		w.unchecked(p, "", d, limitReason("member of %d bytes larger than MaxObjectSize %d", len(data), w.Limits.MaxObjectSize))
+		return
+	}
 	if m.Open != nil {
-		r, err := m.Open()
-		if err != nil {
-			w.memberError(p, d, err)
-			return
-		}
 		packed := m.Packed
 		if packed <= 0 {
 			packed = int64(len(container))
 		}
-		data, err = w.read(ctx, r, packed)
+		var err error
+		data, err = w.open(ctx, m, packed)
 		if err != nil {
 			w.memberError(p, d, err)
-			if len(data) == 0 || errors.Is(err, ErrLimit) {
+			if len(data) == 0 || errors.Is(err, ErrLimit) || errors.Is(err, errInternal) {
 				return
 			}
 			// A truncated member: scan what could be read.
@@ -280,8 +286,54 @@ func (w *Walker) member(ctx context.Context, parent string, container []byte, de
 	w.object(ctx, p, name, data, m.Hint, d, m.Anomaly, false)
 }
 
+// open opens and reads a member, turning a panic in the format's reader
+// into an internal error of that member alone.
+func (w *Walker) open(ctx context.Context, m Member, packed int64) (data []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			data, err = nil, fmt.Errorf("%w: panic while reading member: %v", errInternal, r)
+		}
+	}()
+	r, err := m.Open()
+	if err != nil {
+		return nil, err
+	}
+	if r == nil {
+		return nil, fmt.Errorf("%w: member has no reader", ErrCorrupt)
+	}
+	return w.read(ctx, r, packed, m.Size)
+}
+
+// cleanName turns a member name into one path element: leading "/" and
+// "./" are dropped, as are empty and "." segments, and control characters
+// are replaced, so "./a//b" and "/a/b" both read "a/b".
+func cleanName(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '_'
+		}
+		return r
+	}, s)
+	if !strings.Contains(s, "/") {
+		if s == "." {
+			return ""
+		}
+		return s
+	}
+	parts := strings.Split(s, "/")
+	out := parts[:0]
+	for _, e := range parts {
+		if e != "" && e != "." {
+			out = append(out, e)
+		}
+	}
+	return strings.Join(out, "/")
+}
+
 func (w *Walker) memberError(p string, d int, err error) {
 	switch {
+	case errors.Is(err, errInternal):
+		w.unchecked(p, "", d, err.Error())
 	case errors.Is(err, ErrEncrypted):
 		w.res.Add(verdict.Detection{Path: p, Status: verdict.Protected, Reason: err.Error(), Depth: d})
 	case errors.Is(err, ErrLimit):
@@ -295,22 +347,51 @@ func (w *Walker) memberError(p string, d int, err error) {
 
 // read reads a member's content, stopping at whichever limit comes first:
 // MaxObjectSize, what is left of MaxScanBytes, or the compression ratio.
-func (w *Walker) read(ctx context.Context, r io.Reader, packed int64) ([]byte, error) {
+// size is the declared size (or -1), used only to size the first buffer.
+// The buffer never grows past the limit plus one byte.
+func (w *Walker) read(ctx context.Context, r io.Reader, packed, size int64) ([]byte, error) {
 	max := w.Limits.MaxObjectSize
 	if left := w.Limits.MaxScanBytes - w.total; left < max {
 		max = left
 	}
+	if max < 0 {
+		max = 0
+	}
 	ratioMax := packed * w.Limits.MaxRatio
+	if packed > 0 && ratioMax/packed != w.Limits.MaxRatio {
+		ratioMax = max + 1 // overflow: the ratio cannot be reached
+	}
 	if ratioMax < w.Limits.RatioFloor {
 		ratioMax = w.Limits.RatioFloor
 	}
-	buf := make([]byte, 0, min(max, 64<<10)+1)
+	// The buffer holds at most max+1 bytes: one past the limit is enough to
+	// know it was exceeded.
+	hardCap := max + 1
+	first := int64(4 << 10)
+	if size >= 0 && size < 1<<20 {
+		first = size + 1
+	}
+	buf := make([]byte, 0, min(first, hardCap))
+	idle := 0
 	for {
 		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+			n := min(2*int64(cap(buf))+512, hardCap)
+			if n > int64(cap(buf)) {
+				nb := make([]byte, len(buf), n)
+				copy(nb, buf)
+				buf = nb
+			}
 		}
 		k, err := r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+k]
+		if k == 0 && err == nil {
+			// A reader that keeps returning nothing would spin forever.
+			if idle++; idle > 100 {
+				return buf, fmt.Errorf("%w: %v", ErrCorrupt, io.ErrNoProgress)
+			}
+		} else {
+			idle = 0
+		}
 		if int64(len(buf)) > max {
 			if max < w.Limits.MaxObjectSize {
 				w.stopped = limitReason("total bytes scanned over MaxScanBytes %d", w.Limits.MaxScanBytes)
@@ -325,6 +406,10 @@ func (w *Walker) read(ctx context.Context, r io.Reader, packed int64) ([]byte, e
 			return buf, nil
 		}
 		if err != nil {
+			if errors.Is(err, ErrCorrupt) || errors.Is(err, ErrEncrypted) || errors.Is(err, ErrLimit) ||
+				errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				return buf, err
+			}
 			return buf, fmt.Errorf("%w: %v", ErrCorrupt, err)
 		}
 		if cerr := ctx.Err(); cerr != nil {

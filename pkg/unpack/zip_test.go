@@ -1,0 +1,307 @@
+package unpack
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"hash/crc32"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"ave/pkg/verdict"
+)
+
+// zipCLI runs Debian's zip in dir, skipping the test when it is missing.
+func zipCLI(t *testing.T, dir string, args ...string) {
+	t.Helper()
+	if _, err := exec.LookPath("zip"); err != nil {
+		t.Skip("zip command not installed")
+	}
+	cmd := exec.Command("zip", args...)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("zip %v: %v\n%s", args, err, out)
+	}
+}
+
+func writeFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestZipFindsEICARInArchiveMadeByGo(t *testing.T) {
+	for _, method := range []uint16{zip.Store, zip.Deflate} {
+		data := makeZip(t,
+			zipEntry{"readme.txt", []byte("hello"), method},
+			zipEntry{"docs/", nil, zip.Store},
+			zipEntry{"docs/eicar.com", eicar, method})
+		res := walk("a.zip", data, Limits{})
+		d := wantDetection(t, res, "a.zip/docs/eicar.com", verdict.Infected, "")
+		if d.Depth != 1 || d.Name != "EICAR" {
+			t.Errorf("method %d: detection %+v", method, d)
+		}
+		if res.Objects != 3 {
+			t.Errorf("method %d: %d objects, want archive and two files (directories skipped)", method, res.Objects)
+		}
+	}
+}
+
+func TestZipFindsEICARInArchiveMadeByZipCLI(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "eicar.com"), eicar)
+	writeFile(t, filepath.Join(dir, "notes.txt"), bytes.Repeat([]byte("compressible text "), 100))
+	zipCLI(t, dir, "-q", "-9", "a.zip", "notes.txt", "eicar.com")
+	res := walk("a.zip", readFile(t, filepath.Join(dir, "a.zip")), Limits{})
+	wantDetection(t, res, "a.zip/eicar.com", verdict.Infected, "")
+	if _, ok := detection(res, "a.zip/notes.txt", verdict.Infected); ok {
+		t.Errorf("clean member reported:\n%s", dump(res))
+	}
+}
+
+func TestZipCleanArchiveIsClean(t *testing.T) {
+	data := makeZip(t, zipEntry{"a.txt", []byte("alpha"), zip.Deflate}, zipEntry{"b.bin", randomBytes(t, 4096), zip.Store})
+	res := walk("clean.zip", data, Limits{})
+	if res.Status != verdict.Clean || res.Objects != 3 {
+		t.Fatalf("want 3 clean objects:\n%s", dump(res))
+	}
+}
+
+func TestZipPasswordProtectedByZipCLIIsProtected(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "eicar.com"), eicar)
+	writeFile(t, filepath.Join(dir, "plain.txt"), []byte("not secret"))
+	zipCLI(t, dir, "-q", "-P", "secret", "enc.zip", "eicar.com")
+	zipCLI(t, dir, "-q", "enc.zip", "plain.txt") // add an unencrypted member
+	res := walk("enc.zip", readFile(t, filepath.Join(dir, "enc.zip")), Limits{})
+	wantDetection(t, res, "enc.zip/eicar.com", verdict.Protected, "encrypted")
+	wantNoDetection(t, res, verdict.Infected)
+	if _, ok := detection(res, "enc.zip/plain.txt", verdict.Protected); ok {
+		t.Errorf("plain member reported protected")
+	}
+	if res.Status != verdict.Protected {
+		t.Errorf("status %s", res.Status)
+	}
+}
+
+func TestZipEncryptionFlagAndAESMethodAreProtected(t *testing.T) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, fh := range []*zip.FileHeader{
+		{Name: "zipcrypto.exe", Method: zip.Store, Flags: 0x1},
+		{Name: "aes.exe", Method: 99},
+	} {
+		fh.CRC32 = crc32.ChecksumIEEE(eicar)
+		fh.CompressedSize64, fh.UncompressedSize64 = uint64(len(eicar)), uint64(len(eicar))
+		w, err := zw.CreateRaw(fh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The bytes are plain, so a reader that ignored the flag would see EICAR.
+		if _, err := w.Write(eicar); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data := buf.Bytes()
+	w := &Walker{Inspect: func(ctx context.Context, o *Object) ([]verdict.Detection, bool, error) {
+		if o.Path == "e.zip" {
+			return nil, false, nil // only the members matter here
+		}
+		return inspectEICAR(ctx, o)
+	}}
+	res := w.Walk(context.Background(), "e.zip", data, "", false)
+	wantDetection(t, res, "e.zip/zipcrypto.exe", verdict.Protected, "encrypted")
+	wantDetection(t, res, "e.zip/aes.exe", verdict.Protected, "encrypted")
+	wantNoDetection(t, res, verdict.Infected)
+
+	// The same archive without its central directory takes the local
+	// header path, which must see the flags too.
+	cut := data[:bytes.Index(data, zipCentralSig)]
+	res = w.Walk(context.Background(), "e.zip", cut, "", false)
+	wantDetection(t, res, "e.zip/zipcrypto.exe", verdict.Protected, "encrypted")
+	wantDetection(t, res, "e.zip/aes.exe", verdict.Protected, "encrypted")
+	wantNoDetection(t, res, verdict.Infected)
+}
+
+func TestZipTruncatedArchiveIsCorruptedAndEarlierMembersScanned(t *testing.T) {
+	cases := map[string][]byte{
+		"go": makeZip(t, zipEntry{"eicar.com", eicar, zip.Deflate}, zipEntry{"big.bin", randomBytes(t, 8192), zip.Deflate}),
+	}
+	if _, err := exec.LookPath("zip"); err == nil {
+		dir := t.TempDir()
+		writeFile(t, filepath.Join(dir, "eicar.com"), eicar)
+		writeFile(t, filepath.Join(dir, "big.bin"), randomBytes(t, 8192))
+		zipCLI(t, dir, "-q", "t.zip", "eicar.com", "big.bin")
+		cases["cli"] = readFile(t, filepath.Join(dir, "t.zip"))
+	}
+	for name, data := range cases {
+		t.Run(name, func(t *testing.T) {
+			cut := data[:len(data)/2] // inside big.bin
+			w := &Walker{Inspect: func(ctx context.Context, o *Object) ([]verdict.Detection, bool, error) {
+				if o.Path == "t.zip" {
+					return nil, false, nil // the raw archive may hold EICAR stored
+				}
+				return inspectEICAR(ctx, o)
+			}}
+			res := w.Walk(context.Background(), "t.zip", cut, "", false)
+			wantDetection(t, res, "t.zip/eicar.com", verdict.Infected, "")
+			wantDetection(t, res, "t.zip", verdict.Corrupted, "zip: unpack: corrupted: central directory unreadable")
+			wantDetection(t, res, "t.zip/big.bin", verdict.Corrupted, "unexpected EOF")
+		})
+	}
+}
+
+func TestZipCutInsideLocalHeaderIsCorrupted(t *testing.T) {
+	data := makeZip(t, zipEntry{"a.txt", []byte("alpha"), zip.Store}, zipEntry{"b.txt", []byte("beta"), zip.Store})
+	second := bytes.LastIndex(data, zipLocalSig)
+	res := walk("h.zip", data[:second+10], Limits{})
+	wantDetection(t, res, "h.zip", verdict.Corrupted, "local header truncated")
+	if res.Objects != 2 {
+		t.Errorf("%d objects, want the archive and a.txt:\n%s", res.Objects, dump(res))
+	}
+	res = walk("n.zip", []byte("PK\x03\x04"), Limits{})
+	wantDetection(t, res, "n.zip", verdict.Corrupted, "local header truncated")
+	res = walk("e.zip", []byte("PK\x05\x06 not really"), Limits{})
+	wantDetection(t, res, "e.zip", verdict.Corrupted, "no local file header")
+}
+
+func TestZipUnknownMethodIsCorruptedAndWalkContinues(t *testing.T) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, e := range []struct {
+		name   string
+		method uint16
+	}{{"ppmd.bin", 98}, {"eicar.com", zip.Store}} {
+		w, err := zw.CreateRaw(&zip.FileHeader{Name: e.name, Method: e.method, CRC32: crc32.ChecksumIEEE(eicar),
+			CompressedSize64: uint64(len(eicar)), UncompressedSize64: uint64(len(eicar))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(eicar); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	res := walk("m.zip", buf.Bytes(), Limits{})
+	wantDetection(t, res, "m.zip/ppmd.bin", verdict.Corrupted, "unsupported compression method 98")
+	wantDetection(t, res, "m.zip/eicar.com", verdict.Infected, "")
+}
+
+func TestZipBzip2MethodIsDecoded(t *testing.T) {
+	packed := eicarBzip2(t)
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, err := zw.CreateRaw(&zip.FileHeader{Name: "eicar.com", Method: zipMethodBzip2, CRC32: crc32.ChecksumIEEE(eicar),
+		CompressedSize64: uint64(len(packed)), UncompressedSize64: uint64(len(eicar))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(packed); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data := buf.Bytes()
+	res := walk("b.zip", data, Limits{})
+	wantDetection(t, res, "b.zip/eicar.com", verdict.Infected, "")
+
+	// And through the local header walk.
+	res = walk("b.zip", data[:bytes.Index(data, zipCentralSig)], Limits{})
+	wantDetection(t, res, "b.zip/eicar.com", verdict.Infected, "")
+}
+
+func TestZipChecksumMismatchIsCorruptedButScanned(t *testing.T) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, err := zw.CreateRaw(&zip.FileHeader{Name: "eicar.com", Method: zip.Store, CRC32: 12345,
+		CompressedSize64: uint64(len(eicar)), UncompressedSize64: uint64(len(eicar))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(eicar); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	res := walk("c.zip", buf.Bytes(), Limits{})
+	wantDetection(t, res, "c.zip/eicar.com", verdict.Corrupted, "checksum")
+	wantDetection(t, res, "c.zip/eicar.com", verdict.Infected, "")
+}
+
+func TestZipInsecurePathsAreStillScanned(t *testing.T) {
+	data := makeZip(t, zipEntry{"../../etc/eicar.com", eicar, zip.Deflate}, zipEntry{"/abs/x.txt", []byte("x"), zip.Deflate})
+	res := walk("p.zip", data, Limits{})
+	wantDetection(t, res, "p.zip/../../etc/eicar.com", verdict.Infected, "")
+	if res.Objects != 3 {
+		t.Errorf("%d objects:\n%s", res.Objects, dump(res))
+	}
+}
+
+func TestZipLocalHeaderWalkFollowsDataDescriptors(t *testing.T) {
+	// Go's writer streams: sizes follow the data in descriptors, so the
+	// fallback must find where each deflate or stored entry ends.
+	data := makeZip(t,
+		zipEntry{"a.txt", bytes.Repeat([]byte("a"), 5000), zip.Deflate},
+		zipEntry{"s.bin", []byte("stored, size unknown"), zip.Store},
+		zipEntry{"eicar.com", eicar, zip.Deflate})
+	cut := data[:bytes.Index(data, zipCentralSig)]
+	res := walk("d.zip", cut, Limits{})
+	wantDetection(t, res, "d.zip/eicar.com", verdict.Infected, "")
+	wantDetection(t, res, "d.zip", verdict.Corrupted, "3 entries read from local headers")
+	if res.Objects != 4 {
+		t.Errorf("%d objects:\n%s", res.Objects, dump(res))
+	}
+}
+
+func TestZipMemberNamesKeepTheirFolders(t *testing.T) {
+	var got []string
+	data := makeZip(t, zipEntry{"./a/b.txt", []byte("b"), zip.Store}, zipEntry{"c/", nil, zip.Store}, zipEntry{"c/d.txt", []byte("d"), zip.Store})
+	err := walkZip(context.Background(), &Container{Data: data, Name: "n.zip", MaxDepth: 16}, func(m Member) error {
+		got = append(got, m.Name)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, ",") != "./a/b.txt,c/d.txt" {
+		t.Errorf("members %q", got)
+	}
+}
+
+func FuzzWalkZip(f *testing.F) {
+	f.Add(makeZip(f, zipEntry{"eicar.com", eicar, zip.Deflate}, zipEntry{"d/", nil, zip.Store}, zipEntry{"s.txt", []byte("stored"), zip.Store}))
+	nested := makeZip(f, zipEntry{"in.zip", makeZip(f, zipEntry{"x.txt", []byte("inner"), zip.Deflate}), zip.Store})
+	f.Add(nested)
+	f.Add(nested[:len(nested)/2])
+	f.Add([]byte("PK\x03\x04"))
+	f.Add([]byte("PK\x05\x06\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"))
+	var hdr [30]byte
+	copy(hdr[:], zipLocalSig)
+	binary.LittleEndian.PutUint16(hdr[6:], zipFlagDataDescriptor)
+	binary.LittleEndian.PutUint16(hdr[8:], zipMethodBzip2)
+	f.Add(append(hdr[:], "BZh91AY&SY"...))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzWalk(t, "f.zip", data)
+	})
+}
