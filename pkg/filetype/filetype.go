@@ -155,10 +155,11 @@ var mailHeaders = [][]byte{
 
 // isMail reports whether head starts with a block of header fields that
 // includes at least two well-known mail headers (or an mbox "From " line
-// followed by one).
+// followed by one). A broken line or two inside the header (a line without
+// a colon) does not stop it: such mail is what the scanner must still open.
 func isMail(head []byte) bool {
 	lines := bytes.SplitN(head, []byte("\n"), 32)
-	known, fields := 0, 0
+	known, fields, bad := 0, 0, 0
 	for i, l := range lines {
 		l = bytes.TrimRight(l, "\r")
 		if i == len(lines)-1 && len(lines) == 32 {
@@ -179,7 +180,10 @@ func isMail(head []byte) bool {
 		}
 		colon := bytes.IndexByte(l, ':')
 		if colon <= 0 || bytes.ContainsAny(l[:colon], " \t") {
-			return false
+			if bad++; i == 0 || bad > 2 || bad > fields {
+				return false
+			}
+			continue
 		}
 		fields++
 		lower := bytes.ToLower(l[:colon+1])
