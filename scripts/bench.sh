@@ -7,7 +7,7 @@
 # Knobs (environment):
 #   BENCH_MB=500 BENCH_HASHES=1000000 BENCH_NDB=20000 BENCH_YARA=1000 BENCH_SEED=42
 #   BENCH_OUT=bench-out            output directory (data is reused between runs)
-#   BENCH_ONLY="ave clamd yara go" parts to run; add "breakdown" for MB/s per kind of file
+#   BENCH_ONLY="ave clamd yara breakdown go"  parts to run (breakdown: MB/s per kind of file)
 #   BENCH_LOAD_TIMEOUT=300         seconds to wait for a daemon to load its DB
 #   BENCH_SCAN_TIMEOUT=3600        seconds before a scan is killed
 #   BENCH_IDLE_WAIT=120            seconds to wait, before each measurement, for the
@@ -16,7 +16,6 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-ROOT=$(pwd)
 
 MB=${BENCH_MB:-500}
 HASHES=${BENCH_HASHES:-1000000}
@@ -24,7 +23,7 @@ NDB=${BENCH_NDB:-20000}
 YARA_N=${BENCH_YARA:-1000}
 SEED=${BENCH_SEED:-42}
 OUT=${BENCH_OUT:-bench-out}
-ONLY=${BENCH_ONLY:-ave clamd yara go}
+ONLY=${BENCH_ONLY:-ave clamd yara breakdown go}
 LOAD_TIMEOUT=${BENCH_LOAD_TIMEOUT:-300}
 SCAN_TIMEOUT=${BENCH_SCAN_TIMEOUT:-3600}
 IDLE_WAIT=${BENCH_IDLE_WAIT:-120}
@@ -39,7 +38,6 @@ RESULTS=$OUT/results.md
 
 want() { [[ " $ONLY " == *" $1 "* ]]; }
 log() { printf '%s\n' "$*" >&2; }
-die() { log "bench: $*"; exit 1; }
 
 # Unix socket paths are limited to ~108 bytes: keep the temp dir short.
 TMP=$(mktemp -d /tmp/avebench.XXXXXX)
@@ -95,7 +93,7 @@ busy_pct() {
 	a=$(sys_cpu)
 	sleep 1
 	b=$(sys_cpu)
-	awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); t = y[2] - x[2]; printf "%.0f", t > 0 ? 100 * (y[1] - x[1]) / t : 0 }'
+	awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); t = y[2] - x[2]; printf "%.0f", (t > 0 ? 100 * (y[1] - x[1]) / t : 0) }'
 }
 # wait_idle: the machine may be shared; wait (bounded) until it is quiet
 wait_idle() {
@@ -327,6 +325,7 @@ run_clamd() {
 		log "clamd scan $run: ${R[clamd${run}_s]} s, $(mbps "${R[clamd${run}_s]}") MB/s, exit ${R[clamd${run}_rc]}, CPU ${R[clamd${run}_cpu]} s (others ${R[clamd${run}_foreign]} s), $(grep -c FOUND "$OUT/clamd-scan$run.txt" || true) found, ${R[clamd_err$run]} errors"
 	done
 	R[clamd_hwm]=$(status_kb "$pid" VmHWM)
+	R[clamd_rss_end]=$(status_kb "$pid" VmRSS)
 	stop_daemon "$pid"
 	sed -n 's/^\(.*\): .* FOUND$/\1/p' "$OUT/clamd-scan1.txt" | rel_top >"$TMP/clamd.flagged"
 }
@@ -440,11 +439,11 @@ MEM=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 	echo "- corpus: $FILES files, $CORPUS_MB MB (10^6 bytes; \`du -sb\`), read into the page cache before each scan; data generation ${GEN_S} s"
 	echo "- clamd gets bench.hdb + bench.ndb only; the yara CLI gets bench.yar only; AVE gets all three"
 	echo
-	echo "| | DB load (s) | RSS after load (MiB) | peak RSS (MiB) |"
-	echo "|---|---|---|---|"
-	echo "| aveserver | $(v ave_load) | $(kb ave_rss) | $(kb ave_hwm) |"
-	echo "| clamd | $(v clamd_load) | $(kb clamd_rss) | $(kb clamd_hwm) |"
-	echo "| yara CLI | $(v yara_compile) (yarac compile) | | $(kb yara_hwm) |"
+	echo "| | DB load (s) | RSS after load (MiB) | RSS after the scans (MiB) | peak RSS (MiB) |"
+	echo "|---|---|---|---|---|"
+	echo "| aveserver | $(v ave_load) | $(kb ave_rss) | $(kb ave_rss_end) | $(kb ave_hwm) |"
+	echo "| clamd | $(v clamd_load) | $(kb clamd_rss) | $(kb clamd_rss_end) | $(kb clamd_hwm) |"
+	echo "| yara CLI | $(v yara_compile) (yarac compile) | | | $(kb yara_hwm) |"
 	echo
 	echo "| scan of the corpus | wall (s) | MB/s | files/s | CPU s (daemon + client) | MB per CPU s | CPU s used by other processes meanwhile | exit |"
 	echo "|---|---|---|---|---|---|---|---|"
