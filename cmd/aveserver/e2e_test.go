@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -367,5 +368,45 @@ func TestBadConfigurationIsRefusedNamingFileSectionAndKey(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+func TestSocketModeAndOptionalLoopbackTCPListener(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	d := startDaemon(t, "../../etc/db", "--tcp", addr)
+	st, err := os.Stat(d.socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode()&os.ModeSocket == 0 || st.Mode().Perm() != 0o660 {
+		t.Fatalf("socket mode %v, want socket 0660", st.Mode())
+	}
+	tcp := &daemon{socket: "tcp:" + addr}
+	out, _, code := tcp.avectl(t, "status")
+	if code != 0 || !strings.Contains(out, "ave-default-") {
+		t.Fatalf("status over TCP: exit %d: %s", code, out)
+	}
+
+	// A non-loopback address is refused unless TCPAllowRemote=yes.
+	out2, err := exec.Command(filepath.Join(binDir, "aveserver"), "--db", "../../etc/db",
+		"--socket", filepath.Join(t.TempDir(), "s"), "--tcp", "0.0.0.0:0").CombinedOutput()
+	if err == nil || !strings.Contains(string(out2), "not a loopback address") {
+		t.Fatalf("want refusal of 0.0.0.0, got %v: %s", err, out2)
+	}
+}
+
+func TestSecondDaemonOnALiveSocketIsRefused(t *testing.T) {
+	d := startDaemon(t, "../../etc/db")
+	out, err := exec.Command(filepath.Join(binDir, "aveserver"), "--db", "../../etc/db", "--socket", d.socket).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "another aveserver is listening") {
+		t.Fatalf("want refusal, got %v: %s", err, out)
+	}
+	if _, _, code := d.avectl(t, "status"); code != 0 {
+		t.Fatal("the first daemon must keep serving")
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	avev1 "ave/proto/ave/v1"
 
@@ -285,4 +286,19 @@ func TestBrokenDatabaseOnReloadKeepsTheOldOne(t *testing.T) {
 func limits(maxObject int64) (l unpack.Limits) {
 	l.MaxObjectSize = maxObject
 	return l
+}
+
+func TestHealthServiceReportsServing(t *testing.T) {
+	h := start(t, engine.Options{})
+	conn, err := grpc.NewClient("unix:"+h.socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, svc := range []string{"", "ave.v1.Engine"} {
+		r, err := healthpb.NewHealthClient(conn).Check(ctx(t), &healthpb.HealthCheckRequest{Service: svc})
+		if err != nil || r.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			t.Fatalf("health %q: %v %v", svc, r, err)
+		}
+	}
 }
