@@ -38,6 +38,13 @@ const (
 	PNG    Type = "png"
 	JPEG   Type = "jpeg"
 	GIF    Type = "gif"
+	Lzma   Type = "lzma"   // .lzma "alone" format
+	SZDD   Type = "szdd"   // MS-DOS COMPRESS.EXE
+	CHM    Type = "chm"    // compiled HTML help (ITSF)
+	TNEF   Type = "tnef"   // winmail.dat
+	BinHex Type = "binhex" // BinHex 4.0 text
+	UUE    Type = "uue"    // uuencoded text
+	YEnc   Type = "yenc"   // yEnc-encoded text
 )
 
 type magic struct {
@@ -76,6 +83,9 @@ var magics = []magic{
 	{0, []byte("GIF87a"), GIF},
 	{0, []byte("GIF89a"), GIF},
 	{257, []byte("ustar"), Tar},
+	{0, []byte("SZDD\x88\xf0\x27\x33"), SZDD},
+	{0, []byte("ITSF\x03\x00\x00\x00"), CHM},
+	{0, []byte{0x78, 0x9f, 0x3e, 0x22}, TNEF},
 }
 
 // sniffLen is how many leading bytes the text heuristics look at.
