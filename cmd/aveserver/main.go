@@ -74,6 +74,7 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("loading the signature database: %w", err)
 	}
+	scanservice.ReleaseLoadGarbage()
 	log.Info("database loaded", "dir", cfg.BasesPath, "version", db.Version, "ms", db.LoadTime.Milliseconds(), "signatures", db.Counts, "untranslatable", len(db.Untranslatable))
 	for _, u := range db.Untranslatable {
 		log.Warn("untranslatable signature", "file", u.File, "line", u.Line, "name", u.Name, "reason", u.Reason)

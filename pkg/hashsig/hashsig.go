@@ -161,6 +161,21 @@ func (b *Builder) Add(kind Kind, sum []byte, size int64, name string) {
 	p.names = append(p.names, b.nameOffset(name))
 }
 
+// Grow reserves room for n more signatures of kind with names of about
+// nameLen bytes each, so that loading a large file does not copy its
+// arrays over and over.
+func (b *Builder) Grow(kind Kind, n, nameLen int) {
+	if !kind.valid() || n <= 0 {
+		return
+	}
+	p := &b.k[kind-1]
+	p.keys = slices.Grow(p.keys, n)
+	p.rest = slices.Grow(p.rest, n*(kind.Size()-8))
+	p.sizes = slices.Grow(p.sizes, n)
+	p.names = slices.Grow(p.names, n)
+	b.names = slices.Grow(b.names, n*(nameLen+1))
+}
+
 // nameOffset stores name in the blob (unless it equals the previous one)
 // and returns its offset.
 func (b *Builder) nameOffset(name string) uint32 {
@@ -187,29 +202,41 @@ func (b *Builder) Build() *Set {
 	for i := range b.k {
 		total += len(b.k[i].sizes)
 	}
-	type sizeUse struct {
-		size int64
-		mask uint8
-	}
-	all := make([]sizeUse, 0, total)
+	// Sort (size, global entry number) pairs, then merge equal sizes into
+	// the table while noting each entry's index into it.
+	var base [numKinds]int
+	idx := [numKinds][]uint32{}
+	all := make([]kv, 0, total)
 	for i := range b.k {
-		bit := Kind(i + 1).bit()
-		for _, sz := range b.k[i].sizes {
+		if i > 0 {
+			base[i] = base[i-1] + len(b.k[i-1].sizes)
+		}
+		idx[i] = make([]uint32, len(b.k[i].sizes))
+		for j, sz := range b.k[i].sizes {
 			if sz == AnySize {
-				s.anyMask |= bit
+				s.anyMask |= Kind(i + 1).bit()
+				idx[i][j] = anyIdx
 				continue
 			}
-			all = append(all, sizeUse{sz, bit})
+			all = append(all, kv{uint64(sz), uint32(base[i] + j)})
 		}
 	}
-	slices.SortFunc(all, func(x, y sizeUse) int { return cmp.Compare(x.size, y.size) })
+	if len(all) > 0 {
+		radixSort(all, make([]kv, len(all)))
+	}
 	for _, u := range all {
-		if n := len(s.sizes); n > 0 && s.sizes[n-1] == u.size {
-			s.sizeMask[n-1] |= u.mask
-			continue
+		k := 0
+		for k+1 < numKinds && int(u.val) >= base[k+1] {
+			k++
 		}
-		s.sizes = append(s.sizes, u.size)
-		s.sizeMask = append(s.sizeMask, u.mask)
+		size, mask := int64(u.key), Kind(k+1).bit()
+		if n := len(s.sizes); n == 0 || s.sizes[n-1] != size {
+			s.sizes = append(s.sizes, size)
+			s.sizeMask = append(s.sizeMask, 0)
+		}
+		n := len(s.sizes) - 1
+		s.sizeMask[n] |= mask
+		idx[k][int(u.val)-base[k]] = uint32(n)
 	}
 	all = nil
 	// Exact-size copies, so append's spare capacity is given back.
@@ -217,7 +244,7 @@ func (b *Builder) Build() *Set {
 	s.sizeMask = slices.Clone(s.sizeMask)
 
 	for i := range b.k {
-		s.t[i] = buildTable(Kind(i+1), &b.k[i], s.sizes)
+		s.t[i] = buildTable(Kind(i+1), &b.k[i], idx[i])
 		b.k[i] = pending{}
 	}
 	s.names = slices.Clone(b.names)
@@ -234,7 +261,7 @@ type table struct {
 	rest   int                    // digest bytes after the first 8
 }
 
-func buildTable(kind Kind, p *pending, sizes []int64) table {
+func buildTable(kind Kind, p *pending, sizeIdx []uint32) table {
 	t := table{rest: kind.Size() - 8}
 	t.stride = t.rest + 8
 	n := len(p.keys)
@@ -242,36 +269,43 @@ func buildTable(kind Kind, p *pending, sizes []int64) table {
 		return t
 	}
 
-	perm := make([]uint32, n)
-	for i := range perm {
-		perm[i] = uint32(i)
+	// Sort (key, index) pairs: comparing inline keys is far faster than
+	// an indirect comparison through a permutation. Equal keys (rare) are
+	// ordered by the rest of the digest, then the size.
+	ents := make([]kv, n)
+	for i := range ents {
+		ents[i] = kv{p.keys[i], uint32(i)}
 	}
+	radixSort(ents, make([]kv, n))
+	// Equal keys (rare) are ordered by the rest of the digest, then the size.
 	rest := t.rest
-	slices.SortFunc(perm, func(x, y uint32) int {
-		if c := cmp.Compare(p.keys[x], p.keys[y]); c != 0 {
-			return c
+	for i := 0; i < n; {
+		j := i + 1
+		for j < n && ents[j].key == ents[i].key {
+			j++
 		}
-		if c := bytes.Compare(p.rest[int(x)*rest:int(x+1)*rest], p.rest[int(y)*rest:int(y+1)*rest]); c != 0 {
-			return c
+		if j-i > 1 {
+			slices.SortStableFunc(ents[i:j], func(x, y kv) int {
+				if c := bytes.Compare(p.rest[int(x.val)*rest:int(x.val+1)*rest], p.rest[int(y.val)*rest:int(y.val+1)*rest]); c != 0 {
+					return c
+				}
+				return cmp.Compare(p.sizes[x.val], p.sizes[y.val])
+			})
 		}
-		return cmp.Compare(p.sizes[x], p.sizes[y])
-	})
+		i = j
+	}
 
 	t.keys = make([]uint64, n)
 	t.recs = make([]byte, n*t.stride)
-	for j, i := range perm {
-		t.keys[j] = p.keys[i]
+	for j, e := range ents {
+		i := e.val
+		t.keys[j] = e.key
 		r := t.recs[j*t.stride : (j+1)*t.stride]
 		copy(r, p.rest[int(i)*rest:int(i+1)*rest])
-		si := uint32(anyIdx)
-		if sz := p.sizes[i]; sz != AnySize {
-			k, _ := slices.BinarySearch(sizes, sz)
-			si = uint32(k)
-		}
-		binary.LittleEndian.PutUint32(r[rest:], si)
+		binary.LittleEndian.PutUint32(r[rest:], sizeIdx[i])
 		binary.LittleEndian.PutUint32(r[rest+4:], p.names[i])
 	}
-	perm = nil
+	ents = nil
 
 	// The filter wants distinct keys; keys is sorted, so compact a copy.
 	uniq := slices.Compact(slices.Clone(t.keys))

@@ -10,6 +10,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -181,10 +183,19 @@ func (svc *Service) DoReload() (*sigdb.DB, error) {
 		return nil, err
 	}
 	svc.Engine.Swap(db)
+	ReleaseLoadGarbage()
 	if svc.Log != nil {
 		svc.Log.Info("reload", "version", db.Version, "ms", db.LoadTime.Milliseconds(), "signatures", db.Counts, "untranslatable", len(db.Untranslatable))
 	}
 	return db, nil
+}
+
+// ReleaseLoadGarbage returns the memory a DB load used for parsing to the
+// operating system at once, so the daemon's resident size reflects the DB
+// itself rather than the garbage of building it.
+func ReleaseLoadGarbage() {
+	runtime.GC()
+	debug.FreeOSMemory()
 }
 
 func untranslatable(db *sigdb.DB) []string {

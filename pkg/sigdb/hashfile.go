@@ -78,6 +78,21 @@ func isDecimal(s string) bool {
 	return true
 }
 
+// splitFields splits s at ':' into at most cap(dst)-1 fields without
+// allocating; a line with more fields gets one extra element so the caller
+// can report it.
+func splitFields(s string, dst []string) []string {
+	for len(dst) < cap(dst)-1 {
+		i := strings.IndexByte(s, ':')
+		if i < 0 {
+			return append(dst, s)
+		}
+		dst = append(dst, s[:i])
+		s = s[i+1:]
+	}
+	return append(dst, s)
+}
+
 // ParseHashFile reads ClamAV hash signatures and adds them to b. It handles
 // .hdb and .fp files (MD5 only) and .hsb and .sfp files (MD5, SHA-1 or
 // SHA-256, told apart by the length of the hex digest); the extension of
@@ -104,7 +119,8 @@ func ParseHashFile(r io.Reader, file string, b *hashsig.Builder) (n int, err err
 		if !ok {
 			return n, err
 		}
-		fields := strings.Split(text, ":")
+		var buf [6]string
+		fields := splitFields(text, buf[:0])
 		if len(fields) < 3 {
 			return n, lr.errorf("want hash:size:name, got %d field(s)", len(fields))
 		}

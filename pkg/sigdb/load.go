@@ -9,6 +9,7 @@ package sigdb
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -16,7 +17,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -53,6 +53,8 @@ type DB struct {
 	// its file, line and reason.
 	Untranslatable []Untranslatable
 	LoadTime       time.Duration
+
+	fp int64 // allow-list entries, counted by loadHashes
 }
 
 // Destroy frees the compiled rules.
@@ -62,8 +64,17 @@ func (db *DB) Destroy() {
 	}
 }
 
+// sigFile is one signature file read into memory.
+type sigFile struct {
+	path, ext string
+	data      []byte
+}
+
 // Load reads every signature file of dir. Any malformed file is an error
 // naming the file and line; the caller keeps its previous DB on error.
+// Hash files are parsed and indexed on a second goroutine while the YARA
+// rules and body signatures compile, so a load costs about the longer of
+// the two.
 func Load(dir string) (*DB, error) {
 	start := time.Now()
 	entries, err := os.ReadDir(dir)
@@ -71,28 +82,21 @@ func Load(dir string) (*DB, error) {
 		return nil, fmt.Errorf("sigdb: %w", err)
 	}
 	db := &DB{Dir: dir, Ignore: map[string]bool{}, Counts: map[string]int64{}}
-	hashes, allow := &hashsig.Builder{}, &hashsig.Builder{}
-	var sources []yarascan.Source
-	var body []BodySig
 	var errs []error
 	digest := sha256.New()
 	var manifest string
-
-	names := make([]string, 0, len(entries))
-	for _, e := range entries {
-		if e.Type().IsRegular() || e.Type()&os.ModeSymlink != 0 {
-			names = append(names, e.Name())
+	var files []sigFile
+	for _, e := range entries { // ReadDir sorts by name: the digest is stable
+		if !e.Type().IsRegular() && e.Type()&os.ModeSymlink == 0 {
+			continue
 		}
-	}
-	sort.Strings(names)
-	nfiles := 0
-	for _, name := range names {
+		name := e.Name()
 		path := filepath.Join(dir, name)
-		ext := strings.ToLower(filepath.Ext(name))
 		if name == "manifest" {
 			manifest = path
 			continue
 		}
+		ext := strings.ToLower(filepath.Ext(name))
 		switch ext {
 		case ".yar", ".yara", ".hdb", ".hsb", ".fp", ".sfp", ".ign2", ".ign", ".ndb":
 		default:
@@ -103,22 +107,28 @@ func Load(dir string) (*DB, error) {
 			errs = append(errs, fmt.Errorf("sigdb: %w", err))
 			continue
 		}
-		nfiles++
 		fmt.Fprintf(digest, "%s\x00%d\x00", name, len(data))
 		digest.Write(data)
-		r := strings.NewReader(string(data))
-		switch ext {
+		files = append(files, sigFile{path: path, ext: ext, data: data})
+	}
+	if len(files) == 0 && len(errs) == 0 {
+		return nil, fmt.Errorf("sigdb: %s: no signature files (*.yar, *.hdb, *.hsb, *.ndb)", dir)
+	}
+
+	hashDone := make(chan []error, 1)
+	go func() { hashDone <- loadHashes(db, files) }()
+
+	var sources []yarascan.Source
+	var body []BodySig
+	for _, f := range files {
+		var err error
+		r := bytes.NewReader(f.data)
+		switch f.ext {
 		case ".yar", ".yara":
-			sources = append(sources, yarascan.Source{File: path, Text: string(data)})
-		case ".hdb", ".hsb":
-			_, err = ParseHashFile(r, path, hashes)
-		case ".fp", ".sfp":
-			var n int
-			n, err = ParseHashFile(r, path, allow)
-			db.Counts["fp"] += int64(n)
+			sources = append(sources, yarascan.Source{File: f.path, Text: string(f.data)})
 		case ".ign2", ".ign":
 			var ign []string
-			ign, err = ParseIgnore(r, path)
+			ign, err = ParseIgnore(r, f.path)
 			for _, n := range ign {
 				db.Ignore[n] = true
 			}
@@ -126,7 +136,7 @@ func Load(dir string) (*DB, error) {
 		case ".ndb":
 			var sigs []BodySig
 			var skipped []Untranslatable
-			sigs, skipped, err = ParseNDB(r, path)
+			sigs, skipped, err = ParseNDB(r, f.path)
 			body = append(body, sigs...)
 			db.Untranslatable = append(db.Untranslatable, skipped...)
 		}
@@ -141,30 +151,28 @@ func Load(dir string) (*DB, error) {
 		}
 		db.Version, db.Created = m.version, m.created
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	if nfiles == 0 {
-		return nil, fmt.Errorf("sigdb: %s: no signature files (*.yar, *.hdb, *.hsb, *.ndb)", dir)
-	}
-
 	db.Body = NewBodySet(body)
 	bodyRules := 0
-	if db.Body.Len() > 0 {
+	if len(errs) == 0 && db.Body.Len() > 0 {
 		src := db.Body.YARASource()
 		bodyRules = strings.Count(src, "rule "+BodyRulePrefix)
 		sources = append(sources, yarascan.Source{File: filepath.Join(dir, "(body signatures)"), Text: src})
 	}
-	if len(sources) > 0 {
+	if len(errs) == 0 && len(sources) > 0 {
 		rules, err := yarascan.Compile(sources)
 		if err != nil {
-			return nil, fmt.Errorf("sigdb: %w", err)
+			errs = append(errs, fmt.Errorf("sigdb: %w", err))
+		} else {
+			db.Rules = rules
+			db.Counts["yara"] = int64(rules.Count() - bodyRules)
 		}
-		db.Rules = rules
-		db.Counts["yara"] = int64(rules.Count() - bodyRules)
 	}
-	db.Hashes = hashes.Build()
-	db.Allow = allow.Build()
+	errs = append(errs, <-hashDone...)
+	if len(errs) > 0 {
+		db.Destroy()
+		return nil, errors.Join(errs...)
+	}
+	db.Counts["fp"] = db.fp
 	db.Counts["body"] = int64(db.Body.Len())
 	db.Counts["md5"] = int64(db.Hashes.Count(hashsig.MD5))
 	db.Counts["sha1"] = int64(db.Hashes.Count(hashsig.SHA1))
@@ -176,6 +184,42 @@ func Load(dir string) (*DB, error) {
 	db.Loaded = time.Now()
 	db.LoadTime = time.Since(start)
 	return db, nil
+}
+
+// loadHashes parses the hash and allow-list files into db.Hashes and
+// db.Allow (and the "fp" count). It touches no other field of db.
+func loadHashes(db *DB, files []sigFile) []error {
+	var hashes, allow hashsig.Builder
+	var errs []error
+	var fp int64
+	for _, f := range files {
+		var b *hashsig.Builder
+		switch f.ext {
+		case ".hdb", ".hsb":
+			b = &hashes
+		case ".fp", ".sfp":
+			b = &allow
+		default:
+			continue
+		}
+		if f.ext == ".hdb" || f.ext == ".fp" {
+			// MD5 only: reserve room from the line count and mean length.
+			if lines := bytes.Count(f.data, []byte{'\n'}); lines > 1024 {
+				b.Grow(hashsig.MD5, lines, max(len(f.data)/lines-40, 8))
+			}
+		}
+		n, err := ParseHashFile(bytes.NewReader(f.data), f.path, b)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if b == &allow {
+			fp += int64(n)
+		}
+	}
+	db.Hashes = hashes.Build()
+	db.Allow = allow.Build()
+	db.fp = fp
+	return errs
 }
 
 type manifestInfo struct{ version, created string }
