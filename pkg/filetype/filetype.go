@@ -109,6 +109,9 @@ func Detect(data []byte, hint Type) Type {
 	if isPE(data) {
 		return PE
 	}
+	if isLzma(data) {
+		return Lzma
+	}
 	head := data
 	if len(head) > sniffLen {
 		head = head[:sniffLen]
@@ -139,6 +142,29 @@ func isBzip2(b []byte) bool {
 	m := b[4:10]
 	return bytes.Equal(m, []byte{0x31, 0x41, 0x59, 0x26, 0x53, 0x59}) ||
 		bytes.Equal(m, []byte{0x17, 0x72, 0x45, 0x38, 0x50, 0x90})
+}
+
+// isLzma recognises the 13-byte header of the LZMA "alone" format (.lzma),
+// which has no magic: the properties byte 0x5d (lc=3 lp=0 pb=2, what every
+// common encoder writes), a dictionary size of 2^n or 2^n+2^(n-1) between
+// 4 KiB and 1.5 GiB, an uncompressed size that is unknown (all ones) or
+// under 2^40, and the range coder's first byte, which is always zero.
+func isLzma(b []byte) bool {
+	if len(b) < 14 || b[0] != 0x5d || b[13] != 0 {
+		return false
+	}
+	dict := uint32(b[1]) | uint32(b[2])<<8 | uint32(b[3])<<16 | uint32(b[4])<<24
+	if dict < 1<<12 || dict > 3<<29 {
+		return false
+	}
+	if d := dict &^ (dict & -dict); d != 0 && d != dict&-dict<<1 {
+		return false // more than two bits set, or two bits not adjacent
+	}
+	unknown := true
+	for _, c := range b[5:13] {
+		unknown = unknown && c == 0xff
+	}
+	return unknown || (b[10] == 0 && b[11] == 0 && b[12] == 0)
 }
 
 func isPE(b []byte) bool {
