@@ -125,6 +125,9 @@ func Detect(data []byte, hint Type) Type {
 	t := Binary
 	if isText(head) {
 		t = Text
+		if e := textEncoding(data); e != "" {
+			return e
+		}
 	}
 	if hint != "" && hint != Binary && hint != Text {
 		return hint
@@ -273,4 +276,68 @@ func isLatin(b []byte) bool {
 		}
 	}
 	return high*10 < len(b)
+}
+
+// encodingWindow is how far into a text object the encoded-file checks
+// look: a mail body may carry some prose before an inline uuencoded file.
+const encodingWindow = 64 << 10
+
+var (
+	binhexBanner = []byte("(This file must be converted")
+	ybeginLine   = []byte("=ybegin ")
+	uuBegin      = []byte("begin ")
+)
+
+// textEncoding reports whether a text object carries a file encoded as
+// text: a BinHex 4.0 banner, a yEnc "=ybegin " line or a uuencode
+// "begin NNN name" line (NNN octal), at the start of a line in the first
+// 64 KiB. BinHex wins over yEnc, which wins over uuencode.
+func textEncoding(data []byte) Type {
+	if len(data) > encodingWindow {
+		data = data[:encodingWindow]
+	}
+	if lineStartIndex(data, binhexBanner) >= 0 {
+		return BinHex
+	}
+	if lineStartIndex(data, ybeginLine) >= 0 {
+		return YEnc
+	}
+	for from := 0; from < len(data); {
+		i := lineStartIndex(data[from:], uuBegin)
+		if i < 0 {
+			break
+		}
+		at := from + i + len(uuBegin)
+		if isUUMode(data[at:]) {
+			return UUE
+		}
+		from = at
+	}
+	return ""
+}
+
+// lineStartIndex finds sig at the start of a line of b.
+func lineStartIndex(b, sig []byte) int {
+	for from := 0; from < len(b); {
+		i := bytes.Index(b[from:], sig)
+		if i < 0 {
+			return -1
+		}
+		at := from + i
+		if at == 0 || b[at-1] == '\n' || b[at-1] == '\r' {
+			return at
+		}
+		from = at + 1
+	}
+	return -1
+}
+
+// isUUMode checks what follows "begin ": three or four octal digits, a
+// space and a name.
+func isUUMode(b []byte) bool {
+	n := 0
+	for n < len(b) && n < 4 && b[n] >= '0' && b[n] <= '7' {
+		n++
+	}
+	return n >= 3 && len(b) > n+1 && b[n] == ' ' && b[n+1] > ' '
 }

@@ -109,3 +109,29 @@ func TestDetectLooksOnlyAtTheStartForText(t *testing.T) {
 		t.Errorf("cut rune: got %s", got)
 	}
 }
+
+func TestDetectTextEncodings(t *testing.T) {
+	prose := strings.Repeat("Some prose before the attachment.\n", 100)
+	for _, tc := range []struct {
+		name string
+		data string
+		want Type
+	}{
+		{"uue at start", "begin 644 a.exe\nM6#5/\n`\nend\n", UUE},
+		{"uue after prose", prose + "begin 0755 run.sh\n`\nend\n", UUE},
+		{"uue crlf", "Hi\r\nbegin 600 x\r\n", UUE},
+		{"begin not octal", "begin 689 x\n", Text},
+		{"begin in a sentence", "We begin 644 tasks\n", Text},
+		{"begin without name", "begin 644 \n", Text},
+		{"binhex banner", "(This file must be converted with BinHex 4.0)\n:abc:\n", BinHex},
+		{"binhex macutils banner", prose + "(This file must be converted; you knew that already.)\n", BinHex},
+		{"yenc", "=ybegin line=128 size=3 name=a\n", YEnc},
+		{"yenc after prose", prose + "=ybegin part=1 line=128 size=3 name=a\n", YEnc},
+		{"yenc mid-line", "x=ybegin line=1\n", Text},
+		{"uue past 64 KiB", strings.Repeat("x", 70<<10) + "\nbegin 644 a\n", Text},
+	} {
+		if got := Detect([]byte(tc.data), ""); got != tc.want {
+			t.Errorf("%s: got %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}
