@@ -4,6 +4,7 @@
 //	avectl [--socket PATH] [-c FILE] status [--json]
 //	avectl [--socket PATH] reload
 //	avectl [--socket PATH] scan [--json] [--jobs N] [--server-path] [--quiet] PATH...
+//	avectl [-c FILE] quarantine [--backup] list|show|restore|delete [ID]
 //
 // scan exits 0 when everything is clean, 1 when something was found
 // (any status other than CLEAN), 2 on errors.
@@ -32,6 +33,8 @@ commands:
       --server-path        let aveserver open the files itself (same host)
       --quiet              print only what is not clean
       --timeout D          per-object time limit (default 2m)
+  quarantine [--backup] list|show ID|restore ID [--to PATH] [--force]|delete ID
+                           the encrypted quarantine (or backup) store of [scanner.path]
 
 exit status of scan: 0 all clean, 1 something found, 2 errors
 the socket defaults to $AVE_SOCKET, then [aveserver.general] ListenAddress of
@@ -71,6 +74,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdReload(c, stdout, stderr)
 	case "scan":
 		return cmdScan(c, rest, stdout, stderr)
+	case "quarantine":
+		return cmdQuarantine(*cfgFile, rest, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return 0

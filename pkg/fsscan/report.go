@@ -192,7 +192,7 @@ func (r *Reporter) Found(path string, res *scanclient.Result) {
 			b, _ := json.Marshal(jsonLine{Path: d.Path, Status: d.Status.String(), Name: d.Name, Reason: d.Reason, Engine: d.Engine, Type: d.Type, Depth: d.Depth})
 			js = append(js, string(b))
 		}
-		r.write(r.Out, LevelFound, true, js...)
+		r.write(r.Out, LevelAll+1, true, js...) // the file gets the text lines
 		r.write(nil, LevelFound, false, lines...)
 		return
 	}

@@ -100,12 +100,16 @@ func LoadOrCreateKey(file string) (*age.X25519Identity, error) {
 		if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
 			return nil, fmt.Errorf("quarantine: key: %w", err)
 		}
-		f, cerr := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if errors.Is(cerr, fs.ErrExist) {
-			return LoadOrCreateKey(file) // another process made it first
-		}
+		// Written aside and linked into place, so a reader never sees a
+		// partial key and two creators agree on one.
+		f, cerr := os.CreateTemp(filepath.Dir(file), ".key-*")
 		if cerr != nil {
 			return nil, fmt.Errorf("quarantine: key: %w", cerr)
+		}
+		defer os.Remove(f.Name())
+		if err := f.Chmod(0o600); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("quarantine: key: %w", err)
 		}
 		text := fmt.Sprintf("# AVE quarantine and backup key, created %s\n# public key: %s\n%s\n",
 			time.Now().UTC().Format(time.RFC3339), id.Recipient(), id)
@@ -120,6 +124,12 @@ func LoadOrCreateKey(file string) (*age.X25519Identity, error) {
 		if err := f.Close(); err != nil {
 			return nil, fmt.Errorf("quarantine: key: %w", err)
 		}
+		if err := os.Link(f.Name(), file); errors.Is(err, fs.ErrExist) {
+			return LoadOrCreateKey(file) // another creator won
+		} else if err != nil {
+			return nil, fmt.Errorf("quarantine: key: %w", err)
+		}
+		syncDir(filepath.Dir(file))
 		return id, nil
 	}
 	if err != nil {
