@@ -1,0 +1,229 @@
+package unpack
+
+import (
+	"bytes"
+	"compress/flate"
+	"encoding/binary"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"ave/pkg/filetype"
+	"ave/pkg/verdict"
+)
+
+type cabTestFolder struct {
+	comp  uint16
+	files []cabTestFile
+}
+
+type cabTestFile struct {
+	name string
+	data []byte
+}
+
+// makeCab builds a cabinet: one folder per element, its files' bytes
+// concatenated and cut into CFDATA blocks of at most 32 KiB, stored or
+// MSZIP (each block "CK" and a deflate stream primed with the previous
+// 32 KiB). Other compression types get the stored bytes: the parser must
+// refuse them, not decode them.
+func makeCab(t testing.TB, folders ...cabTestFolder) []byte {
+	t.Helper()
+	le := binary.LittleEndian
+	var files, data bytes.Buffer
+	type fo struct{ start, blocks int }
+	var fos []fo
+	nFiles := 0
+	for fi, f := range folders {
+		var all []byte
+		for _, file := range f.files {
+			files.Write(le.AppendUint32(nil, uint32(len(file.data))))
+			files.Write(le.AppendUint32(nil, uint32(len(all))))
+			files.Write(le.AppendUint16(nil, uint16(fi)))
+			files.Write([]byte{0x21, 0x5a, 0, 0, 0x20, 0}) // date, time, attributes
+			files.WriteString(file.name + "\x00")
+			all = append(all, file.data...)
+			nFiles++
+		}
+		fos = append(fos, fo{start: data.Len()})
+		var history []byte
+		for len(all) > 0 {
+			n := min(len(all), 32768)
+			blk := all[:n]
+			all = all[n:]
+			payload := blk
+			if f.comp == cabCompMSZIP {
+				var b bytes.Buffer
+				b.WriteString("CK")
+				fw, err := flate.NewWriterDict(&b, flate.BestCompression, history)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fw.Write(blk)
+				if err := fw.Close(); err != nil {
+					t.Fatal(err)
+				}
+				payload = b.Bytes()
+				history = append(history, blk...)
+				if len(history) > 32768 {
+					history = history[len(history)-32768:]
+				}
+			}
+			data.Write(le.AppendUint32(nil, 0)) // no checksum
+			data.Write(le.AppendUint16(nil, uint16(len(payload))))
+			data.Write(le.AppendUint16(nil, uint16(n)))
+			data.Write(payload)
+			fos[fi].blocks++
+		}
+	}
+	coffFiles := cabHeaderLen + cabFolderLen*len(folders)
+	dataAt := coffFiles + files.Len()
+	var out bytes.Buffer
+	out.WriteString("MSCF")
+	out.Write(le.AppendUint32(nil, 0))
+	out.Write(le.AppendUint32(nil, uint32(dataAt+data.Len())))
+	out.Write(le.AppendUint32(nil, 0))
+	out.Write(le.AppendUint32(nil, uint32(coffFiles)))
+	out.Write(le.AppendUint32(nil, 0))
+	out.Write([]byte{3, 1})
+	out.Write(le.AppendUint16(nil, uint16(len(folders))))
+	out.Write(le.AppendUint16(nil, uint16(nFiles)))
+	out.Write(le.AppendUint16(nil, 0)) // flags
+	out.Write(le.AppendUint16(nil, 0x1234))
+	out.Write(le.AppendUint16(nil, 0))
+	for i, f := range folders {
+		out.Write(le.AppendUint32(nil, uint32(dataAt+fos[i].start)))
+		out.Write(le.AppendUint16(nil, uint16(fos[i].blocks)))
+		out.Write(le.AppendUint16(nil, f.comp))
+	}
+	out.Write(files.Bytes())
+	out.Write(data.Bytes())
+	return out.Bytes()
+}
+
+func TestCabFindsEICARMadeByGo(t *testing.T) {
+	big := randomBytes(t, 70000) // spans three blocks
+	for _, comp := range []uint16{cabCompNone, cabCompMSZIP} {
+		data := makeCab(t, cabTestFolder{comp, []cabTestFile{
+			{"readme.txt", []byte("hello")},
+			{"big.bin", big},
+			{`sub\eicar.com`, eicar},
+		}})
+		if got := filetype.Detect(data, ""); got != filetype.Cab {
+			t.Fatalf("detected %s", got)
+		}
+		res := walkQuiet("a.cab", data)
+		d := wantDetection(t, res, "a.cab/sub/eicar.com", verdict.Infected, "")
+		if d.Depth != 1 || res.Objects != 4 || len(res.Detections) != 1 {
+			t.Errorf("comp %d: want the cabinet, three files and one detection:\n%s", comp, dump(res))
+		}
+	}
+}
+
+// gcabCLI makes a cabinet with Debian's gcab, or skips the test.
+func gcabCLI(t *testing.T, dir string, args ...string) []byte {
+	t.Helper()
+	if _, err := exec.LookPath("gcab"); err != nil {
+		t.Skip("gcab command not installed")
+	}
+	cmd := exec.Command("gcab", append([]string{"-c", "--nopath", "out.cab"}, args...)...)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("gcab %v: %v\n%s", args, err, out)
+	}
+	return readFile(t, filepath.Join(dir, "out.cab"))
+}
+
+func TestCabFindsEICARMadeByGcab(t *testing.T) {
+	for _, z := range []bool{false, true} {
+		dir := t.TempDir()
+		writeFile(t, filepath.Join(dir, "notes.txt"), bytes.Repeat([]byte("compressible notes "), 5000))
+		writeFile(t, filepath.Join(dir, "eicar.com"), eicar)
+		args := []string{"notes.txt", "eicar.com"}
+		if z {
+			args = append([]string{"-z"}, args...)
+		}
+		res := walkQuiet("g.cab", gcabCLI(t, dir, args...))
+		wantDetection(t, res, "g.cab/eicar.com", verdict.Infected, "")
+		if res.Objects != 3 || len(res.Detections) != 1 {
+			t.Errorf("mszip %v: want the cabinet, two files and one detection:\n%s", z, dump(res))
+		}
+	}
+}
+
+func TestCabCleanIsClean(t *testing.T) {
+	res := walk("c.cab", makeCab(t, cabTestFolder{cabCompMSZIP, []cabTestFile{{"a.txt", []byte("alpha")}, {"empty", nil}}}), Limits{})
+	if res.Status != verdict.Clean || res.Objects != 3 {
+		t.Fatalf("want 3 clean objects:\n%s", dump(res))
+	}
+}
+
+func TestCabLZXAndQuantumFoldersAreCorruptedAndWalkContinues(t *testing.T) {
+	data := makeCab(t,
+		cabTestFolder{cabCompLZX | 21<<8, []cabTestFile{{"lzx.exe", eicar}}},
+		cabTestFolder{cabCompQuantum, []cabTestFile{{"q.exe", eicar}}},
+		cabTestFolder{cabCompMSZIP, []cabTestFile{{"eicar.com", eicar}}})
+	res := walkQuiet("l.cab", data)
+	wantDetection(t, res, "l.cab/lzx.exe", verdict.Corrupted, "unsupported compression LZX")
+	wantDetection(t, res, "l.cab/q.exe", verdict.Corrupted, "unsupported compression Quantum")
+	wantDetection(t, res, "l.cab/eicar.com", verdict.Infected, "")
+}
+
+func TestCabTruncatedIsCorruptedAndEarlierMembersScanned(t *testing.T) {
+	for _, comp := range []uint16{cabCompNone, cabCompMSZIP} {
+		big := randomBytes(t, 70000)
+		data := makeCab(t, cabTestFolder{comp, []cabTestFile{{"eicar.com", eicar}, {"big.bin", big}, {"last.txt", []byte("last")}}})
+		res := walkQuiet("t.cab", data[:len(data)-20000])
+		wantDetection(t, res, "t.cab/eicar.com", verdict.Infected, "")
+		wantDetection(t, res, "t.cab/big.bin", verdict.Corrupted, "truncated")
+		wantDetection(t, res, "t.cab/last.txt", verdict.Corrupted, "")
+
+		// Cut inside the file table.
+		res = walkQuiet("f.cab", data[:cabHeaderLen+cabFolderLen+30])
+		wantDetection(t, res, "f.cab", verdict.Corrupted, "file table truncated after 1 of 3 files")
+		res = walkQuiet("h.cab", data[:30])
+		wantDetection(t, res, "h.cab", verdict.Corrupted, "header truncated")
+	}
+}
+
+func TestCabFilesOutOfOrderAreRead(t *testing.T) {
+	// Reverse the file table: each file restarts the folder.
+	data := makeCab(t, cabTestFolder{cabCompMSZIP, []cabTestFile{{"a.txt", []byte("alpha")}, {"eicar.com", eicar}}})
+	cab, err := parseCab(data)
+	if err != nil || len(cab.files) != 2 {
+		t.Fatal(err)
+	}
+	first := cabHeaderLen + cabFolderLen
+	second := first + cabFileLen + len("a.txt") + 1
+	end := second + cabFileLen + len("eicar.com") + 1
+	table := append(append([]byte(nil), data[second:end]...), data[first:second]...)
+	copy(data[first:end], table)
+	res := walkQuiet("r.cab", data)
+	wantDetection(t, res, "r.cab/eicar.com", verdict.Infected, "")
+	if res.Objects != 3 || len(res.Detections) != 1 {
+		t.Errorf("%s", dump(res))
+	}
+}
+
+// TestCabNestedThreeLevels: a cpio inside a cab inside an xz, all made in Go.
+func TestCabNestedThreeLevels(t *testing.T) {
+	cp := makeCpio(t, "newc", cpioFile{"bin/eicar.com", 0o100755, eicar})
+	cab := makeCab(t, cabTestFolder{cabCompMSZIP, []cabTestFile{{`pkg\payload.cpio`, cp}}})
+	res := walk("setup.cab.xz", makeXz(t, cab), Limits{})
+	d := wantDetection(t, res, "setup.cab.xz/setup.cab/pkg/payload.cpio/bin/eicar.com", verdict.Infected, "")
+	if d.Depth != 3 {
+		t.Errorf("depth %d", d.Depth)
+	}
+}
+
+func FuzzWalkCab(f *testing.F) {
+	for _, comp := range []uint16{cabCompNone, cabCompMSZIP, cabCompLZX} {
+		d := makeCab(f, cabTestFolder{comp, []cabTestFile{{"a", []byte("abc")}, {"b.gz", makeGzip(f, eicar)}}},
+			cabTestFolder{cabCompMSZIP, []cabTestFile{{"c", bytes.Repeat([]byte("c"), 40000)}}})
+		f.Add(d)
+		f.Add(d[:len(d)/2])
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzWalk(t, "f.cab", data)
+	})
+}
