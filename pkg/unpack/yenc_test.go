@@ -1,0 +1,100 @@
+package unpack
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"hash/crc32"
+	"strings"
+	"testing"
+
+	"ave/pkg/verdict"
+)
+
+// yencGo encodes one file (or one part of it when part > 0).
+func yencGo(name string, data []byte, part, total int, begin, size int) string {
+	var b strings.Builder
+	if part > 0 {
+		fmt.Fprintf(&b, "=ybegin part=%d total=%d line=128 size=%d name=%s\n=ypart begin=%d end=%d\n", part, total, size, name, begin+1, begin+len(data))
+	} else {
+		fmt.Fprintf(&b, "=ybegin line=128 size=%d name=%s\n", len(data), name)
+	}
+	col := 0
+	for _, c := range data {
+		e := c + 42
+		switch e {
+		case 0, '\n', '\r', '=':
+			b.WriteByte('=')
+			e += 64
+		}
+		b.WriteByte(e)
+		if col++; col >= 128 {
+			b.WriteByte('\n')
+			col = 0
+		}
+	}
+	if part > 0 {
+		fmt.Fprintf(&b, "\n=yend size=%d part=%d pcrc32=%08x\n", len(data), part, crc32.ChecksumIEEE(data))
+	} else {
+		fmt.Fprintf(&b, "\n=yend size=%d crc32=%08x\n", len(data), crc32.ChecksumIEEE(data))
+	}
+	return b.String()
+}
+
+func TestYEncFindsEICARMadeByUUEnview(t *testing.T) {
+	enc := toolEncode(t, "eicar.com", eicar, "uuenview", "-y", "eicar.com")
+	res := walk("post.txt", append([]byte("Subject-less article body\n\n"), enc...), Limits{})
+	wantDetection(t, res, "post.txt/eicar.com", verdict.Infected, "")
+	if len(res.Detections) != 1 {
+		t.Errorf("want one detection:\n%s", dump(res))
+	}
+}
+
+func TestYEncJoinsPartsAndChecksCRC(t *testing.T) {
+	payload := append(bytes.Repeat([]byte{0, '=', '\n', 0xd6}, 50), eicar...)
+	half := len(payload) / 2
+	text := yencGo("big name.exe", payload[:half], 1, 2, 0, len(payload)) +
+		"noise between parts\n" + yencGo("big name.exe", payload[half:], 2, 2, half, len(payload))
+	var got []Member
+	err := walkYEnc(context.Background(), &Container{Data: []byte(text)}, func(m Member) error {
+		got = append(got, m)
+		return nil
+	})
+	if err != nil || len(got) != 1 || got[0].Name != "big name.exe" || !bytes.Equal(got[0].Data, payload) || got[0].Anomaly != "" {
+		t.Fatalf("err %v members %+v", err, got)
+	}
+	res := walk("p.txt", []byte(text), Limits{})
+	wantDetection(t, res, "p.txt/big name.exe", verdict.Infected, "")
+}
+
+func TestYEncBadCRCIsCorruptedButScanned(t *testing.T) {
+	text := yencGo("e.com", eicar, 0, 0, 0, 0)
+	text = text[:strings.Index(text, "crc32=")] + "crc32=deadbeef\n"
+	res := walk("y.txt", []byte(text), Limits{})
+	wantDetection(t, res, "y.txt/e.com", verdict.Infected, "")
+	wantDetection(t, res, "y.txt/e.com", verdict.Corrupted, "CRC-32 mismatch")
+}
+
+func TestYEncTruncatedIsCorrupted(t *testing.T) {
+	text := yencGo("e.com", eicar, 0, 0, 0, 0)
+	text = text[:strings.Index(text, "=yend")]
+	res := walk("y.txt", []byte(text), Limits{})
+	wantDetection(t, res, "y.txt/e.com", verdict.Infected, "")
+	wantDetection(t, res, "y.txt", verdict.Corrupted, "no =yend")
+}
+
+func TestYEncCleanIsClean(t *testing.T) {
+	res := walk("y.txt", []byte(yencGo("a.txt", []byte("clean"), 0, 0, 0, 0)), Limits{})
+	if res.Status != verdict.Clean || res.Objects != 2 {
+		t.Fatalf("want 2 clean objects:\n%s", dump(res))
+	}
+}
+
+func FuzzWalkYEnc(f *testing.F) {
+	f.Add([]byte(yencGo("a.txt", []byte("harmless"), 0, 0, 0, 0)))
+	f.Add([]byte(yencGo("a", []byte("one"), 1, 2, 0, 6) + yencGo("a", []byte("two"), 2, 2, 3, 6)))
+	f.Add([]byte("=ybegin name=x\n=ypart begin=1\nabc="))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzWalk(t, "f.yenc", data)
+	})
+}
