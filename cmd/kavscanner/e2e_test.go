@@ -521,7 +521,7 @@ func TestExecPassesHostileNamesAsOneArgumentWithoutAShell(t *testing.T) {
 	if err != nil {
 		t.Fatalf("exec did not run: %v\n%s%s", err, out, errOut)
 	}
-	want := filepath.Join(tree, name) + "|EICAR-Test-File.MD5,EICAR-Test-File|" + filepath.Join(tree, name) + ": INFECTED"
+	want := filepath.Join(tree, name) + "|EICAR-Test-File|" + filepath.Join(tree, name) + ": INFECTED"
 	if !strings.Contains(string(log), want) {
 		t.Errorf("exec log lacks %q:\n%s", want, log)
 	}

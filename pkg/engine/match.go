@@ -32,7 +32,8 @@ func (m *matcher) inspect(ctx context.Context, o *unpack.Object) ([]verdict.Dete
 	}
 	var dets []verdict.Detection
 	if name, ok := lookupHashes(m.db.Hashes, o.Data, size); ok && !m.db.Ignore[name] {
-		dets = append(dets, verdict.Detection{Status: verdict.Infected, Name: name, Engine: verdict.EngineHash})
+		// An exact known-bad file: nothing more to learn from its content.
+		return []verdict.Detection{{Status: verdict.Infected, Name: name, Engine: verdict.EngineHash}}, true, nil
 	}
 	if m.sc == nil {
 		return dets, false, nil
