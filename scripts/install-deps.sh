@@ -5,7 +5,9 @@
 #   scripts/install-deps.sh bench    also the tools the benchmarks compare against
 set -euo pipefail
 
-pkgs=(gcc make pkg-config libyara-dev libyara9 zip unzip tar gzip bzip2)
+# Archive tools make the test fixtures that the tests do not build in Go.
+pkgs=(gcc make pkg-config libyara-dev libyara9 zip unzip tar gzip bzip2 xz-utils
+	p7zip-full arj cpio gcab mscompress sharutils)
 if [ "${1:-}" = bench ]; then
 	pkgs+=(yara clamav clamav-daemon clamdscan)
 fi
