@@ -97,7 +97,7 @@ func walkArj(ctx context.Context, c *Container, yield func(Member) error) error 
 			}
 		}
 		if truncated {
-			return fmt.Errorf("%w: arj: %q truncated (%d of %d bytes)", ErrCorrupt, h.name, len(body), h.packed)
+			return fmt.Errorf("%w: %q truncated (%d of %d bytes)", ErrCorrupt, h.name, len(body), h.packed)
 		}
 		pos = int(end)
 	}
@@ -107,24 +107,24 @@ func walkArj(ctx context.Context, c *Container, yield func(Member) error) error 
 // marker.
 func arjReadHeader(d []byte, pos int) (*arjHeader, error) {
 	if pos+4 > len(d) {
-		return nil, fmt.Errorf("%w: arj: header at %d truncated", ErrCorrupt, pos)
+		return nil, fmt.Errorf("%w: header at %d truncated", ErrCorrupt, pos)
 	}
 	if d[pos] != 0x60 || d[pos+1] != 0xea {
-		return nil, fmt.Errorf("%w: arj: no header at %d", ErrCorrupt, pos)
+		return nil, fmt.Errorf("%w: no header at %d", ErrCorrupt, pos)
 	}
 	size := int(binary.LittleEndian.Uint16(d[pos+2:]))
 	if size == 0 {
 		return nil, nil
 	}
 	if size > arjMaxHeader || size < 30 {
-		return nil, fmt.Errorf("%w: arj: header of %d bytes at %d", ErrCorrupt, size, pos)
+		return nil, fmt.Errorf("%w: header of %d bytes at %d", ErrCorrupt, size, pos)
 	}
 	if pos+4+size+4 > len(d) {
-		return nil, fmt.Errorf("%w: arj: header at %d truncated", ErrCorrupt, pos)
+		return nil, fmt.Errorf("%w: header at %d truncated", ErrCorrupt, pos)
 	}
 	b := d[pos+4 : pos+4+size]
 	if crc32.ChecksumIEEE(b) != binary.LittleEndian.Uint32(d[pos+4+size:]) {
-		return nil, fmt.Errorf("%w: arj: header checksum mismatch at %d", ErrCorrupt, pos)
+		return nil, fmt.Errorf("%w: header checksum mismatch at %d", ErrCorrupt, pos)
 	}
 	h := &arjHeader{
 		firstSize: int(b[0]),
@@ -136,7 +136,7 @@ func arjReadHeader(d []byte, pos int) (*arjHeader, error) {
 		crc:       binary.LittleEndian.Uint32(b[20:]),
 	}
 	if h.firstSize < 30 || h.firstSize > size {
-		return nil, fmt.Errorf("%w: arj: first header size %d at %d", ErrCorrupt, h.firstSize, pos)
+		return nil, fmt.Errorf("%w: first header size %d at %d", ErrCorrupt, h.firstSize, pos)
 	}
 	name := b[h.firstSize:]
 	if i := bytes.IndexByte(name, 0); i >= 0 {
@@ -147,7 +147,7 @@ func arjReadHeader(d []byte, pos int) (*arjHeader, error) {
 	// Extended headers: size, data, CRC-32, until a zero size.
 	for {
 		if p+2 > len(d) {
-			return nil, fmt.Errorf("%w: arj: extended header at %d truncated", ErrCorrupt, p)
+			return nil, fmt.Errorf("%w: extended header at %d truncated", ErrCorrupt, p)
 		}
 		n := int(binary.LittleEndian.Uint16(d[p:]))
 		p += 2
@@ -155,7 +155,7 @@ func arjReadHeader(d []byte, pos int) (*arjHeader, error) {
 			break
 		}
 		if p+n+4 > len(d) {
-			return nil, fmt.Errorf("%w: arj: extended header at %d truncated", ErrCorrupt, p)
+			return nil, fmt.Errorf("%w: extended header at %d truncated", ErrCorrupt, p)
 		}
 		p += n + 4
 	}

@@ -124,7 +124,7 @@ func walkCab(ctx context.Context, c *Container, yield func(Member) error) error 
 		}
 	}
 	if cab.problem != "" {
-		return fmt.Errorf("%w: cab: %s", ErrCorrupt, cab.problem)
+		return fmt.Errorf("%w: %s", ErrCorrupt, cab.problem)
 	}
 	return nil
 }
@@ -137,7 +137,7 @@ func cabFail(reason string) func() (io.Reader, error) {
 // table as the input holds.
 func parseCab(d []byte) (*cabinet, error) {
 	if len(d) < cabHeaderLen || !bytes.HasPrefix(d, []byte("MSCF")) {
-		return nil, fmt.Errorf("%w: cab: header truncated", ErrCorrupt)
+		return nil, fmt.Errorf("%w: header truncated", ErrCorrupt)
 	}
 	le := binary.LittleEndian
 	coffFiles := int64(le.Uint32(d[16:]))
@@ -149,7 +149,7 @@ func parseCab(d []byte) (*cabinet, error) {
 	folderRsv := 0
 	if flags&cabFlagReserve != 0 {
 		if len(d) < p+4 {
-			return nil, fmt.Errorf("%w: cab: header truncated", ErrCorrupt)
+			return nil, fmt.Errorf("%w: header truncated", ErrCorrupt)
 		}
 		hdrRsv := int(le.Uint16(d[p:]))
 		folderRsv = int(d[p+2])
@@ -167,14 +167,14 @@ func parseCab(d []byte) (*cabinet, error) {
 			}
 			i := bytes.IndexByte(d[p:], 0)
 			if i < 0 {
-				return nil, fmt.Errorf("%w: cab: header truncated", ErrCorrupt)
+				return nil, fmt.Errorf("%w: header truncated", ErrCorrupt)
 			}
 			p += i + 1
 		}
 	}
 	for i := 0; i < nFolders; i++ {
 		if p+cabFolderLen > len(d) {
-			return nil, fmt.Errorf("%w: cab: folder table truncated", ErrCorrupt)
+			return nil, fmt.Errorf("%w: folder table truncated", ErrCorrupt)
 		}
 		cab.folders = append(cab.folders, cabFolder{
 			dataAt: int(le.Uint32(d[p:])),
@@ -184,7 +184,7 @@ func parseCab(d []byte) (*cabinet, error) {
 		p += cabFolderLen + folderRsv
 	}
 	if coffFiles > int64(len(d)) {
-		return nil, fmt.Errorf("%w: cab: file table at %d beyond the end", ErrCorrupt, coffFiles)
+		return nil, fmt.Errorf("%w: file table at %d beyond the end", ErrCorrupt, coffFiles)
 	}
 	p = int(coffFiles)
 	for i := 0; i < nFiles; i++ {

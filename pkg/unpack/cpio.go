@@ -48,7 +48,7 @@ func walkCpio(ctx context.Context, c *Container, yield func(Member) error) error
 			return err
 		}
 		if pos >= len(d) {
-			return fmt.Errorf("%w: cpio: archive ends without a TRAILER!!! entry", ErrCorrupt)
+			return fmt.Errorf("%w: archive ends without a TRAILER!!! entry", ErrCorrupt)
 		}
 		e, err := cpioHeader(d, pos)
 		if err != nil {
@@ -59,7 +59,7 @@ func walkCpio(ctx context.Context, c *Container, yield func(Member) error) error
 		}
 		if e.mode&cpioTypeMask != cpioTypeReg {
 			if e.next <= pos || e.next > len(d) {
-				return fmt.Errorf("%w: cpio: entry %q runs past the end of the archive", ErrCorrupt, e.name)
+				return fmt.Errorf("%w: entry %q runs past the end of the archive", ErrCorrupt, e.name)
 			}
 			pos = e.next
 			continue
@@ -79,15 +79,15 @@ func walkCpio(ctx context.Context, c *Container, yield func(Member) error) error
 			return err
 		}
 		if truncated {
-			return fmt.Errorf("%w: cpio: %q truncated (%d of %d bytes)", ErrCorrupt, e.name, len(body), e.size)
+			return fmt.Errorf("%w: %q truncated (%d of %d bytes)", ErrCorrupt, e.name, len(body), e.size)
 		}
 		if e.next <= pos {
-			return fmt.Errorf("%w: cpio: entry %q does not advance", ErrCorrupt, e.name)
+			return fmt.Errorf("%w: entry %q does not advance", ErrCorrupt, e.name)
 		}
 		pos = min(e.next, len(d))
 		if e.next > len(d) {
 			// Only the padding after the content is missing.
-			return fmt.Errorf("%w: cpio: archive ends after %q without a TRAILER!!! entry", ErrCorrupt, e.name)
+			return fmt.Errorf("%w: archive ends after %q without a TRAILER!!! entry", ErrCorrupt, e.name)
 		}
 	}
 }
@@ -98,20 +98,20 @@ func cpioHeader(d []byte, pos int) (cpioEntry, error) {
 	switch {
 	case bytes.HasPrefix(h, []byte("070701")), bytes.HasPrefix(h, []byte("070702")):
 		if len(h) < cpioNewcLen {
-			return cpioEntry{}, fmt.Errorf("%w: cpio: header at %d truncated", ErrCorrupt, pos)
+			return cpioEntry{}, fmt.Errorf("%w: header at %d truncated", ErrCorrupt, pos)
 		}
 		var f [13]uint64
 		for i := range f {
 			v, err := strconv.ParseUint(string(h[6+8*i:14+8*i]), 16, 32)
 			if err != nil {
-				return cpioEntry{}, fmt.Errorf("%w: cpio: bad newc header at %d", ErrCorrupt, pos)
+				return cpioEntry{}, fmt.Errorf("%w: bad newc header at %d", ErrCorrupt, pos)
 			}
 			f[i] = v
 		}
 		mode, size, nsize := f[1], f[6], f[11]
 		name, ok := cpioName(h[cpioNewcLen:], nsize)
 		if !ok {
-			return cpioEntry{}, fmt.Errorf("%w: cpio: name at %d truncated", ErrCorrupt, pos)
+			return cpioEntry{}, fmt.Errorf("%w: name at %d truncated", ErrCorrupt, pos)
 		}
 		dataAt := pos + cpioNewcLen + int(nsize)
 		dataAt += (4 - dataAt%4) % 4 // header and name padded to four (offsets from a 4-aligned start)
@@ -121,7 +121,7 @@ func cpioHeader(d []byte, pos int) (cpioEntry, error) {
 
 	case bytes.HasPrefix(h, []byte("070707")):
 		if len(h) < cpioOdcLen {
-			return cpioEntry{}, fmt.Errorf("%w: cpio: header at %d truncated", ErrCorrupt, pos)
+			return cpioEntry{}, fmt.Errorf("%w: header at %d truncated", ErrCorrupt, pos)
 		}
 		field := func(off, n int) (uint64, bool) {
 			v, err := strconv.ParseUint(string(h[off:off+n]), 8, 64)
@@ -131,18 +131,18 @@ func cpioHeader(d []byte, pos int) (cpioEntry, error) {
 		nsize, ok2 := field(59, 6)
 		size, ok3 := field(65, 11)
 		if !ok1 || !ok2 || !ok3 {
-			return cpioEntry{}, fmt.Errorf("%w: cpio: bad odc header at %d", ErrCorrupt, pos)
+			return cpioEntry{}, fmt.Errorf("%w: bad odc header at %d", ErrCorrupt, pos)
 		}
 		name, ok := cpioName(h[cpioOdcLen:], nsize)
 		if !ok {
-			return cpioEntry{}, fmt.Errorf("%w: cpio: name at %d truncated", ErrCorrupt, pos)
+			return cpioEntry{}, fmt.Errorf("%w: name at %d truncated", ErrCorrupt, pos)
 		}
 		dataAt := pos + cpioOdcLen + int(nsize)
 		return cpioEntry{name: name, mode: mode, size: size, dataAt: dataAt, next: clampInt(uint64(dataAt) + size)}, nil
 
 	case len(h) >= 2 && (h[0] == 0xc7 && h[1] == 0x71 || h[0] == 0x71 && h[1] == 0xc7):
 		if len(h) < cpioBinLen {
-			return cpioEntry{}, fmt.Errorf("%w: cpio: header at %d truncated", ErrCorrupt, pos)
+			return cpioEntry{}, fmt.Errorf("%w: header at %d truncated", ErrCorrupt, pos)
 		}
 		var bo binary.ByteOrder = binary.LittleEndian
 		if h[0] == 0x71 {
@@ -154,7 +154,7 @@ func cpioHeader(d []byte, pos int) (cpioEntry, error) {
 		size := word(11)<<16 | word(12) // two words, most significant first
 		name, ok := cpioName(h[cpioBinLen:], nsize)
 		if !ok {
-			return cpioEntry{}, fmt.Errorf("%w: cpio: name at %d truncated", ErrCorrupt, pos)
+			return cpioEntry{}, fmt.Errorf("%w: name at %d truncated", ErrCorrupt, pos)
 		}
 		dataAt := pos + cpioBinLen + int(nsize)
 		dataAt += dataAt % 2
@@ -162,7 +162,7 @@ func cpioHeader(d []byte, pos int) (cpioEntry, error) {
 		next += next % 2
 		return cpioEntry{name: name, mode: mode, size: size, dataAt: min(dataAt, len(d)), next: clampInt(next)}, nil
 	}
-	return cpioEntry{}, fmt.Errorf("%w: cpio: no header magic at %d", ErrCorrupt, pos)
+	return cpioEntry{}, fmt.Errorf("%w: no header magic at %d", ErrCorrupt, pos)
 }
 
 // cpioName reads a name of nsize bytes (its NUL included).

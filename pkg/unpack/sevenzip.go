@@ -41,7 +41,7 @@ func walkSevenZip(ctx context.Context, c *Container, yield func(Member) error) e
 		if errors.Is(err, ErrEncrypted) {
 			return fmt.Errorf("%w: 7z: headers encrypted", ErrEncrypted)
 		}
-		return fmt.Errorf("%w: 7z: %v", ErrCorrupt, err)
+		return fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
 	for _, f := range zr.File {
 		if err := ctx.Err(); err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ulikunitz/xz"
 
+	"ave/pkg/filetype"
 	"ave/pkg/verdict"
 )
 
@@ -168,4 +169,15 @@ func FuzzWalkXz(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzWalk(t, "f.txz", data)
 	})
+}
+
+func TestArchiveFormatsAreRegistered(t *testing.T) {
+	for tt, name := range map[filetype.Type]string{
+		filetype.Xz: "xz", filetype.Lzma: "lzma", filetype.SevenZ: "7z", filetype.Rar: "rar",
+		filetype.Cab: "cab", filetype.Cpio: "cpio", filetype.Arj: "arj", filetype.SZDD: "szdd",
+	} {
+		if f := Lookup(tt); f == nil || f.Name != name {
+			t.Errorf("type %s: format %+v, want %s", tt, f, name)
+		}
+	}
 }
