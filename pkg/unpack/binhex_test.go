@@ -145,6 +145,6 @@ func FuzzWalkBinHex(f *testing.F) {
 	f.Add([]byte(binhexGo("z", make([]byte, 2000), nil)))
 	f.Add([]byte("(This file must be converted with BinHex 4.0)\n:!!!!:"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fuzzWalk(t, "f.hqx", data)
+		fuzzWalkWatched(t, "f.hqx", data)
 	})
 }

@@ -6,7 +6,9 @@ import (
 	"encoding/binary"
 	"io"
 	"strings"
+	"runtime"
 	"testing"
+	"time"
 	"unicode/utf16"
 
 	"ave/pkg/verdict"
@@ -399,6 +401,24 @@ func FuzzWalkOLE2(f *testing.F) {
 	f.Add(macroDoc(f, "Sub Hello()\r\nEnd Sub\r\n", false))
 	f.Add(makeCFB(f, cfbStream{"a/b/c", []byte("harmless")}, cfbStream{"big", make([]byte, 5000)}))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fuzzWalk(t, "f.doc", data)
+		fuzzWalkWatched(t, "f.doc", data)
 	})
+}
+
+// fuzzWalkWatched is fuzzWalk with a watchdog: an input that keeps a
+// decoder busy for 15 s (past fuzzWalk's own 10 s deadline, so a loop that
+// ignores the context) panics with every goroutine's stack, which makes
+// the fuzzer keep the input as a failure instead of stalling.
+func fuzzWalkWatched(t *testing.T, name string, data []byte) {
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			buf := make([]byte, 1<<20)
+			panic("decoder stuck:\n" + string(buf[:runtime.Stack(buf, true)]))
+		}
+	}()
+	fuzzWalk(t, name, data)
 }

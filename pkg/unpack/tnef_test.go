@@ -174,6 +174,6 @@ func FuzzWalkTNEF(f *testing.F) {
 	f.Add(newTNEF().attr(2, 0x00069005, mapiProps(mapiProp{ptObject, mapiAttachDataBin, append(make([]byte, 16), inner...)})).bytes())
 	f.Add(newTNEF().attr(1, 0x00069003, mapiProps(mapiProp{0x1003, 0x0e07, []byte{2, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0}})).bytes())
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fuzzWalk(t, "winmail.dat", data)
+		fuzzWalkWatched(t, "winmail.dat", data)
 	})
 }

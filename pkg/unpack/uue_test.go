@@ -131,6 +131,6 @@ func FuzzWalkUUE(f *testing.F) {
 	f.Add([]byte("text\nbegin 644 x\nM" + strings.Repeat("!", 70) + "\n"))
 	f.Add([]byte("begin 0755 a\n\x7f\n" + uuencodeGo("b", []byte("bb"))))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fuzzWalk(t, "f.uue", data)
+		fuzzWalkWatched(t, "f.uue", data)
 	})
 }

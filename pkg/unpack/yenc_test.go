@@ -95,6 +95,6 @@ func FuzzWalkYEnc(f *testing.F) {
 	f.Add([]byte(yencGo("a", []byte("one"), 1, 2, 0, 6) + yencGo("a", []byte("two"), 2, 2, 3, 6)))
 	f.Add([]byte("=ybegin name=x\n=ypart begin=1\nabc="))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fuzzWalk(t, "f.yenc", data)
+		fuzzWalkWatched(t, "f.yenc", data)
 	})
 }
