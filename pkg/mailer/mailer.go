@@ -1,0 +1,522 @@
+// Package mailer forwards a scanned message to the downstream MTA over
+// SMTP (RFC 5321) or LMTP (RFC 2033), on TCP, on a unix socket, or to a
+// child process speaking the protocol on its standard input and output
+// (sendmail -bs, exim -bs, an LMTP delivery agent). It is smtpscanner's
+// re-injection side and implements mailflow.Forwarder.
+//
+// It is its own small client rather than go-smtp's because forwarding
+// must be byte-exact (the body is dot-stuffed exactly as go-smtp's server
+// unstuffs it: a "." at the start of a CRLF-terminated line), must pass
+// DSN parameters (RFC 3461), SMTPUTF8 (RFC 6531) and Postfix XFORWARD
+// attributes, and must report a reply per recipient. It does not pipeline.
+package mailer
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"ave/pkg/config"
+	"ave/pkg/mailflow"
+)
+
+// Mailer forwards messages to one ForwardMailer destination. Each Forward
+// opens its own connection (or child process); safe for concurrent use.
+type Mailer struct {
+	Dest     config.Mailer
+	Hostname string        // sent in EHLO/LHLO; "" = "localhost"
+	Timeout  time.Duration // whole transaction when ctx has no deadline; 0 = 10 minutes
+}
+
+// transport is one connection to the downstream MTA.
+type transport interface {
+	io.ReadWriter
+	SetDeadline(time.Time) error
+	Close() error // ends the connection (and waits for a child)
+}
+
+func (m *Mailer) dial(ctx context.Context) (transport, error) {
+	switch m.Dest.Network {
+	case "tcp", "unix":
+		var d net.Dialer
+		return d.DialContext(ctx, m.Dest.Network, m.Dest.Address)
+	case "exec":
+		return startChild(m.Dest.Argv)
+	}
+	return nil, fmt.Errorf("mailer: unknown network %q", m.Dest.Network)
+}
+
+// Forward implements mailflow.Forwarder.
+func (m *Mailer) Forward(ctx context.Context, env *mailflow.Envelope, size int64, msg io.Reader) []mailflow.Reply {
+	replies := make([]mailflow.Reply, len(env.Rcpts))
+	if _, ok := ctx.Deadline(); !ok {
+		t := m.Timeout
+		if t <= 0 {
+			t = 10 * time.Minute
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
+	conn, err := m.dial(ctx)
+	if err != nil {
+		fill(replies, 0, brokenReply(err))
+		return replies
+	}
+	dl, _ := ctx.Deadline()
+	conn.SetDeadline(dl)
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
+	defer stop()
+	c := &client{conn: conn, r: bufio.NewReader(conn), w: bufio.NewWriter(conn), lmtp: m.Dest.Protocol == "lmtp"}
+	host := m.Hostname
+	if host == "" {
+		host = "localhost"
+	}
+	c.transact(host, env, size, msg, replies)
+	conn.Close()
+	return replies
+}
+
+// brokenReply is the local reply for a connection that failed or broke.
+func brokenReply(err error) mailflow.Reply {
+	return mailflow.TempFail("4.4.2", "downstream MTA: %v", err)
+}
+
+func fill(replies []mailflow.Reply, from int, r mailflow.Reply) {
+	for i := from; i < len(replies); i++ {
+		if replies[i].Code == 0 {
+			replies[i] = r
+		}
+	}
+}
+
+// child is a process speaking SMTP/LMTP on its stdin/stdout.
+type child struct {
+	cmd  *exec.Cmd
+	in   io.WriteCloser
+	out  io.ReadCloser
+	once sync.Once
+	mu   sync.Mutex
+	dl   *time.Timer
+}
+
+func startChild(argv []string) (*child, error) {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("mailer: starting %s: %w", argv[0], err)
+	}
+	return &child{cmd: cmd, in: in, out: out}, nil
+}
+
+func (c *child) Read(p []byte) (int, error)  { return c.out.Read(p) }
+func (c *child) Write(p []byte) (int, error) { return c.in.Write(p) }
+
+// SetDeadline kills the child at t: pipes to a child have no deadlines,
+// and a hung child must not hold the session.
+func (c *child) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.dl != nil {
+		c.dl.Stop()
+		c.dl = nil
+	}
+	if t.IsZero() {
+		return nil
+	}
+	c.dl = time.AfterFunc(time.Until(t), func() { c.cmd.Process.Kill() })
+	return nil
+}
+
+func (c *child) Close() error {
+	var err error
+	c.once.Do(func() {
+		c.in.Close()
+		err = c.cmd.Wait()
+		c.SetDeadline(time.Time{})
+	})
+	return err
+}
+
+// errBroken marks a connection that failed mid-transaction.
+var errBroken = errors.New("mailer: connection broken")
+
+type client struct {
+	conn transport
+	r    *bufio.Reader
+	w    *bufio.Writer
+	lmtp bool
+	ext  map[string]string // EHLO keywords (upper case) -> parameters
+}
+
+// transact runs one mail transaction and fills replies.
+func (c *client) transact(host string, env *mailflow.Envelope, size int64, msg io.Reader, replies []mailflow.Reply) {
+	fail := func(err error) { fill(replies, 0, brokenReply(err)) }
+	// Greeting (RFC 5321 section 4.3.1).
+	r, err := c.reply()
+	if err != nil {
+		fail(err)
+		return
+	}
+	if r.Code != 220 {
+		fill(replies, 0, downstream(r))
+		c.quit()
+		return
+	}
+	if r, err = c.hello(host); err != nil {
+		fail(err)
+		return
+	} else if !r.OK() {
+		fill(replies, 0, downstream(r))
+		c.quit()
+		return
+	}
+	if len(env.XForward) > 0 {
+		if _, ok := c.ext["XFORWARD"]; ok {
+			if r, err = c.xforward(env.XForward); err != nil {
+				fail(err)
+				return
+			} else if !r.OK() {
+				fill(replies, 0, downstream(r))
+				c.quit()
+				return
+			}
+		}
+	}
+	if r, err = c.cmd(c.mailCmd(env, size)); err != nil {
+		fail(err)
+		return
+	} else if !r.OK() {
+		fill(replies, 0, downstream(r))
+		c.quit()
+		return
+	}
+	var accepted []int
+	for i, rc := range env.Rcpts {
+		r, err := c.cmd(c.rcptCmd(rc))
+		if err != nil {
+			fail(err)
+			return
+		}
+		if r.OK() {
+			accepted = append(accepted, i)
+		} else {
+			replies[i] = downstream(r)
+		}
+	}
+	if len(accepted) == 0 {
+		c.quit()
+		return
+	}
+	if r, err = c.cmd("DATA"); err != nil {
+		fail(err)
+		return
+	} else if r.Code != 354 {
+		for _, i := range accepted {
+			replies[i] = downstream(r)
+		}
+		c.quit()
+		return
+	}
+	if err := writeDotStuffed(c.w, msg); err != nil {
+		fail(err)
+		return
+	}
+	if err := c.w.Flush(); err != nil {
+		fail(err)
+		return
+	}
+	// After the final dot: one reply (SMTP), or one per accepted
+	// recipient in RCPT order (LMTP, RFC 2033 section 4.2).
+	n := 1
+	if c.lmtp {
+		n = len(accepted)
+	}
+	for k := 0; k < n; k++ {
+		r, err := c.reply()
+		if err != nil {
+			fail(err)
+			return
+		}
+		if c.lmtp {
+			replies[accepted[k]] = downstream(r)
+		} else {
+			for _, i := range accepted {
+				replies[i] = downstream(r)
+			}
+		}
+	}
+	c.quit()
+}
+
+func downstream(r mailflow.Reply) mailflow.Reply { r.Local = false; return r }
+
+func (c *client) quit() {
+	c.cmd("QUIT")
+}
+
+// hello sends EHLO (or LHLO) and records the extensions; an SMTP server
+// that refuses EHLO gets HELO.
+func (c *client) hello(host string) (mailflow.Reply, error) {
+	verb := "EHLO"
+	if c.lmtp {
+		verb = "LHLO"
+	}
+	lines, r, err := c.cmdLines(verb + " " + host)
+	if err != nil {
+		return r, err
+	}
+	c.ext = map[string]string{}
+	if !r.OK() && !c.lmtp && r.Class() == 5 {
+		return c.cmd("HELO " + host)
+	}
+	for _, l := range lines[1:] {
+		k, v, _ := strings.Cut(l, " ")
+		c.ext[strings.ToUpper(k)] = v
+	}
+	return r, nil
+}
+
+func (c *client) has(ext string) bool { _, ok := c.ext[ext]; return ok }
+
+// mailCmd builds MAIL FROM with the parameters the server supports.
+func (c *client) mailCmd(env *mailflow.Envelope, size int64) string {
+	var b strings.Builder
+	b.WriteString("MAIL FROM:<" + env.From + ">")
+	if c.has("SIZE") {
+		b.WriteString(" SIZE=" + strconv.FormatInt(size, 10))
+	}
+	if env.Body == "8BITMIME" && c.has("8BITMIME") {
+		b.WriteString(" BODY=" + env.Body)
+	}
+	if env.UTF8 && c.has("SMTPUTF8") {
+		b.WriteString(" SMTPUTF8")
+	}
+	if c.has("DSN") {
+		if env.Ret != "" {
+			b.WriteString(" RET=" + env.Ret)
+		}
+		if env.EnvID != "" {
+			b.WriteString(" ENVID=" + xtext(env.EnvID))
+		}
+	}
+	return b.String()
+}
+
+func (c *client) rcptCmd(r mailflow.Recipient) string {
+	s := "RCPT TO:<" + r.Addr + ">"
+	if c.has("DSN") {
+		if len(r.Notify) > 0 {
+			s += " NOTIFY=" + strings.Join(r.Notify, ",")
+		}
+		if r.ORcpt != "" {
+			t := r.ORcptType
+			if t == "" {
+				t = "rfc822"
+			}
+			s += " ORCPT=" + t + ";" + xtext(r.ORcpt)
+		}
+	}
+	return s
+}
+
+// xforward sends the XFORWARD attributes the server announced (Postfix
+// XFORWARD_README), in commands of at most 512 bytes.
+func (c *client) xforward(attrs map[string]string) (mailflow.Reply, error) {
+	allowed := map[string]bool{}
+	for _, a := range strings.Fields(strings.ToUpper(c.ext["XFORWARD"])) {
+		allowed[a] = true
+	}
+	r := mailflow.Reply{Code: 250}
+	line := "XFORWARD"
+	flush := func() error {
+		if line == "XFORWARD" {
+			return nil
+		}
+		var err error
+		r, err = c.cmd(line)
+		line = "XFORWARD"
+		if err == nil && !r.OK() {
+			return errNotOK
+		}
+		return err
+	}
+	for _, k := range []string{"NAME", "ADDR", "PORT", "PROTO", "HELO", "IDENT", "SOURCE"} {
+		v, ok := attrs[k]
+		if !ok || !allowed[k] {
+			continue
+		}
+		item := " " + k + "=" + xtext(v)
+		if len(line)+len(item) > 500 {
+			if err := flush(); err != nil {
+				return r, ignoreNotOK(err)
+			}
+		}
+		line += item
+	}
+	return r, ignoreNotOK(flush())
+}
+
+var errNotOK = errors.New("not ok")
+
+func ignoreNotOK(err error) error {
+	if err == errNotOK {
+		return nil
+	}
+	return err
+}
+
+// xtext encodes s per RFC 3461 section 4: "+", "=", controls and
+// non-ASCII become "+XX".
+func xtext(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if ch < 33 || ch > 126 || ch == '+' || ch == '=' {
+			fmt.Fprintf(&b, "+%02X", ch)
+		} else {
+			b.WriteByte(ch)
+		}
+	}
+	return b.String()
+}
+
+func (c *client) cmd(line string) (mailflow.Reply, error) {
+	_, r, err := c.cmdLines(line)
+	return r, err
+}
+
+func (c *client) cmdLines(line string) ([]string, mailflow.Reply, error) {
+	if _, err := c.w.WriteString(line + "\r\n"); err != nil {
+		return nil, mailflow.Reply{}, fmt.Errorf("%w: %v", errBroken, err)
+	}
+	if err := c.w.Flush(); err != nil {
+		return nil, mailflow.Reply{}, fmt.Errorf("%w: %v", errBroken, err)
+	}
+	return c.replyLines()
+}
+
+func (c *client) reply() (mailflow.Reply, error) {
+	_, r, err := c.replyLines()
+	return r, err
+}
+
+// maxReplyLines bounds a multi-line reply.
+const maxReplyLines = 1000
+
+// replyLines reads one reply (RFC 5321 section 4.2.1): "ddd-text" lines
+// then "ddd text". It returns the texts and the reply, whose Text is the
+// first line's (without the enhanced code).
+func (c *client) replyLines() ([]string, mailflow.Reply, error) {
+	var texts []string
+	var r mailflow.Reply
+	for n := 0; n < maxReplyLines; n++ {
+		line, err := c.r.ReadString('\n')
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, r, fmt.Errorf("%w: %v", errBroken, err)
+		}
+		line = strings.TrimRight(line, "\r\n")
+		if len(line) < 3 {
+			return nil, r, fmt.Errorf("%w: bad reply %q", errBroken, line)
+		}
+		code, err := strconv.Atoi(line[:3])
+		if err != nil || code < 200 || code > 599 {
+			return nil, r, fmt.Errorf("%w: bad reply %q", errBroken, line)
+		}
+		text := ""
+		if len(line) > 4 {
+			text = line[4:]
+		}
+		if n == 0 {
+			r.Code = code
+			r.Enhanced, r.Text = splitEnhanced(text, code)
+		}
+		texts = append(texts, text)
+		if len(line) == 3 || line[3] == ' ' {
+			return texts, r, nil
+		}
+	}
+	return nil, r, fmt.Errorf("%w: reply longer than %d lines", errBroken, maxReplyLines)
+}
+
+// splitEnhanced separates an RFC 3463 code "X.Y.Z" whose class matches
+// the reply code from the text.
+func splitEnhanced(text string, code int) (string, string) {
+	first, rest, _ := strings.Cut(text, " ")
+	parts := strings.Split(first, ".")
+	if len(parts) != 3 || parts[0] != strconv.Itoa(code/100) {
+		return "", text
+	}
+	for _, p := range parts[1:] {
+		if n, err := strconv.Atoi(p); err != nil || n < 0 || n > 999 {
+			return "", text
+		}
+	}
+	return first, rest
+}
+
+// writeDotStuffed writes msg as DATA content (RFC 5321 section 4.5.2): a
+// "." is doubled at the start of the message and after every CRLF; a
+// message not ending in CRLF gets one; then ".\r\n". Nothing else is
+// changed (bare LF and bare CR pass through).
+func writeDotStuffed(w *bufio.Writer, msg io.Reader) error {
+	br := bufio.NewReaderSize(msg, 64<<10)
+	const (
+		lineStart = iota
+		mid
+		cr
+	)
+	state := lineStart
+	for {
+		b, err := br.ReadByte()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		switch state {
+		case lineStart:
+			if b == '.' {
+				w.WriteByte('.')
+			}
+		}
+		switch {
+		case b == '\r':
+			state = cr
+		case b == '\n' && state == cr:
+			state = lineStart
+		default:
+			state = mid
+		}
+		if err := w.WriteByte(b); err != nil {
+			return fmt.Errorf("%w: %v", errBroken, err)
+		}
+	}
+	if state != lineStart {
+		w.WriteString("\r\n")
+	}
+	_, err := w.WriteString(".\r\n")
+	if err != nil {
+		return fmt.Errorf("%w: %v", errBroken, err)
+	}
+	return nil
+}

@@ -1,0 +1,230 @@
+package mailer
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"ave/internal/testkit"
+	"ave/pkg/config"
+	"ave/pkg/mailflow"
+)
+
+// TestMain doubles as the child of exec forwarding tests: with
+// MAILER_BRIDGE=addr it copies stdin/stdout to and from that SMTP server.
+func TestMain(m *testing.M) {
+	if addr := os.Getenv("MAILER_BRIDGE"); addr != "" {
+		network := "tcp"
+		if strings.HasPrefix(addr, "/") {
+			network = "unix"
+		}
+		c, err := net.Dial(network, addr)
+		if err != nil {
+			os.Exit(3)
+		}
+		go func() { io.Copy(c, os.Stdin); c.(interface{ CloseWrite() error }).CloseWrite() }()
+		io.Copy(os.Stdout, c)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func send(t *testing.T, dest config.Mailer, env *mailflow.Envelope, msg []byte) []mailflow.Reply {
+	t.Helper()
+	m := &Mailer{Dest: dest, Hostname: "scanner.test", Timeout: 20 * time.Second}
+	return m.Forward(context.Background(), env, int64(len(msg)), bytes.NewReader(msg))
+}
+
+var shapes = map[string]string{
+	"dot-stuffing":      "Subject: dots\r\n\r\n.\r\n..\r\n.leading dot\r\nmiddle . dot\r\n. \r\n",
+	"8-bit":             "Subject: =?utf-8?q?x?=\r\n\r\nGr\xc3\xbc\xc3\x9fe, \xff\xfe raw bytes\r\n",
+	"long line":         "Subject: long\r\n\r\n" + strings.Repeat("x", 5000) + "\r\nend\r\n",
+	"bare LF and CR":    "Subject: bare\r\n\r\nline\nwith\rbare\n.dot after bare LF\r\n",
+	"binary with NULs":  "Subject: bin\r\n\r\n\x00\x01\x02\r\n\x00.\r\n",
+	"starts with a dot": ".Subject: odd\r\n\r\nbody\r\n",
+}
+
+func TestForwardSMTPIsByteExactForEveryShape(t *testing.T) {
+	mta := testkit.StartMTA(t, "tcp", false)
+	dest := config.Mailer{Protocol: "smtp", Network: "tcp", Address: mta.Addr}
+	for name, body := range shapes {
+		t.Run(name, func(t *testing.T) {
+			n := len(mta.Messages())
+			env := &mailflow.Envelope{From: "a@example.org", Body: "8BITMIME", Rcpts: []mailflow.Recipient{{Addr: "b@example.net"}}}
+			replies := send(t, dest, env, []byte(body))
+			if len(replies) != 1 || replies[0].Code != 250 || replies[0].Local {
+				t.Fatalf("replies %+v", replies)
+			}
+			got := mta.Messages()[n]
+			if !bytes.Equal(got.Data, []byte(body)) {
+				t.Fatalf("body differs:\n got %q\nwant %q", got.Data, body)
+			}
+		})
+	}
+}
+
+func TestForwardAddsCRLFOnlyWhenTheLastLineLacksIt(t *testing.T) {
+	mta := testkit.StartMTA(t, "tcp", false)
+	dest := config.Mailer{Protocol: "smtp", Network: "tcp", Address: mta.Addr}
+	env := &mailflow.Envelope{From: "a@example.org", Rcpts: []mailflow.Recipient{{Addr: "b@example.net"}}}
+	send(t, dest, env, []byte("Subject: x\r\n\r\nno newline at end"))
+	if got := string(mta.Messages()[0].Data); got != "Subject: x\r\n\r\nno newline at end\r\n" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestForwardPassesEnvelopeDSNAndSMTPUTF8(t *testing.T) {
+	mta := testkit.StartMTA(t, "tcp", false)
+	dest := config.Mailer{Protocol: "smtp", Network: "tcp", Address: mta.Addr}
+	env := &mailflow.Envelope{From: "s\u00e9nder@example.org", Body: "8BITMIME", UTF8: true, Ret: "HDRS", EnvID: "Q+1=x y",
+		Rcpts: []mailflow.Recipient{
+			{Addr: "one@example.net", Notify: []string{"SUCCESS", "FAILURE"}, ORcptType: "rfc822", ORcpt: "one+tag@example.net"},
+			{Addr: "two@example.net", Notify: []string{"NEVER"}},
+		}}
+	replies := send(t, dest, env, []byte("Subject: x\r\n\r\nhi\r\n"))
+	if replies[0].Code != 250 || replies[1].Code != 250 {
+		t.Fatalf("replies %+v", replies)
+	}
+	got := mta.Messages()[0]
+	if got.From != env.From || !got.MailOpts.UTF8 || got.MailOpts.Return != smtp.DSNReturnHeaders || got.MailOpts.EnvelopeID != "Q+1=x y" || got.MailOpts.Body != smtp.Body8BitMIME {
+		t.Fatalf("mail options %+v from %q", got.MailOpts, got.From)
+	}
+	if strings.Join(got.Rcpts, ",") != "one@example.net,two@example.net" {
+		t.Fatalf("rcpts %v", got.Rcpts)
+	}
+	o := got.RcptOpts[0]
+	if len(o.Notify) != 2 || o.Notify[0] != smtp.DSNNotifySuccess || o.OriginalRecipient != "one+tag@example.net" || !strings.EqualFold(string(o.OriginalRecipientType), "rfc822") {
+		t.Fatalf("rcpt options %+v", o)
+	}
+	if n := got.RcptOpts[1].Notify; len(n) != 1 || n[0] != smtp.DSNNotifyNever {
+		t.Fatalf("second notify %v", n)
+	}
+}
+
+func TestForwardLMTPGivesOneReplyPerRecipient(t *testing.T) {
+	mta := testkit.StartMTA(t, "unix", true)
+	mta.RcptErr = func(to string) error {
+		if to == "unknown@example.net" {
+			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+		}
+		return nil
+	}
+	mta.DataErr = func(rcpt string) error {
+		if rcpt == "full@example.net" {
+			return &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 2, 2}, Message: "mailbox full"}
+		}
+		return nil
+	}
+	dest := config.Mailer{Protocol: "lmtp", Network: "unix", Address: mta.Addr}
+	env := &mailflow.Envelope{From: "a@example.org", Rcpts: []mailflow.Recipient{{Addr: "ok@example.net"}, {Addr: "unknown@example.net"}, {Addr: "full@example.net"}}}
+	replies := send(t, dest, env, []byte("Subject: x\r\n\r\nhi\r\n"))
+	want := []struct {
+		code int
+		enh  string
+	}{{250, "2.0.0"}, {550, "5.1.1"}, {452, "4.2.2"}}
+	for i, w := range want {
+		if replies[i].Code != w.code || replies[i].Enhanced != w.enh || replies[i].Local {
+			t.Errorf("reply %d = %+v, want %d %s", i, replies[i], w.code, w.enh)
+		}
+	}
+	if msgs := mta.Messages(); len(msgs) != 1 || strings.Join(msgs[0].Rcpts, ",") != "ok@example.net" {
+		t.Fatalf("delivered %+v", msgs)
+	}
+}
+
+func TestForwardFailuresAreTemporary(t *testing.T) {
+	t.Run("nobody listening", func(t *testing.T) {
+		mta := testkit.StartMTA(t, "tcp", false)
+		mta.Stop()
+		dest := config.Mailer{Protocol: "smtp", Network: "tcp", Address: mta.Addr}
+		r := send(t, dest, &mailflow.Envelope{Rcpts: []mailflow.Recipient{{Addr: "b@x"}, {Addr: "c@x"}}}, []byte("x\r\n"))
+		for _, rep := range r {
+			if rep.Code != 451 || rep.Enhanced != "4.4.2" || !rep.Local {
+				t.Fatalf("got %+v", r)
+			}
+		}
+	})
+	t.Run("hang-up during DATA", func(t *testing.T) {
+		mta := testkit.StartMTA(t, "tcp", false)
+		mta.HangUp = true
+		dest := config.Mailer{Protocol: "smtp", Network: "tcp", Address: mta.Addr}
+		r := send(t, dest, &mailflow.Envelope{Rcpts: []mailflow.Recipient{{Addr: "b@x"}}}, []byte("Subject: x\r\n\r\n"+strings.Repeat("y", 1<<20)+"\r\n"))
+		if r[0].Code != 451 || !r[0].Local {
+			t.Fatalf("got %+v", r)
+		}
+	})
+	t.Run("downstream 4xx and 5xx passed back", func(t *testing.T) {
+		mta := testkit.StartMTA(t, "tcp", false)
+		code := 451
+		mta.DataErr = func(string) error {
+			return &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCode{code / 100, 3, 0}, Message: "not now"}
+		}
+		dest := config.Mailer{Protocol: "smtp", Network: "tcp", Address: mta.Addr}
+		env := &mailflow.Envelope{Rcpts: []mailflow.Recipient{{Addr: "b@x"}}}
+		if r := send(t, dest, env, []byte("x\r\n")); r[0].Code != 451 || r[0].Enhanced != "4.3.0" || r[0].Text != "not now" || r[0].Local {
+			t.Fatalf("got %+v", r)
+		}
+		code = 554
+		if r := send(t, dest, env, []byte("x\r\n")); r[0].Code != 554 || r[0].Enhanced != "5.3.0" || r[0].Local {
+			t.Fatalf("got %+v", r)
+		}
+	})
+	t.Run("child command missing", func(t *testing.T) {
+		dest := config.Mailer{Protocol: "smtp", Network: "exec", Argv: []string{"/nonexistent/sendmail", "-bs"}}
+		if r := send(t, dest, &mailflow.Envelope{Rcpts: []mailflow.Recipient{{Addr: "b@x"}}}, []byte("x\r\n")); r[0].Code != 451 {
+			t.Fatalf("got %+v", r)
+		}
+	})
+}
+
+func TestForwardToChildProcessOnStdinStdout(t *testing.T) {
+	for _, lmtp := range []bool{false, true} {
+		proto := map[bool]string{false: "smtp", true: "lmtp"}[lmtp]
+		t.Run(proto, func(t *testing.T) {
+			mta := testkit.StartMTA(t, "unix", lmtp)
+			t.Setenv("MAILER_BRIDGE", mta.Addr)
+			dest := config.Mailer{Protocol: proto, Network: "exec", Argv: []string{os.Args[0], "-test.run=^$"}}
+			body := shapes["dot-stuffing"]
+			r := send(t, dest, &mailflow.Envelope{From: "a@x", Rcpts: []mailflow.Recipient{{Addr: "b@x"}, {Addr: "c@x"}}}, []byte(body))
+			if r[0].Code != 250 || r[1].Code != 250 {
+				t.Fatalf("got %+v", r)
+			}
+			if msgs := mta.Messages(); len(msgs) != 1 || string(msgs[0].Data) != body {
+				t.Fatalf("got %+v", msgs)
+			}
+		})
+	}
+}
+
+func TestXtext(t *testing.T) {
+	for in, want := range map[string]string{"plain": "plain", "a+b": "a+2Bb", "x=y z": "x+3Dy+20z", "\u00e9": "+C3+A9"} {
+		if got := xtext(in); got != want {
+			t.Errorf("xtext(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestSplitEnhanced(t *testing.T) {
+	for _, tc := range []struct {
+		text      string
+		code      int
+		enh, rest string
+	}{
+		{"2.0.0 Ok: queued as X", 250, "2.0.0", "Ok: queued as X"},
+		{"Ok", 250, "", "Ok"},
+		{"5.1.1 no user", 450, "", "5.1.1 no user"},
+		{"4.7.1", 451, "4.7.1", ""},
+	} {
+		enh, rest := splitEnhanced(tc.text, tc.code)
+		if enh != tc.enh || rest != tc.rest {
+			t.Errorf("splitEnhanced(%q) = %q %q", tc.text, enh, rest)
+		}
+	}
+}

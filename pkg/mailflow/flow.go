@@ -1,0 +1,256 @@
+package mailflow
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"ave/pkg/verdict"
+)
+
+// Scanner scans one whole message. size is its exact length. An error
+// means "not scanned" (daemon down, busy, time-out) and becomes a 451.
+type Scanner interface {
+	Scan(ctx context.Context, name string, size int64, r io.Reader) (*verdict.Result, error)
+}
+
+// Forwarder hands a message to the downstream MTA. It returns one Reply
+// per env.Rcpts entry, in order: the downstream's own reply for that
+// recipient, or a local 451 when the transaction broke before that
+// recipient's outcome was known. msg is the exact byte stream to send
+// (before dot-stuffing) and size its length.
+type Forwarder interface {
+	Forward(ctx context.Context, env *Envelope, size int64, msg io.Reader) []Reply
+}
+
+// Options configure a Flow. Scanner, Forwarder and Policy are required.
+type Options struct {
+	Scanner        Scanner
+	Forwarder      Forwarder
+	Policy         Policy
+	MaxCheckTime   time.Duration // 0 = no limit beyond ctx
+	ForwardTimeout time.Duration // per downstream transaction; 0 = no limit beyond ctx
+}
+
+// Flow processes messages. It holds no per-message state and is safe for
+// concurrent use.
+type Flow struct {
+	opt Options
+}
+
+// New returns a Flow.
+func New(opt Options) (*Flow, error) {
+	if opt.Scanner == nil || opt.Forwarder == nil || opt.Policy == nil {
+		return nil, errors.New("mailflow: Scanner, Forwarder and Policy are required")
+	}
+	return &Flow{opt: opt}, nil
+}
+
+// Outcome is what happened to one message; Replies has one final reply
+// per recipient, in envelope order.
+type Outcome struct {
+	QueueID   string
+	MessageID string
+	Env       *Envelope
+	Size      int64
+	Result    *verdict.Result // nil when the scan failed
+	ScanErr   error
+	Decisions []Decision // nil when the scan failed
+	Replies   []Reply
+	Receive   time.Duration
+	ScanTime  time.Duration
+	Forward   time.Duration
+}
+
+// Process scans, decides, acts and forwards msg, which must be spooled
+// (Message.ReadFrom returned nil). It does not remove the spool file: the
+// caller does once it has answered.
+func (f *Flow) Process(ctx context.Context, env *Envelope, msg *Message) *Outcome {
+	o := &Outcome{QueueID: msg.ID, Env: env, Size: msg.Size(), Receive: msg.Received()}
+	o.MessageID = messageID(msg.Reader())
+	all := func(r Reply) []Reply {
+		out := make([]Reply, len(env.Rcpts))
+		for i := range out {
+			out[i] = r
+		}
+		return out
+	}
+
+	start := time.Now()
+	sctx, cancel := withTimeout(ctx, f.opt.MaxCheckTime)
+	res, err := f.opt.Scanner.Scan(sctx, msg.ID, msg.Size(), msg.Reader())
+	cancel()
+	o.ScanTime = time.Since(start)
+	if err == nil && res == nil {
+		err = errors.New("no result")
+	}
+	if err != nil {
+		o.ScanErr = err
+		if errors.Is(err, context.DeadlineExceeded) || sctx.Err() != nil {
+			o.Replies = all(TempFail("4.3.0", "virus scan not finished in time, try again later"))
+		} else {
+			o.Replies = all(TempFail("4.3.0", "virus scanner unavailable, try again later"))
+		}
+		return o
+	}
+	o.Result = res
+
+	ds := f.opt.Policy.Decide(env, res)
+	if len(ds) != len(env.Rcpts) {
+		o.Replies = all(TempFail("4.3.0", "internal error: policy gave %d decisions for %d recipients", len(ds), len(env.Rcpts)))
+		return o
+	}
+	o.Decisions = ds
+	o.Replies = make([]Reply, len(env.Rcpts))
+
+	// Split delivery: one downstream transaction per distinct header set.
+	type group struct {
+		headers []string
+		idx     []int
+	}
+	var groups []*group
+	byKey := map[string]*group{}
+	for i, d := range ds {
+		switch d.Action {
+		case Deliver:
+			k := strings.Join(d.Headers, "\n")
+			g := byKey[k]
+			if g == nil {
+				g = &group{headers: d.Headers}
+				byKey[k] = g
+				groups = append(groups, g)
+			}
+			g.idx = append(g.idx, i)
+		case Discard:
+			o.Replies[i] = Reply{Code: 250, Enhanced: "2.7.0", Text: "message discarded by the virus filter", Local: true}
+		case Reject, Defer:
+			o.Replies[i] = d.Reply
+		}
+	}
+	start = time.Now()
+	eol := lineEnding(msg.Reader())
+	for _, g := range groups {
+		sub := *env
+		sub.Rcpts = make([]Recipient, len(g.idx))
+		for j, i := range g.idx {
+			sub.Rcpts[j] = env.Rcpts[i]
+		}
+		var head bytes.Buffer
+		for _, h := range g.headers {
+			head.WriteString(h)
+			head.WriteString(eol)
+		}
+		fctx, cancel := withTimeout(ctx, f.opt.ForwardTimeout)
+		replies := f.opt.Forwarder.Forward(fctx, &sub, int64(head.Len())+msg.Size(), io.MultiReader(&head, msg.Reader()))
+		cancel()
+		for j, i := range g.idx {
+			if j < len(replies) {
+				o.Replies[i] = replies[j]
+			} else {
+				o.Replies[i] = TempFail("4.3.0", "internal error: no downstream reply")
+			}
+		}
+	}
+	o.Forward = time.Since(start)
+	return o
+}
+
+func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, d)
+}
+
+// lineEnding returns "\n" when the message's first line ends in a bare
+// LF, else "\r\n", so added header lines match the message.
+func lineEnding(r io.Reader) string {
+	br := bufio.NewReaderSize(r, 4096)
+	line, err := br.ReadSlice('\n')
+	if err == nil && !bytes.HasSuffix(line, []byte("\r\n")) {
+		return "\n"
+	}
+	return "\r\n"
+}
+
+// maxHeaderScan bounds the bytes read to find the Message-ID.
+const maxHeaderScan = 256 << 10
+
+// messageID returns the Message-ID field of the header (unfolded,
+// trimmed), or "". QUIRK: lenient; it stops at the first empty line or
+// after maxHeaderScan bytes.
+func messageID(r io.Reader) string {
+	br := bufio.NewReader(io.LimitReader(r, maxHeaderScan))
+	var cur string
+	in := false
+	for {
+		line, err := br.ReadString('\n')
+		t := strings.TrimRight(line, "\r\n")
+		if in && (strings.HasPrefix(t, " ") || strings.HasPrefix(t, "\t")) {
+			cur += t
+		} else if in {
+			return strings.TrimSpace(cur)
+		} else if t == "" {
+			return ""
+		} else if name, v, ok := strings.Cut(t, ":"); ok && strings.EqualFold(strings.TrimSpace(name), "Message-ID") {
+			cur, in = v, true
+		}
+		if err != nil {
+			if in {
+				return strings.TrimSpace(cur)
+			}
+			return ""
+		}
+	}
+}
+
+// LogAttrs returns the attributes of the one log line per message, in the
+// spirit of amavisd's TIMING line.
+func (o *Outcome) LogAttrs() []slog.Attr {
+	status, names, action := "", "", ""
+	if o.Result != nil {
+		status = o.Result.Status.String()
+		names = strings.Join(o.Result.Names(), ",")
+	}
+	if o.ScanErr != nil {
+		status, action = "ERROR", "defer"
+	} else {
+		seen := map[string]bool{}
+		var acts []string
+		for _, d := range o.Decisions {
+			if !seen[d.Action.String()] {
+				seen[d.Action.String()] = true
+				acts = append(acts, d.Action.String())
+			}
+		}
+		action = strings.Join(acts, ",")
+	}
+	replies := make([]string, len(o.Replies))
+	for i, r := range o.Replies {
+		replies[i] = fmt.Sprint(r.Code)
+	}
+	attrs := []slog.Attr{
+		slog.String("queue_id", o.QueueID),
+		slog.String("message_id", o.MessageID),
+		slog.String("from", o.Env.From),
+		slog.String("rcpts", strings.Join(o.Env.Addrs(), ",")),
+		slog.Int64("size", o.Size),
+		slog.String("status", status),
+		slog.String("names", names),
+		slog.String("action", action),
+		slog.String("replies", strings.Join(replies, ",")),
+		slog.Duration("receive", o.Receive),
+		slog.Duration("scan", o.ScanTime),
+		slog.Duration("forward", o.Forward),
+	}
+	if o.ScanErr != nil {
+		attrs = append(attrs, slog.String("error", o.ScanErr.Error()))
+	}
+	return attrs
+}
