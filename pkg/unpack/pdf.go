@@ -1,0 +1,712 @@
+package unpack
+
+import (
+	"bufio"
+	"bytes"
+	"compress/flate"
+	"context"
+	"fmt"
+	"io"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"ave/pkg/filetype"
+)
+
+func init() {
+	Register(Format{Name: "pdf", Types: []filetype.Type{filetype.PDF}, Walk: walkPDF})
+}
+
+// PDFFeaturesName is the name of the synthetic member that lists the
+// active-content keywords found in a PDF, one per line, in the order of
+// pdfFeatureNames ("JavaScript\nOpenAction\n"). Rules match it with
+// `filename == "pdf-features"` and a string such as "JavaScript\n".
+const PDFFeaturesName = "pdf-features"
+
+// pdfFeatureNames are the PDF names reported in pdf-features: scripts,
+// automatic actions, launching programs, embedded files and forms.
+var pdfFeatureNames = []string{
+	"JavaScript", "JS", "OpenAction", "AA", "Launch", "EmbeddedFile",
+	"RichMedia", "XFA", "AcroForm", "SubmitForm", "ImportData", "GoToE", "GoToR", "URI", "Encrypt", "ObjStm",
+}
+
+// walkPDF is a lenient scanner, not a PDF parser: it finds every "N G obj"
+// and the stream that follows its dictionary, whatever the cross-reference
+// table says (broken and hostile files are the point). Each stream is
+// yielded decoded, as "objN" (N the object number); an embedded file
+// (/Type /EmbeddedFile) is yielded under the name its file specification
+// gives (/UF or /F) when that can be found nearby, else "objN".
+//
+// Filters: FlateDecode (with or without the zlib header; a missing
+// checksum or a truncated stream yields what was decoded), ASCIIHexDecode,
+// ASCII85Decode, LZWDecode (PDF's early-change variant), RunLengthDecode,
+// and chains of them. A stream with another filter (images: DCT, JPX,
+// CCITT, JBIG2) is yielded as decoded as far as the supported filters go.
+// PNG/TIFF predictors are not undone.
+//
+// The stream length is /Length when it is a number (or a reference to an
+// object holding one) and "endstream" follows it; otherwise the stream ends
+// at the next "endstream". An encrypted document (/Encrypt) has its
+// streams reported PROTECTED, cross-reference streams excepted.
+//
+// Finally, when any of pdfFeatureNames occurs as a name (in the file or
+// in its object streams; #xx escapes decoded), a member named
+// "pdf-features" lists them, one per line.
+func walkPDF(ctx context.Context, c *Container, yield func(Member) error) error {
+	d := c.Data
+	objs := pdfObjects(d)
+	features := map[string]bool{}
+	pdfNames(d, features)
+	encrypted := features["Encrypt"]
+	names := pdfEmbeddedNames(d)
+
+	// Object streams hide dictionaries (JavaScript actions among them):
+	// their decoded text is searched for features and file names too,
+	// within a budget (it is metadata, not content).
+	budget := int64(16 << 20)
+	for _, o := range objs {
+		if encrypted || budget <= 0 || !o.typeIs("ObjStm") {
+			continue
+		}
+		b, _ := io.ReadAll(io.LimitReader(o.reader(d), budget))
+		budget -= int64(len(b))
+		pdfNames(b, features)
+		for k, v := range pdfEmbeddedNames(b) {
+			names[k] = v
+		}
+	}
+
+	for _, o := range objs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		name := "obj" + strconv.Itoa(o.num)
+		if o.typeIs("EmbeddedFile") {
+			if n := names[o.num]; n != "" {
+				name = n
+			}
+		}
+		m := Member{Name: name, Size: -1, Packed: int64(o.end - o.start)}
+		if encrypted && !o.typeIs("XRef") {
+			m.Encrypted = true
+		} else {
+			o := o
+			m.Open = func() (io.Reader, error) { return o.reader(d), nil }
+		}
+		if err := yield(m); err != nil {
+			return err
+		}
+	}
+	var list strings.Builder
+	for _, f := range pdfFeatureNames {
+		if features[f] {
+			list.WriteString(f + "\n")
+		}
+	}
+	if list.Len() > 0 {
+		b := []byte(list.String())
+		if err := yield(Member{Name: PDFFeaturesName, Size: int64(len(b)), Packed: -1, Data: b}); err != nil {
+			return err
+		}
+	}
+	if len(objs) == 0 && !pdfObjRe.Match(d) {
+		return fmt.Errorf("%w: pdf: no objects", ErrCorrupt)
+	}
+	if !bytes.Contains(d, []byte("%%EOF")) {
+		return fmt.Errorf("%w: pdf: no %%%%EOF marker (truncated)", ErrCorrupt)
+	}
+	return nil
+}
+
+// pdfObject is one stream object: its number, dictionary and data range.
+type pdfObject struct {
+	num        int
+	dict       []byte
+	start, end int
+	truncated  bool
+}
+
+var (
+	pdfObjRe      = regexp.MustCompile(`(\d{1,10})[ \t\r\n\f\x00]+(\d{1,5})[ \t\r\n\f\x00]+obj`)
+	pdfLengthRe   = regexp.MustCompile(`/Length[ \t\r\n\f\x00]+(\d{1,12})(?:[ \t\r\n\f\x00]+(\d{1,5})[ \t\r\n\f\x00]+R)?`)
+	pdfFilterRe   = regexp.MustCompile(`/Filter[ \t\r\n\f\x00]*(\[[^\]]{0,1000}\]|/[^ \t\r\n\f\x00/\[\]<>()%]+)`)
+	pdfNameRe     = regexp.MustCompile(`/([^ \t\r\n\f\x00/\[\]<>()%]+)`)
+	pdfTypeRe     = regexp.MustCompile(`/Type[ \t\r\n\f\x00]*/([A-Za-z]+)`)
+	pdfEarlyRe    = regexp.MustCompile(`/EarlyChange[ \t\r\n\f\x00]+0`)
+	pdfIntRe      = regexp.MustCompile(`^[ \t\r\n\f\x00]*(\d{1,12})`)
+	pdfEFRe       = regexp.MustCompile(`/EF[ \t\r\n\f\x00]*<<[^>]{0,256}?/(?:UF|F)[ \t\r\n\f\x00]+(\d{1,10})[ \t\r\n\f\x00]+\d{1,5}[ \t\r\n\f\x00]+R`)
+	pdfFileNameRe = regexp.MustCompile(`/(UF|F)[ \t\r\n\f\x00]*\(((?:[^()\\]|\\.){1,512})\)`)
+	endstream     = []byte("endstream")
+)
+
+func (o *pdfObject) typeIs(t string) bool {
+	m := pdfTypeRe.FindSubmatch(o.dict)
+	return m != nil && string(m[1]) == t
+}
+
+// pdfObjects finds the stream objects of a document.
+func pdfObjects(d []byte) []pdfObject {
+	locs := pdfObjRe.FindAllSubmatchIndex(d, -1)
+	bodies := map[int][]byte{} // object number -> body, to resolve /Length refs
+	for i, l := range locs {
+		end := len(d)
+		if i+1 < len(locs) {
+			end = locs[i+1][0]
+		}
+		if num, err := strconv.Atoi(string(d[l[2]:l[3]])); err == nil {
+			bodies[num] = d[l[1]:end]
+		}
+	}
+	var out []pdfObject
+	for i, l := range locs {
+		num, _ := strconv.Atoi(string(d[l[2]:l[3]]))
+		bodyEnd := len(d)
+		if i+1 < len(locs) {
+			bodyEnd = locs[i+1][0]
+		}
+		body := d[l[1]:bodyEnd]
+		s := bytes.Index(body, []byte("stream"))
+		if s < 0 {
+			continue
+		}
+		if e := bytes.Index(body, []byte("endobj")); e >= 0 && e < s {
+			continue // an object without a stream
+		}
+		dict := body[:s]
+		start := l[1] + s + len("stream")
+		switch {
+		case bytes.HasPrefix(d[start:], []byte("\r\n")):
+			start += 2
+		case start < len(d) && (d[start] == '\n' || d[start] == '\r'):
+			start++
+		}
+		o := pdfObject{num: num, dict: dict, start: start, end: -1}
+		if n, ok := pdfLength(dict, bodies); ok && n <= int64(len(d)-start) {
+			after := bytes.TrimLeft(d[start+int(n):min(len(d), start+int(n)+32)], " \t\r\n\f\x00")
+			if bytes.HasPrefix(after, endstream) {
+				o.end = start + int(n)
+			}
+		}
+		if o.end < 0 {
+			// Search from where the stream starts, even past the next
+			// "obj": a stream's data may hold anything.
+			if e := bytes.Index(d[start:], endstream); e >= 0 {
+				o.end = start + e
+				if o.end > start && d[o.end-1] == '\n' {
+					o.end--
+				}
+				if o.end > start && d[o.end-1] == '\r' {
+					o.end--
+				}
+			} else {
+				o.end, o.truncated = len(d), true
+			}
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+// pdfLength reads /Length: a number, or a reference to an object whose
+// body starts with one.
+func pdfLength(dict []byte, bodies map[int][]byte) (int64, bool) {
+	m := pdfLengthRe.FindSubmatch(dict)
+	if m == nil {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(string(m[1]), 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	if m[2] == nil {
+		return n, true
+	}
+	ref := pdfIntRe.FindSubmatch(bodies[int(n)])
+	if ref == nil {
+		return 0, false
+	}
+	n, err = strconv.ParseInt(string(ref[1]), 10, 64)
+	return n, err == nil
+}
+
+// pdfFilters lists a dictionary's filters, full names ("FlateDecode").
+func pdfFilters(dict []byte) []string {
+	m := pdfFilterRe.FindSubmatch(dict)
+	if m == nil {
+		return nil
+	}
+	var out []string
+	for _, n := range pdfNameRe.FindAllSubmatch(m[1], 16) {
+		name := pdfUnescapeName(n[1])
+		switch name {
+		case "Fl":
+			name = "FlateDecode"
+		case "AHx":
+			name = "ASCIIHexDecode"
+		case "A85":
+			name = "ASCII85Decode"
+		case "RL":
+			name = "RunLengthDecode"
+		case "LZW":
+			name = "LZWDecode"
+		}
+		out = append(out, name)
+	}
+	return out
+}
+
+// reader decodes the stream through its filters, as far as they are
+// supported.
+func (o *pdfObject) reader(d []byte) io.Reader {
+	var r io.Reader = bytes.NewReader(d[o.start:o.end])
+	for _, f := range pdfFilters(o.dict) {
+		br := bufio.NewReader(r)
+		switch f {
+		case "FlateDecode":
+			r = pdfFlate(br)
+		case "ASCIIHexDecode":
+			r = &pdfHexReader{r: br}
+		case "ASCII85Decode":
+			r = &pdfA85Reader{r: br}
+		case "RunLengthDecode":
+			r = &pdfRLReader{r: br}
+		case "LZWDecode":
+			r = newPDFLZW(br, !pdfEarlyRe.Match(o.dict))
+		default:
+			return o.cut(r)
+		}
+	}
+	return o.cut(r)
+}
+
+// cut ends the stream of a truncated object with an error, so the member
+// is reported CORRUPTED after what was decoded has been scanned.
+func (o *pdfObject) cut(r io.Reader) io.Reader {
+	if !o.truncated {
+		return r
+	}
+	return io.MultiReader(r, errorReader{fmt.Errorf("%w: pdf: stream without endstream", ErrCorrupt)})
+}
+
+// pdfFlate inflates a zlib stream, or a raw deflate stream when the zlib
+// header is missing. The Adler-32 checksum is not checked, and a stream
+// that is cut or damaged ends where decoding stopped: PDF writers get
+// these wrong often enough that it is no sign of an attack.
+func pdfFlate(br *bufio.Reader) io.Reader {
+	if h, err := br.Peek(2); err == nil && h[0]&0x0f == 8 && (uint16(h[0])<<8|uint16(h[1]))%31 == 0 {
+		br.Discard(2)
+	}
+	return lenient{flate.NewReader(br)}
+}
+
+// lenient turns every read error into the end of the stream.
+type lenient struct{ r io.Reader }
+
+func (l lenient) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	if err != nil {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// pdfHexReader decodes ASCIIHexDecode: hex digits, blanks skipped, ">"
+// ends; an odd final digit is followed by an implied 0.
+type pdfHexReader struct {
+	r    *bufio.Reader
+	done bool
+}
+
+func (h *pdfHexReader) Read(p []byte) (int, error) {
+	n := 0
+	var hi byte
+	half := false
+	for n < len(p) && !h.done {
+		c, err := h.r.ReadByte()
+		if err != nil || c == '>' {
+			h.done = true
+			break
+		}
+		v, ok := hexValue(c)
+		if !ok {
+			continue
+		}
+		if half {
+			p[n] = hi<<4 | v
+			n++
+			half = false
+		} else {
+			hi, half = v, true
+		}
+	}
+	if half {
+		if !h.done {
+			h.r.UnreadByte() // keep the pair together for the next Read
+		} else {
+			p[n] = hi << 4
+			n++
+		}
+	}
+	if n == 0 && h.done {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// pdfA85Reader decodes ASCII85Decode: groups of five characters '!'-'u'
+// for four bytes, "z" for four zeros, blanks skipped, "~>" ends; a final
+// partial group of n characters gives n-1 bytes.
+type pdfA85Reader struct {
+	r    *bufio.Reader
+	out  [4]byte
+	nout int
+	pos  int
+	done bool
+}
+
+func (a *pdfA85Reader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		if a.pos < a.nout {
+			k := copy(p[n:], a.out[a.pos:a.nout])
+			a.pos += k
+			n += k
+			continue
+		}
+		if a.done {
+			break
+		}
+		a.fill()
+	}
+	if n == 0 && a.done && a.pos >= a.nout {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// fill decodes the next group into out.
+func (a *pdfA85Reader) fill() {
+	a.pos, a.nout = 0, 0
+	var v uint64
+	k := 0
+	for k < 5 {
+		c, err := a.r.ReadByte()
+		if err != nil || c == '~' {
+			a.done = true
+			break
+		}
+		switch {
+		case c == 'z' && k == 0:
+			a.out = [4]byte{}
+			a.nout = 4
+			return
+		case c >= '!' && c <= 'u':
+			v = v*85 + uint64(c-'!')
+			k++
+		}
+	}
+	if k < 2 {
+		return
+	}
+	for i := k; i < 5; i++ {
+		v = v*85 + 84
+	}
+	b := [4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}
+	a.out = b
+	a.nout = k - 1
+}
+
+// pdfRLReader decodes RunLengthDecode: a length byte L, then L+1 literal
+// bytes (L < 128) or one byte repeated 257-L times (L > 128); 128 ends.
+type pdfRLReader struct {
+	r      *bufio.Reader
+	lit    int  // literal bytes left
+	rep    int  // repeats left
+	repB   byte // the repeated byte
+	done   bool
+	failed bool
+}
+
+func (rl *pdfRLReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		switch {
+		case rl.rep > 0:
+			p[n] = rl.repB
+			rl.rep--
+			n++
+		case rl.lit > 0:
+			c, err := rl.r.ReadByte()
+			if err != nil {
+				rl.done, rl.lit = true, 0
+				continue
+			}
+			p[n] = c
+			rl.lit--
+			n++
+		case rl.done:
+			if n == 0 {
+				return 0, io.EOF
+			}
+			return n, nil
+		default:
+			l, err := rl.r.ReadByte()
+			if err != nil || l == 128 {
+				rl.done = true
+				continue
+			}
+			if l < 128 {
+				rl.lit = int(l) + 1
+				continue
+			}
+			b, err := rl.r.ReadByte()
+			if err != nil {
+				rl.done = true
+				continue
+			}
+			rl.repB, rl.rep = b, 257-int(l)
+		}
+	}
+	return n, nil
+}
+
+// pdfLZW decodes LZWDecode: codes of 9 to 12 bits, most significant bit
+// first, 256 clears the table, 257 ends. With early change (the default)
+// the code width grows one code earlier than in compress/lzw.
+type pdfLZW struct {
+	r           *bufio.Reader
+	early       int
+	acc         uint32
+	nbits       uint
+	width       uint
+	prefix      [4096]uint16
+	suffix      [4096]byte
+	first       [4096]byte
+	next        int
+	prev        int
+	out         []byte // decoded, not yet returned
+	stack       []byte
+	done        bool
+	initialised bool
+}
+
+func newPDFLZW(r *bufio.Reader, early bool) *pdfLZW {
+	z := &pdfLZW{r: r, width: 9, next: 258, prev: -1}
+	if early {
+		z.early = 1
+	}
+	for i := 0; i < 256; i++ {
+		z.suffix[i] = byte(i)
+		z.first[i] = byte(i)
+	}
+	return z
+}
+
+func (z *pdfLZW) code() (int, bool) {
+	for z.nbits < z.width {
+		c, err := z.r.ReadByte()
+		if err != nil {
+			return 0, false
+		}
+		z.acc = z.acc<<8 | uint32(c)
+		z.nbits += 8
+	}
+	z.nbits -= z.width
+	return int(z.acc>>z.nbits) & (1<<z.width - 1), true
+}
+
+func (z *pdfLZW) Read(p []byte) (int, error) {
+	for len(z.out) == 0 {
+		if z.done {
+			return 0, io.EOF
+		}
+		z.step()
+	}
+	n := copy(p, z.out)
+	z.out = z.out[n:]
+	return n, nil
+}
+
+// step decodes one code into out.
+func (z *pdfLZW) step() {
+	c, ok := z.code()
+	if !ok || c == 257 {
+		z.done = true
+		return
+	}
+	if c == 256 {
+		z.width, z.next, z.prev = 9, 258, -1
+		return
+	}
+	var entry int
+	switch {
+	case c < z.next && (c < 256 || c >= 258):
+		entry = c
+	case c == z.next && z.prev >= 0:
+		entry = -1 // the KwKwK case: prev's string plus its own first byte
+	default:
+		z.done = true // a code not yet defined: corrupt
+		return
+	}
+	z.stack = z.stack[:0]
+	if entry >= 0 {
+		for e := entry; ; {
+			z.stack = append(z.stack, z.suffix[e])
+			if e < 256 {
+				break
+			}
+			e = int(z.prefix[e])
+		}
+	} else {
+		z.stack = append(z.stack, z.first[z.prev])
+		for e := z.prev; ; {
+			z.stack = append(z.stack, z.suffix[e])
+			if e < 256 {
+				break
+			}
+			e = int(z.prefix[e])
+		}
+	}
+	for i, j := 0, len(z.stack)-1; i < j; i, j = i+1, j-1 {
+		z.stack[i], z.stack[j] = z.stack[j], z.stack[i]
+	}
+	if z.prev >= 0 && z.next < 4096 {
+		z.prefix[z.next] = uint16(z.prev)
+		z.suffix[z.next] = z.stack[0]
+		z.first[z.next] = z.first[z.prev]
+		z.next++
+	}
+	if z.next+z.early >= 1<<z.width && z.width < 12 {
+		z.width++
+	}
+	z.prev = c
+	z.out = append(z.out[:0], z.stack...)
+}
+
+// pdfNames records which of pdfFeatureNames occur as names in b.
+func pdfNames(b []byte, found map[string]bool) {
+	want := map[string]bool{}
+	for _, n := range pdfFeatureNames {
+		want[n] = true
+	}
+	for i := 0; i < len(b); i++ {
+		if b[i] != '/' {
+			continue
+		}
+		j := i + 1
+		for j < len(b) && j-i < 128 && !pdfDelimiter(b[j]) {
+			j++
+		}
+		if j-i > 1 && j-i < 128 {
+			if n := pdfUnescapeName(b[i+1 : j]); want[n] {
+				found[n] = true
+			}
+		}
+		i = j - 1
+	}
+}
+
+func pdfDelimiter(c byte) bool {
+	switch c {
+	case ' ', '\t', '\r', '\n', '\f', 0, '/', '[', ']', '<', '>', '(', ')', '{', '}', '%':
+		return true
+	}
+	return false
+}
+
+// pdfUnescapeName decodes #xx escapes in a name ("J#61vaScript").
+func pdfUnescapeName(b []byte) string {
+	if bytes.IndexByte(b, '#') < 0 {
+		return string(b)
+	}
+	var s strings.Builder
+	for i := 0; i < len(b); i++ {
+		if b[i] == '#' && i+2 < len(b) {
+			hi, ok1 := hexValue(b[i+1])
+			lo, ok2 := hexValue(b[i+2])
+			if ok1 && ok2 {
+				s.WriteByte(hi<<4 | lo)
+				i += 2
+				continue
+			}
+		}
+		s.WriteByte(b[i])
+	}
+	return s.String()
+}
+
+// pdfEmbeddedNames maps embedded file stream numbers to the file names of
+// the file specifications that point at them (/EF << /F 12 0 R >> beside
+// /UF (name) or /F (name) within 512 bytes).
+func pdfEmbeddedNames(d []byte) map[int]string {
+	out := map[int]string{}
+	for _, m := range pdfEFRe.FindAllSubmatchIndex(d, 1000) {
+		num, err := strconv.Atoi(string(d[m[2]:m[3]]))
+		if err != nil {
+			continue
+		}
+		win := d[max(0, m[0]-512):min(len(d), m[1]+512)]
+		// /UF (the Unicode name) wins over /F.
+		var best string
+		for _, f := range pdfFileNameRe.FindAllSubmatch(win, 8) {
+			n := pdfStringName(f[2])
+			if n != "" && (best == "" || string(f[1]) == "UF") {
+				best = n
+				if string(f[1]) == "UF" {
+					break
+				}
+			}
+		}
+		if best != "" {
+			out[num] = best
+		}
+	}
+	return out
+}
+
+// pdfStringName turns a literal string into a file name: escapes undone,
+// UTF-16 reduced to its ASCII, the last path element kept.
+func pdfStringName(b []byte) string {
+	var s []byte
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c == '\\' && i+1 < len(b) {
+			i++
+			c = b[i]
+			switch {
+			case c >= '0' && c <= '7':
+				v := 0
+				for k := 0; k < 3 && i < len(b) && b[i] >= '0' && b[i] <= '7'; k++ {
+					v = v*8 + int(b[i]-'0')
+					i++
+				}
+				i--
+				c = byte(v)
+			case c == 'n', c == 'r', c == 't':
+				c = ' '
+			}
+		}
+		s = append(s, c)
+	}
+	if bytes.HasPrefix(s, []byte{0xfe, 0xff}) {
+		var a []byte
+		for i := 3; i < len(s); i += 2 {
+			a = append(a, s[i])
+		}
+		s = a
+	}
+	name := strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, string(s))
+	name = path.Base(strings.ReplaceAll(strings.TrimSpace(name), "\\", "/"))
+	if name == "." || name == "/" {
+		return ""
+	}
+	return name
+}
+
