@@ -709,4 +709,3 @@ func pdfStringName(b []byte) string {
 	}
 	return name
 }
-
