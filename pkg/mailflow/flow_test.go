@@ -1,0 +1,293 @@
+package mailflow
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"ave/pkg/verdict"
+)
+
+type fakeScanner struct {
+	res   *verdict.Result
+	err   error
+	delay time.Duration
+	seen  []byte
+}
+
+func (s *fakeScanner) Scan(ctx context.Context, name string, size int64, r io.Reader) (*verdict.Result, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	s.seen = b
+	if s.delay > 0 {
+		select {
+		case <-time.After(s.delay):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return s.res, s.err
+}
+
+type sent struct {
+	env  Envelope
+	data string
+}
+
+type fakeForwarder struct {
+	mu    sync.Mutex
+	sent  []sent
+	reply func(rcpt string) Reply
+}
+
+func (f *fakeForwarder) Forward(ctx context.Context, env *Envelope, size int64, msg io.Reader) []Reply {
+	b, _ := io.ReadAll(msg)
+	f.mu.Lock()
+	f.sent = append(f.sent, sent{*env, string(b)})
+	f.mu.Unlock()
+	out := make([]Reply, len(env.Rcpts))
+	for i, r := range env.Rcpts {
+		out[i] = Reply{Code: 250, Enhanced: "2.0.0", Text: "queued"}
+		if f.reply != nil {
+			out[i] = f.reply(r.Addr)
+		}
+	}
+	return out
+}
+
+func spoolMessage(t *testing.T, sp *Spool, text string) *Message {
+	t.Helper()
+	m, err := sp.Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.ReadFrom(strings.NewReader(text)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Remove() })
+	return m
+}
+
+var basic = BasicPolicy{
+	Actions:       map[verdict.Status]BasicAction{verdict.Infected: ActReject, verdict.Suspicious: ActDiscard, verdict.Protected: ActTag},
+	ScannedHeader: "X-Virus-Scanned: AVE",
+	TagHeader:     "X-AVE-Status",
+}
+
+func env2() *Envelope {
+	return &Envelope{From: "s@example.org", Rcpts: []Recipient{{Addr: "a@example.net"}, {Addr: "b@example.net"}}}
+}
+
+const msgText = "Message-ID: <m1@example.org>\r\nSubject: hi\r\n\r\nbody\r\n"
+
+func run(t *testing.T, sc Scanner, fw Forwarder, p Policy, text string, maxCheck time.Duration) *Outcome {
+	t.Helper()
+	sp, err := OpenSpool(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := New(Options{Scanner: sc, Forwarder: fw, Policy: p, MaxCheckTime: maxCheck})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.Process(context.Background(), env2(), spoolMessage(t, sp, text))
+}
+
+func TestProcessCleanMessageIsForwardedWithTheScannedHeader(t *testing.T) {
+	sc := &fakeScanner{res: &verdict.Result{}}
+	fw := &fakeForwarder{}
+	o := run(t, sc, fw, basic, msgText, 0)
+	if len(fw.sent) != 1 || fw.sent[0].data != "X-Virus-Scanned: AVE\r\n"+msgText || len(fw.sent[0].env.Rcpts) != 2 {
+		t.Fatalf("sent %+v", fw.sent)
+	}
+	if string(sc.seen) != msgText {
+		t.Fatalf("scanner saw %q", sc.seen)
+	}
+	if o.Replies[0].Code != 250 || o.Replies[1].Code != 250 || o.MessageID != "<m1@example.org>" {
+		t.Fatalf("outcome %+v", o)
+	}
+}
+
+func TestProcessInfectedIsRejectedWithTheVirusName(t *testing.T) {
+	res := &verdict.Result{}
+	res.Add(verdict.Detection{Path: "m/2", Status: verdict.Infected, Name: "EICAR-Test-File"})
+	fw := &fakeForwarder{}
+	o := run(t, &fakeScanner{res: res}, fw, basic, msgText, 0)
+	if len(fw.sent) != 0 {
+		t.Fatal("infected mail was forwarded")
+	}
+	for _, r := range o.Replies {
+		if r.Code != 554 || r.Enhanced != "5.7.1" || !strings.Contains(r.Text, "EICAR-Test-File") {
+			t.Fatalf("reply %+v", r)
+		}
+	}
+}
+
+func TestProcessDiscardAcceptsWithoutForwarding(t *testing.T) {
+	res := &verdict.Result{Status: verdict.Suspicious}
+	fw := &fakeForwarder{}
+	o := run(t, &fakeScanner{res: res}, fw, basic, msgText, 0)
+	if len(fw.sent) != 0 || o.Replies[0].Code != 250 || o.Replies[1].Code != 250 {
+		t.Fatalf("sent %d, replies %+v", len(fw.sent), o.Replies)
+	}
+}
+
+func TestProcessTagAddsTheStatusHeaderInTheMessagesLineEnding(t *testing.T) {
+	res := &verdict.Result{}
+	res.Add(verdict.Detection{Status: verdict.Protected, Reason: "encrypted zip"})
+	fw := &fakeForwarder{}
+	lf := strings.ReplaceAll(msgText, "\r\n", "\n")
+	run(t, &fakeScanner{res: res}, fw, basic, lf, 0)
+	want := "X-Virus-Scanned: AVE\nX-AVE-Status: PROTECTED (encrypted zip)\n" + lf
+	if len(fw.sent) != 1 || fw.sent[0].data != want {
+		t.Fatalf("sent %+v", fw.sent)
+	}
+}
+
+func TestProcessScannerFailureIsTemporaryAndForwardsNothing(t *testing.T) {
+	for name, sc := range map[string]*fakeScanner{
+		"unavailable": {err: errors.New("scanclient: aveserver unavailable")},
+		"too slow":    {res: &verdict.Result{}, delay: 5 * time.Second},
+	} {
+		t.Run(name, func(t *testing.T) {
+			fw := &fakeForwarder{}
+			o := run(t, sc, fw, basic, msgText, 100*time.Millisecond)
+			if len(fw.sent) != 0 || o.ScanErr == nil {
+				t.Fatalf("sent %d, err %v", len(fw.sent), o.ScanErr)
+			}
+			for _, r := range o.Replies {
+				if r.Code != 451 || r.Enhanced != "4.3.0" {
+					t.Fatalf("reply %+v", r)
+				}
+			}
+		})
+	}
+}
+
+// splitPolicy tags b@ differently and rejects c@: the shape of issue 6's
+// per-group outcomes.
+type splitPolicy struct{}
+
+func (splitPolicy) Decide(env *Envelope, res *verdict.Result) []Decision {
+	out := make([]Decision, len(env.Rcpts))
+	for i, r := range env.Rcpts {
+		switch r.Addr {
+		case "b@example.net":
+			out[i] = Decision{Action: Deliver, Headers: []string{"X-Group: b"}}
+		case "c@example.net":
+			out[i] = Decision{Action: Reject, Reply: Reply{Code: 554, Enhanced: "5.7.1", Text: "no"}}
+		default:
+			out[i] = Decision{Action: Deliver, Headers: []string{"X-Group: default"}}
+		}
+	}
+	return out
+}
+
+func TestProcessSplitsDeliveryByHeaderSetAndKeepsReplyOrder(t *testing.T) {
+	sp, _ := OpenSpool(t.TempDir())
+	fw := &fakeForwarder{reply: func(r string) Reply {
+		if r == "d@example.net" {
+			return Reply{Code: 452, Enhanced: "4.2.2", Text: "full"}
+		}
+		return Reply{Code: 250, Text: "ok " + r}
+	}}
+	f, _ := New(Options{Scanner: &fakeScanner{res: &verdict.Result{}}, Forwarder: fw, Policy: splitPolicy{}})
+	env := &Envelope{From: "s@x", Rcpts: []Recipient{{Addr: "a@example.net"}, {Addr: "b@example.net"}, {Addr: "c@example.net"}, {Addr: "d@example.net"}}}
+	o := f.Process(context.Background(), env, spoolMessage(t, sp, msgText))
+	if len(fw.sent) != 2 {
+		t.Fatalf("want 2 transactions, got %d", len(fw.sent))
+	}
+	if got := fw.sent[0].env.Addrs(); strings.Join(got, ",") != "a@example.net,d@example.net" || !strings.HasPrefix(fw.sent[0].data, "X-Group: default\r\n") {
+		t.Fatalf("first transaction %v %q", got, fw.sent[0].data)
+	}
+	if got := fw.sent[1].env.Addrs(); strings.Join(got, ",") != "b@example.net" || !strings.HasPrefix(fw.sent[1].data, "X-Group: b\r\n") {
+		t.Fatalf("second transaction %v", got)
+	}
+	codes := []int{250, 250, 554, 452}
+	for i, c := range codes {
+		if o.Replies[i].Code != c {
+			t.Errorf("reply %d = %+v, want %d", i, o.Replies[i], c)
+		}
+	}
+	if o.Replies[0].Text != "ok a@example.net" || o.Replies[1].Text != "ok b@example.net" {
+		t.Fatalf("replies %+v", o.Replies)
+	}
+}
+
+func TestCombine(t *testing.T) {
+	ok := Reply{Code: 250, Text: "queued"}
+	tmp := Reply{Code: 452, Text: "full"}
+	perm := Reply{Code: 550, Text: "no user"}
+	for _, tc := range []struct {
+		name string
+		in   []Reply
+		code int
+	}{
+		{"all accepted", []Reply{ok, ok}, 250},
+		{"one temporary failure defers all", []Reply{ok, tmp, perm}, 451},
+		{"single temporary passed as is", []Reply{tmp}, 452},
+		{"permanent with accepted passes the 5xx", []Reply{ok, perm}, 550},
+		{"nothing", nil, 451},
+	} {
+		if got := Combine(tc.in); got.Code != tc.code {
+			t.Errorf("%s: got %+v, want %d", tc.name, got, tc.code)
+		}
+	}
+}
+
+func TestSpoolRecoverReportsAndRemovesLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	sp, err := OpenSpool(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := sp.Create()
+	m.ReadFrom(strings.NewReader("left behind"))
+	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not ours"), 0o600)
+	left, err := sp.Recover()
+	if err != nil || len(left) != 1 || left[0].Name != m.ID+".msg" || left[0].Size != 11 {
+		t.Fatalf("got %+v, %v", left, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, m.ID+".msg")); !os.IsNotExist(err) {
+		t.Fatal("leftover still there")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "notes.txt")); err != nil {
+		t.Fatal("removed a file that is not a spool file")
+	}
+}
+
+func TestSpoolWriteFailureIsErrSpool(t *testing.T) {
+	// The directory replaced by a file: fails for root too, unlike chmod.
+	dir := filepath.Join(t.TempDir(), "spool")
+	sp, _ := OpenSpool(dir)
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sp.Create(); !errors.Is(err, ErrSpool) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestMessageID(t *testing.T) {
+	for in, want := range map[string]string{
+		"Subject: x\r\nMessage-Id:\r\n <folded@x>\r\n\r\nb": "<folded@x>",
+		"message-id: <a@b>\n\nbody":                        "<a@b>",
+		"Subject: x\r\n\r\nMessage-ID: <in-body@x>\r\n":     "",
+		"Message-ID: <last@x>":                              "<last@x>",
+	} {
+		if got := messageID(strings.NewReader(in)); got != want {
+			t.Errorf("messageID(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
