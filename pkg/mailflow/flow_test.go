@@ -282,7 +282,7 @@ func TestSpoolWriteFailureIsErrSpool(t *testing.T) {
 func TestMessageID(t *testing.T) {
 	for in, want := range map[string]string{
 		"Subject: x\r\nMessage-Id:\r\n <folded@x>\r\n\r\nb": "<folded@x>",
-		"message-id: <a@b>\n\nbody":                        "<a@b>",
+		"message-id: <a@b>\n\nbody":                         "<a@b>",
 		"Subject: x\r\n\r\nMessage-ID: <in-body@x>\r\n":     "",
 		"Message-ID: <last@x>":                              "<last@x>",
 	} {
