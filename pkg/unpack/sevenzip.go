@@ -62,8 +62,16 @@ func walkSevenZip(ctx context.Context, c *Container, yield func(Member) error) e
 		}
 		err = yield(m)
 		if rc != nil {
-			// Close hands a partly read folder back to the library's
-			// pool for the next file; its errors repeat what reading said.
+			// In a solid folder the next file is found by decoding past
+			// this one. Left to the library, that happens inside its Open
+			// (a Seek that no deadline interrupts, through as much as a
+			// hostile header declares); done here, the scan's deadline
+			// stops it. Close then hands the folder, positioned at the
+			// next file, back to the library's pool. Errors here repeat
+			// what reading the member reported.
+			if err == nil {
+				err = sevenZipDrain(ctx, rc)
+			}
 			_ = rc.Close()
 		}
 		if err != nil {
@@ -71,4 +79,19 @@ func walkSevenZip(ctx context.Context, c *Container, yield func(Member) error) e
 		}
 	}
 	return nil
+}
+
+// sevenZipDrain reads what the Walker left of a member, checking ctx.
+func sevenZipDrain(ctx context.Context, r io.Reader) error {
+	buf := make([]byte, 32<<10)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, err := r.Read(buf)
+		if err != nil || n == 0 {
+			// A read error was the member's; the walk goes on.
+			return nil
+		}
+	}
 }

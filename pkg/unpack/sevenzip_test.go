@@ -170,3 +170,16 @@ func FuzzWalk7z(f *testing.F) {
 		fuzzWalk(t, "f.7z", data)
 	})
 }
+
+// TestSevenZipSolidFolderPastSkippedMember: in a solid folder, a member
+// refused by a limit is decoded past (not scanned) and the next is found.
+func TestSevenZipSolidFolderPastSkippedMember(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a-big.bin"), make([]byte, 3<<20))
+	writeFile(t, filepath.Join(dir, "b-eicar.com"), eicar)
+	sevenZipCLI(t, dir, "a", "-bd", "-t7z", "-ms=on", "s.7z", "a-big.bin", "b-eicar.com")
+	w := &Walker{Limits: Limits{MaxObjectSize: 1 << 20}, Inspect: quietTop("s.7z")}
+	res := w.Walk(context.Background(), "s.7z", readFile(t, filepath.Join(dir, "s.7z")), "", false)
+	wantDetection(t, res, "s.7z/a-big.bin", verdict.Unchecked, "larger than MaxObjectSize")
+	wantDetection(t, res, "s.7z/b-eicar.com", verdict.Infected, "")
+}
