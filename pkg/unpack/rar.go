@@ -62,6 +62,14 @@ func walkRar(ctx context.Context, c *Container, yield func(Member) error) error 
 		if err := yield(m); err != nil {
 			return err
 		}
+		if h.Solid && !h.Encrypted {
+			// The next file of a solid archive is reached by decoding
+			// the rest of this one; rardecode's Next would do it with no
+			// deadline, through as much as the header declares.
+			if err := sevenZipDrain(ctx, rr); err != nil {
+				return err
+			}
+		}
 	}
 }
 

@@ -81,7 +81,8 @@ func walkSevenZip(ctx context.Context, c *Container, yield func(Member) error) e
 	return nil
 }
 
-// sevenZipDrain reads what the Walker left of a member, checking ctx.
+// sevenZipDrain reads what the Walker left of a member (7z, solid rar),
+// checking ctx.
 func sevenZipDrain(ctx context.Context, r io.Reader) error {
 	buf := make([]byte, 32<<10)
 	for {
