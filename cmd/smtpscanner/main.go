@@ -1,13 +1,187 @@
-// Command smtpscanner is not built yet: see the open issue for it. This
-// placeholder only keeps the required layout and says so when run.
+// Command smtpscanner is AVE's after-queue SMTP/LMTP content filter: the
+// MTA hands it mail (Postfix content_filter, a Sendmail mailer, Exim's
+// lmtp transport command=), it spools and syncs each message, has
+// aveserver scan it, decides per recipient and re-injects what may pass
+// through ForwardMailer. A 250 is given only after the downstream MTA
+// accepted the message; every internal failure is a 451.
+//
+//	smtpscanner [-c FILE] [--listen ADDR] [--lmtp] [--forward MAILER] [--socket PATH] [--spool DIR] [--stdio]
 package main
 
 import (
+	"context"
+	"flag"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
 	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"ave/pkg/config"
+	"ave/pkg/mailer"
+	"ave/pkg/mailflow"
+	"ave/pkg/scanclient"
+	"ave/pkg/smtpfilter"
+	"ave/pkg/verdict"
 )
 
 func main() {
-	fmt.Fprintln(os.Stderr, "smtpscanner: not implemented yet in this release; see README (Status)")
-	os.Exit(2)
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "smtpscanner:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	cfgFile := flag.String("c", "", "configuration file (default "+config.DefaultConfigFile+" if it exists)")
+	listen := flag.String("listen", "", "host:port or unix socket path (overrides [smtpscan.general] ListenAddress)")
+	lmtp := flag.Bool("lmtp", false, "speak LMTP to the MTA (overrides Protocol)")
+	forward := flag.String("forward", "", "ForwardMailer, e.g. smtp:127.0.0.1:10026 (overrides ForwardMailer)")
+	socket := flag.String("socket", "", "aveserver socket (overrides ServerAddress)")
+	spool := flag.String("spool", "", "spool directory (overrides SpoolDir)")
+	stdio := flag.Bool("stdio", false, "serve one session on standard input and output")
+	flag.Parse()
+	if flag.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", flag.Arg(0))
+	}
+	file := *cfgFile
+	if file == "" {
+		if _, err := os.Stat(config.DefaultConfigFile); err == nil {
+			file = config.DefaultConfigFile
+		}
+	}
+	cfg, err := config.LoadSMTPScan(file)
+	if err != nil {
+		return err
+	}
+	if cfg.ServerAddress == "" {
+		av, err := config.LoadAVEServer(file)
+		if err != nil {
+			return err
+		}
+		cfg.ServerAddress = av.ListenAddress
+	}
+	if *listen != "" {
+		cfg.ListenAddress = *listen
+	}
+	if *lmtp {
+		cfg.Protocol = "lmtp"
+	}
+	if *forward != "" {
+		if cfg.ForwardMailer, err = config.ParseMailer(*forward); err != nil {
+			return fmt.Errorf("--forward: %w", err)
+		}
+	}
+	if *socket != "" {
+		cfg.ServerAddress = *socket
+	}
+	if *spool != "" {
+		cfg.SpoolDir = *spool
+	}
+	if cfg.Hostname == "" {
+		cfg.Hostname, _ = os.Hostname()
+	}
+	// Logs go to stderr: in --stdio mode stdout is the protocol.
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("prog", "smtpscanner")
+
+	sp, err := mailflow.OpenSpool(cfg.SpoolDir)
+	if err != nil {
+		return err
+	}
+	if !*stdio {
+		// Leftovers belong to sessions that died before answering: their
+		// MTA still holds the messages, so they are only reported.
+		left, err := sp.Recover()
+		for _, l := range left {
+			log.Warn("spool leftover removed (the MTA still holds the message)", "file", l.Name, "size", l.Size, "mtime", l.ModTime)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	client, err := scanclient.Dial(cfg.ServerAddress)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	flow, err := mailflow.New(mailflow.Options{
+		Scanner:        scanner{client},
+		Forwarder:      &mailer.Mailer{Dest: cfg.ForwardMailer, Hostname: cfg.Hostname, Timeout: cfg.ForwardTimeout},
+		Policy:         basicPolicy(cfg),
+		MaxCheckTime:   cfg.MaxCheckTime,
+		ForwardTimeout: cfg.ForwardTimeout,
+	})
+	if err != nil {
+		return err
+	}
+	srv := smtpfilter.New(smtpfilter.Options{
+		Flow: flow, Spool: sp, LMTP: cfg.Protocol == "lmtp", Domain: cfg.Hostname,
+		MaxMessage: cfg.MaxMessageSize, MaxRecipients: cfg.MaxRecipients, MaxSessions: cfg.MaxSessions,
+		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, Log: log,
+	})
+	if *stdio {
+		return srv.ServeStdio(os.Stdin, os.Stdout)
+	}
+
+	l, err := listenOn(cfg.ListenNetwork(), cfg.ListenAddress)
+	if err != nil {
+		return err
+	}
+	log.Info("listening", "address", cfg.ListenAddress, "protocol", cfg.Protocol, "forward", cfg.ForwardMailer.String(), "aveserver", cfg.ServerAddress)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		s := <-sigs
+		log.Info("stopping", "signal", s.String())
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.MaxCheckTime+cfg.ForwardTimeout)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			srv.Close()
+		}
+	}()
+	err = srv.Serve(l)
+	if cfg.ListenNetwork() == "unix" {
+		os.Remove(cfg.ListenAddress)
+	}
+	return err
+}
+
+func listenOn(network, addr string) (net.Listener, error) {
+	if network == "unix" {
+		if fi, err := os.Lstat(addr); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			if c, err := net.DialTimeout("unix", addr, time.Second); err == nil {
+				c.Close()
+				return nil, fmt.Errorf("%s: another smtpscanner is listening", addr)
+			}
+			os.Remove(addr)
+		}
+		l, err := net.Listen("unix", addr)
+		if err != nil {
+			return nil, err
+		}
+		return l, os.Chmod(addr, 0o660)
+	}
+	return net.Listen(network, addr)
+}
+
+func basicPolicy(cfg config.SMTPScan) mailflow.BasicPolicy {
+	acts := map[verdict.Status]mailflow.BasicAction{}
+	for _, st := range []verdict.Status{verdict.Infected, verdict.Suspicious, verdict.Protected, verdict.Corrupted, verdict.Unchecked} {
+		acts[st] = mailflow.BasicAction(cfg.Actions.For(st.String()))
+	}
+	return mailflow.BasicPolicy{Actions: acts, ScannedHeader: cfg.ScannedHeader, TagHeader: cfg.TagHeader}
+}
+
+// scanner adapts scanclient to mailflow.Scanner.
+type scanner struct{ c *scanclient.Client }
+
+func (s scanner) Scan(ctx context.Context, name string, size int64, r io.Reader) (*verdict.Result, error) {
+	res, err := s.c.Scan(ctx, name, "mail", size, r)
+	if err != nil {
+		return nil, err
+	}
+	return &res.Result, nil
 }

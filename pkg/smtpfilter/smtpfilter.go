@@ -1,0 +1,290 @@
+// Package smtpfilter is smtpscanner's receiving side: a go-smtp backend
+// that speaks SMTP (RFC 5321) or LMTP (RFC 2033) to the MTA on a socket,
+// or one session on standard input/output, and hands every message to a
+// mailflow.Flow. It turns the flow's per-recipient Replies into SMTP
+// replies: one per recipient after DATA in LMTP, their mailflow.Combine in
+// SMTP. It owns the session limit (421 when exceeded). It is not the
+// policy and not the forwarder.
+package smtpfilter
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"ave/pkg/mailflow"
+)
+
+// Options configure a Server. Flow and Spool are required; zero limits
+// mean "none" except where noted.
+type Options struct {
+	Flow          *mailflow.Flow
+	Spool         *mailflow.Spool
+	LMTP          bool          // speak LMTP instead of SMTP
+	Domain        string        // name in the greeting ("" = "localhost")
+	MaxMessage    int64         // SIZE advertised and enforced (0 = no limit)
+	MaxRecipients int           // per message (0 = no limit)
+	MaxSessions   int           // concurrent sessions on Serve; more get 421 (0 = no limit)
+	ReadTimeout   time.Duration // one command or one whole DATA transfer (0 = 10 minutes)
+	WriteTimeout  time.Duration // one reply (0 = 1 minute)
+	Log           *slog.Logger  // nil = slog.Default()
+}
+
+// Server serves the MTA. Safe for concurrent use; Serve may be called on
+// several listeners.
+type Server struct {
+	opt      Options
+	srv      *smtp.Server
+	ctx      context.Context // cancelled by Close: aborts scans and forwards in flight
+	cancel   context.CancelFunc
+	sessions atomic.Int64
+	seq      atomic.Uint64
+}
+
+// New returns a Server.
+func New(opt Options) *Server {
+	if opt.Domain == "" {
+		opt.Domain = "localhost"
+	}
+	if opt.ReadTimeout <= 0 {
+		opt.ReadTimeout = 10 * time.Minute
+	}
+	if opt.WriteTimeout <= 0 {
+		opt.WriteTimeout = time.Minute
+	}
+	if opt.Log == nil {
+		opt.Log = slog.Default()
+	}
+	s := &Server{opt: opt}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	srv := smtp.NewServer(smtp.BackendFunc(s.newSession))
+	srv.LMTP = opt.LMTP
+	srv.Domain = opt.Domain
+	srv.MaxMessageBytes = opt.MaxMessage
+	srv.MaxRecipients = opt.MaxRecipients
+	// DATA lines are unlimited: the filter must pass any message the
+	// MTA accepted (go-smtp's default 2000 applies inside DATA too).
+	srv.MaxLineLength = 0
+	// go-smtp sets the read deadline before each command line only, so
+	// the whole DATA transfer has to fit in one ReadTimeout.
+	srv.ReadTimeout = opt.ReadTimeout
+	srv.WriteTimeout = opt.WriteTimeout
+	srv.EnableSMTPUTF8 = true
+	srv.EnableDSN = true
+	srv.ErrorLog = slogLogger{opt.Log}
+	s.srv = srv
+	return s
+}
+
+// Serve accepts sessions on l until Close. Past MaxSessions a new
+// connection gets "421 4.3.2" and is closed.
+func (s *Server) Serve(l net.Listener) error {
+	err := s.srv.Serve(&limitListener{Listener: l, s: s})
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// Close stops listening, closes sessions and aborts messages in flight
+// (their MTA gets no 250, so keeps them).
+func (s *Server) Close() error {
+	s.cancel()
+	return s.srv.Close()
+}
+
+// Shutdown stops listening and waits for sessions to end or ctx.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.srv.Shutdown(ctx)
+	s.cancel()
+	return err
+}
+
+type slogLogger struct{ l *slog.Logger }
+
+func (l slogLogger) Printf(format string, v ...any) {
+	l.l.Warn("smtp server", "detail", sprintf(format, v...))
+}
+func (l slogLogger) Println(v ...any) { l.l.Warn("smtp server", "detail", sprintln(v...)) }
+
+// limitListener answers 421 past MaxSessions.
+type limitListener struct {
+	net.Listener
+	s *Server
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		max := int64(l.s.opt.MaxSessions)
+		if n := l.s.sessions.Add(1); max > 0 && n > max {
+			l.s.sessions.Add(-1)
+			l.s.opt.Log.Warn("session limit reached", "remote", c.RemoteAddr().String(), "max", max)
+			go func() {
+				c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+				io.WriteString(c, "421 4.3.2 "+l.s.opt.Domain+" too many sessions, try again later\r\n")
+				c.Close()
+			}()
+			continue
+		}
+		return &countedConn{Conn: c, s: l.s}, nil
+	}
+}
+
+type countedConn struct {
+	net.Conn
+	s    *Server
+	done atomic.Bool
+}
+
+func (c *countedConn) Close() error {
+	if c.done.CompareAndSwap(false, true) {
+		c.s.sessions.Add(-1)
+	}
+	return c.Conn.Close()
+}
+
+// newSession is called by go-smtp at EHLO/LHLO/HELO.
+func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
+	id := strconv.FormatUint(s.seq.Add(1), 10)
+	remote := ""
+	if c.Conn() != nil && c.Conn().RemoteAddr() != nil {
+		remote = c.Conn().RemoteAddr().String()
+	}
+	return &session{s: s, log: s.opt.Log.With("session", id, "remote", remote, "helo", c.Hostname())}, nil
+}
+
+// session is one SMTP/LMTP session; go-smtp calls it from one goroutine.
+type session struct {
+	s   *Server
+	log *slog.Logger
+	env mailflow.Envelope
+}
+
+func (ss *session) Reset()        { ss.env = mailflow.Envelope{} }
+func (ss *session) Logout() error { return nil }
+
+func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
+	ss.env = mailflow.Envelope{From: from}
+	if opts != nil {
+		if opts.Body == smtp.Body8BitMIME {
+			ss.env.Body = "8BITMIME"
+		}
+		ss.env.UTF8 = opts.UTF8
+		ss.env.Ret = string(opts.Return)
+		ss.env.EnvID = opts.EnvelopeID
+	}
+	return nil
+}
+
+func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+	r := mailflow.Recipient{Addr: to}
+	if opts != nil {
+		for _, n := range opts.Notify {
+			r.Notify = append(r.Notify, string(n))
+		}
+		if opts.OriginalRecipient != "" {
+			r.ORcptType = strings.ToLower(string(opts.OriginalRecipientType))
+			r.ORcpt = opts.OriginalRecipient
+		}
+	}
+	ss.env.Rcpts = append(ss.env.Rcpts, r)
+	return nil
+}
+
+// Data handles SMTP DATA: one reply for every recipient.
+func (ss *session) Data(r io.Reader) error {
+	return toError(mailflow.Combine(ss.process(r)))
+}
+
+// LMTPData handles LMTP DATA: one reply per recipient (RFC 2033 4.2).
+func (ss *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
+	replies := ss.process(r)
+	for i, rc := range ss.env.Rcpts {
+		status.SetStatus(rc.Addr, toError(replies[i]))
+	}
+	return nil
+}
+
+// process spools, scans, decides and forwards one message and returns
+// one reply per recipient. The spool file is gone when it returns.
+func (ss *session) process(r io.Reader) []mailflow.Reply {
+	env := ss.env
+	all := func(rep mailflow.Reply) []mailflow.Reply {
+		out := make([]mailflow.Reply, len(env.Rcpts))
+		for i := range out {
+			out[i] = rep
+		}
+		return out
+	}
+	msg, err := ss.s.opt.Spool.Create()
+	if err != nil {
+		ss.log.Error("spool", "from", env.From, "rcpts", strings.Join(env.Addrs(), ","), "error", err.Error(), "action", "defer")
+		return all(mailflow.TempFail("4.3.0", "cannot spool the message, try again later"))
+	}
+	defer func() {
+		if err := msg.Remove(); err != nil {
+			ss.log.Error("spool remove", "queue_id", msg.ID, "error", err.Error())
+		}
+	}()
+	if _, err := msg.ReadFrom(r); err != nil {
+		var se *smtp.SMTPError
+		rep := mailflow.TempFail("4.4.2", "message not received completely")
+		switch {
+		case errors.As(err, &se):
+			rep = mailflow.Reply{Code: se.Code, Enhanced: enhanced(se.EnhancedCode), Text: se.Message, Local: true}
+		case errors.Is(err, mailflow.ErrSpool):
+			rep = mailflow.TempFail("4.3.0", "cannot spool the message, try again later")
+		}
+		ss.log.Error("receive", "queue_id", msg.ID, "from", env.From, "rcpts", strings.Join(env.Addrs(), ","),
+			"size", msg.Size(), "error", err.Error(), "reply", rep.String())
+		return all(rep)
+	}
+	out := ss.s.opt.Flow.Process(ss.s.ctx, &env, msg)
+	level := slog.LevelInfo
+	if out.ScanErr != nil {
+		level = slog.LevelWarn
+	}
+	ss.log.LogAttrs(ss.s.ctx, level, "message", out.LogAttrs()...)
+	return out.Replies
+}
+
+func enhanced(c smtp.EnhancedCode) string {
+	if c == smtp.NoEnhancedCode || c == smtp.EnhancedCodeNotSet {
+		return ""
+	}
+	return strconv.Itoa(c[0]) + "." + strconv.Itoa(c[1]) + "." + strconv.Itoa(c[2])
+}
+
+// toError renders a Reply for go-smtp: an *smtp.SMTPError for every code,
+// 250 included, so the downstream's own text ("queued as ...") reaches
+// the MTA's log.
+func toError(r mailflow.Reply) error {
+	ec := smtp.EnhancedCodeNotSet
+	if parts := strings.Split(r.Enhanced, "."); len(parts) == 3 {
+		for i, p := range parts {
+			n, err := strconv.Atoi(p)
+			if err != nil {
+				ec = smtp.EnhancedCodeNotSet
+				break
+			}
+			ec[i] = n
+		}
+	}
+	text := r.Text
+	if text == "" {
+		text = "OK"
+	}
+	return &smtp.SMTPError{Code: r.Code, EnhancedCode: ec, Message: text}
+}

@@ -1,0 +1,331 @@
+package smtpfilter
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"ave/internal/testkit"
+	"ave/pkg/config"
+	"ave/pkg/mailer"
+	"ave/pkg/mailflow"
+	"ave/pkg/verdict"
+)
+
+// patternScanner finds EICAR by substring: these tests are about the
+// protocol; the real aveserver is driven by cmd/smtpscanner's tests.
+type patternScanner struct{ err error }
+
+func (s patternScanner) Scan(ctx context.Context, name string, size int64, r io.Reader) (*verdict.Result, error) {
+	if s.err != nil {
+		return nil, s.err
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	res := &verdict.Result{}
+	if bytes.Contains(b, []byte(testkit.EICAR)) {
+		res.Add(verdict.Detection{Status: verdict.Infected, Name: "EICAR-Test-File"})
+	}
+	return res, nil
+}
+
+type rig struct {
+	srv   *Server
+	addr  string
+	mta   *testkit.FakeMTA
+	spool string
+}
+
+func newRig(t *testing.T, lmtpIn, lmtpOut bool, opt Options, sc mailflow.Scanner) *rig {
+	t.Helper()
+	mta := testkit.StartMTA(t, "tcp", lmtpOut)
+	proto := map[bool]string{false: "smtp", true: "lmtp"}[lmtpOut]
+	spoolDir := t.TempDir()
+	sp, err := mailflow.OpenSpool(spoolDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flow, err := mailflow.New(mailflow.Options{
+		Scanner:   sc,
+		Forwarder: &mailer.Mailer{Dest: config.Mailer{Protocol: proto, Network: "tcp", Address: mta.Addr}, Hostname: "scanner.test"},
+		Policy: mailflow.BasicPolicy{Actions: map[verdict.Status]mailflow.BasicAction{verdict.Infected: mailflow.ActReject},
+			ScannedHeader: "X-Virus-Scanned: AVE"},
+		MaxCheckTime: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.Flow, opt.Spool, opt.LMTP, opt.Domain = flow, sp, lmtpIn, "scanner.test"
+	opt.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := New(opt)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return &rig{srv: srv, addr: l.Addr().String(), mta: mta, spool: spoolDir}
+}
+
+func (r *rig) assertSpoolEmpty(t *testing.T) {
+	t.Helper()
+	ents, _ := os.ReadDir(r.spool)
+	if len(ents) != 0 {
+		t.Fatalf("spool not empty: %v", ents)
+	}
+}
+
+func sendSMTP(t *testing.T, addr string, opts *smtp.MailOptions, rcpts []string, body string) error {
+	t.Helper()
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Hello("mta.test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Mail("sender@example.org", opts); err != nil {
+		return err
+	}
+	for _, r := range rcpts {
+		if err := c.Rcpt(r, nil); err != nil {
+			return err
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(w, body); err != nil {
+		return err
+	}
+	return w.Close()
+}
+
+// Shapes go-smtp's client sends unchanged (it turns bare LF into CRLF).
+var cleanShapes = map[string]string{
+	"8-bit":         "Subject: 8bit\r\nContent-Transfer-Encoding: 8bit\r\n\r\nGr\xc3\xbc\xc3\x9fe \xe2\x82\xac\r\n",
+	"smtputf8":      "From: j\u00f6rg@b\u00fccher.example\r\nSubject: \u00fcml\u00e4ut\r\n\r\n\u65e5\u672c\u8a9e\r\n",
+	"long lines":    "Subject: long\r\n\r\n" + strings.Repeat("0123456789", 1000) + "\r\n" + strings.Repeat("y", 2001) + "\r\n",
+	"dot-stuffing":  "Subject: dots\r\n\r\n.\r\n..\r\n.leading\r\n...three\r\n",
+	"binary attach": string(testkit.Mail("blob.bin", []byte("\x00\x01\x02\xff\xfe binary\x00"))),
+}
+
+func TestCleanMailOfEveryShapeArrivesIdenticalButForTheAddedHeader(t *testing.T) {
+	r := newRig(t, false, false, Options{}, patternScanner{})
+	for name, body := range cleanShapes {
+		t.Run(name, func(t *testing.T) {
+			n := len(r.mta.Messages())
+			opts := &smtp.MailOptions{Body: smtp.Body8BitMIME, UTF8: name == "smtputf8"}
+			if err := sendSMTP(t, r.addr, opts, []string{"rcpt@example.net"}, body); err != nil {
+				t.Fatal(err)
+			}
+			got := r.mta.Messages()[n]
+			if want := "X-Virus-Scanned: AVE\r\n" + body; string(got.Data) != want {
+				t.Fatalf("body differs:\n got %q\nwant %q", got.Data, want)
+			}
+			if got.MailOpts.UTF8 != opts.UTF8 {
+				t.Fatalf("SMTPUTF8 not passed on: %+v", got.MailOpts)
+			}
+		})
+	}
+	t.Run("no trailing newline", func(t *testing.T) {
+		n := len(r.mta.Messages())
+		if err := sendSMTP(t, r.addr, nil, []string{"rcpt@example.net"}, "Subject: x\r\n\r\nno newline"); err != nil {
+			t.Fatal(err)
+		}
+		if got := string(r.mta.Messages()[n].Data); got != "X-Virus-Scanned: AVE\r\nSubject: x\r\n\r\nno newline\r\n" {
+			t.Fatalf("got %q", got)
+		}
+	})
+	r.assertSpoolEmpty(t)
+}
+
+func TestEICARIsRejectedWithItsName(t *testing.T) {
+	r := newRig(t, false, false, Options{}, patternScanner{})
+	err := sendSMTP(t, r.addr, nil, []string{"rcpt@example.net"}, "Subject: eicar\r\n\r\n"+testkit.EICAR+"\r\n")
+	var se *smtp.SMTPError
+	if !errors.As(err, &se) || se.Code != 554 || se.EnhancedCode != (smtp.EnhancedCode{5, 7, 1}) || !strings.Contains(se.Message, "EICAR-Test-File") {
+		t.Fatalf("got %v", err)
+	}
+	if len(r.mta.Messages()) != 0 {
+		t.Fatal("infected mail forwarded")
+	}
+	r.assertSpoolEmpty(t)
+}
+
+func TestFailuresGiveTemporaryReplies(t *testing.T) {
+	t.Run("scanner down", func(t *testing.T) {
+		r := newRig(t, false, false, Options{}, patternScanner{err: errors.New("unavailable")})
+		err := sendSMTP(t, r.addr, nil, []string{"a@example.net"}, "Subject: x\r\n\r\nx\r\n")
+		var se *smtp.SMTPError
+		if !errors.As(err, &se) || se.Code != 451 || se.EnhancedCode[0] != 4 {
+			t.Fatalf("got %v", err)
+		}
+		r.assertSpoolEmpty(t)
+	})
+	t.Run("downstream 4xx", func(t *testing.T) {
+		r := newRig(t, false, false, Options{}, patternScanner{})
+		r.mta.DataErr = func(string) error {
+			return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "later"}
+		}
+		err := sendSMTP(t, r.addr, nil, []string{"a@example.net"}, "Subject: x\r\n\r\nx\r\n")
+		var se *smtp.SMTPError
+		if !errors.As(err, &se) || se.Code/100 != 4 {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("downstream 5xx passed back", func(t *testing.T) {
+		r := newRig(t, false, false, Options{}, patternScanner{})
+		r.mta.DataErr = func(string) error {
+			return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "too big here"}
+		}
+		err := sendSMTP(t, r.addr, nil, []string{"a@example.net"}, "Subject: x\r\n\r\nx\r\n")
+		var se *smtp.SMTPError
+		if !errors.As(err, &se) || se.Code != 552 || se.Message != "too big here" {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("spool unwritable", func(t *testing.T) {
+		r := newRig(t, false, false, Options{}, patternScanner{})
+		os.RemoveAll(r.spool)
+		os.WriteFile(r.spool, nil, 0o600)
+		t.Cleanup(func() { os.Remove(r.spool) })
+		err := sendSMTP(t, r.addr, nil, []string{"a@example.net"}, "Subject: x\r\n\r\nx\r\n")
+		var se *smtp.SMTPError
+		if !errors.As(err, &se) || se.Code != 451 {
+			t.Fatalf("got %v", err)
+		}
+		if len(r.mta.Messages()) != 0 {
+			t.Fatal("forwarded without spooling")
+		}
+	})
+}
+
+func TestLMTPGivesOneReplyPerRecipient(t *testing.T) {
+	r := newRig(t, true, true, Options{}, patternScanner{})
+	r.mta.DataErr = func(rcpt string) error {
+		if rcpt == "full@example.net" {
+			return &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 2, 2}, Message: "mailbox full"}
+		}
+		return nil
+	}
+	conn, err := net.Dial("tcp", r.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := smtp.NewClientLMTP(conn)
+	defer c.Close()
+	if err := c.Hello("mta.test"); err != nil {
+		t.Fatal(err)
+	}
+	c.Mail("s@example.org", nil)
+	c.Rcpt("ok@example.net", nil)
+	c.Rcpt("full@example.net", nil)
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(w, "Subject: x\r\n\r\nhi\r\n")
+	resp, err := w.CloseWithLMTPResponse()
+	var le smtp.LMTPDataError
+	if !errors.As(err, &le) {
+		t.Fatalf("want per-recipient errors, got %v", err)
+	}
+	if e := le["full@example.net"]; e == nil || e.Code != 452 {
+		t.Fatalf("full@: %+v", le)
+	}
+	if resp["ok@example.net"] == nil {
+		t.Fatalf("ok@ not accepted: %+v %v", resp, err)
+	}
+	if msgs := r.mta.Messages(); len(msgs) != 1 || strings.Join(msgs[0].Rcpts, ",") != "ok@example.net" {
+		t.Fatalf("delivered %+v", msgs)
+	}
+}
+
+func TestSessionsPastTheLimitGet421(t *testing.T) {
+	r := newRig(t, false, false, Options{MaxSessions: 1}, patternScanner{})
+	first, err := net.Dial("tcp", r.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	if l, _ := bufio.NewReader(first).ReadString('\n'); !strings.HasPrefix(l, "220 ") {
+		t.Fatalf("first greeting %q", l)
+	}
+	second, err := net.Dial("tcp", r.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	second.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if l, _ := bufio.NewReader(second).ReadString('\n'); !strings.HasPrefix(l, "421 4.3.2 ") {
+		t.Fatalf("second greeting %q", l)
+	}
+}
+
+func TestOversizedMessageIsRefused(t *testing.T) {
+	r := newRig(t, false, false, Options{MaxMessage: 1024}, patternScanner{})
+	err := sendSMTP(t, r.addr, nil, []string{"a@example.net"}, "Subject: x\r\n\r\n"+strings.Repeat("z", 4096)+"\r\n")
+	var se *smtp.SMTPError
+	if !errors.As(err, &se) || se.Code != 552 {
+		t.Fatalf("got %v", err)
+	}
+	r.assertSpoolEmpty(t)
+}
+
+func TestStdioServesOneLMTPSessionThroughPipes(t *testing.T) {
+	r := newRig(t, true, false, Options{}, patternScanner{})
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- r.srv.ServeStdio(inR, outW) }()
+	script := "LHLO mta.test\r\nMAIL FROM:<s@example.org>\r\nRCPT TO:<a@example.net>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n"
+	go io.WriteString(inW, script)
+	br := bufio.NewReader(outR)
+	readUntil := func(prefix string) string {
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil {
+				t.Fatalf("reading %q: %v", prefix, err)
+			}
+			if strings.HasPrefix(l, prefix) {
+				return l
+			}
+		}
+	}
+	readUntil("354 ")
+	go io.WriteString(inW, "Subject: stdio\r\n\r\n..dot\r\n.\r\nQUIT\r\n")
+	for _, rc := range []string{"a@example.net", "b@example.net"} {
+		if l := readUntil("2"); !strings.Contains(l, "<"+rc+">") {
+			t.Fatalf("reply %q", l)
+		}
+	}
+	readUntil("221 ")
+	inW.Close()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("ServeStdio did not return after QUIT")
+	}
+	if msgs := r.mta.Messages(); len(msgs) != 1 || string(msgs[0].Data) != "X-Virus-Scanned: AVE\r\nSubject: stdio\r\n\r\n.dot\r\n" {
+		t.Fatalf("got %+v", msgs)
+	}
+}
