@@ -149,6 +149,11 @@ func (w *walker) entity(raw []byte, num string, nest int, defaultType string, in
 	switch mt {
 	case "message/rfc822", "message/global", "message/news":
 		hint = filetype.Mail
+	case "text/html":
+		// An HTML part that does not start like a document ("<div>...")
+		// is still HTML: its data: URIs and character references are
+		// decoded by the html format.
+		hint = filetype.HTML
 	}
 	return w.leaf(body, name, nest, h, hint, anoms)
 }

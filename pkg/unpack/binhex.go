@@ -56,7 +56,7 @@ func walkBinHex(ctx context.Context, c *Container, yield func(Member) error) err
 		pos = next
 	}
 	if colon < 0 {
-		return fmt.Errorf("%w: binhex: no data after the banner", ErrCorrupt)
+		return fmt.Errorf("%w: no data after the banner", ErrCorrupt)
 	}
 	r := &binhexReader{src: d[colon+1:]}
 	var problems []string
@@ -120,16 +120,16 @@ func walkBinHex(ctx context.Context, c *Container, yield func(Member) error) err
 		problems = append(problems, fmt.Sprintf("%d characters outside the BinHex alphabet skipped", r.bad))
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("%w: binhex: %s", ErrCorrupt, strings.Join(problems, "; "))
+		return fmt.Errorf("%w: %s", ErrCorrupt, strings.Join(problems, "; "))
 	}
 	return nil
 }
 
 func binhexErr(err error, where string) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return fmt.Errorf("%w: binhex: truncated in %s", ErrCorrupt, where)
+		return fmt.Errorf("%w: truncated in %s", ErrCorrupt, where)
 	}
-	return fmt.Errorf("%w: binhex: %s: %v", ErrCorrupt, where, err)
+	return fmt.Errorf("%w: %s: %v", ErrCorrupt, where, err)
 }
 
 // binhexReader decodes the six-bit characters and the run-length encoding.

@@ -27,7 +27,7 @@ func init() {
 func walkCHM(ctx context.Context, c *Container, yield func(Member) error) error {
 	d := c.Data
 	if len(d) < 0x58 || !bytes.Equal(d[:4], []byte("ITSF")) {
-		return fmt.Errorf("%w: chm: no ITSF header", ErrCorrupt)
+		return fmt.Errorf("%w: no ITSF header", ErrCorrupt)
 	}
 	version := binary.LittleEndian.Uint32(d[4:])
 	dirOff := binary.LittleEndian.Uint64(d[0x48:])
@@ -35,19 +35,19 @@ func walkCHM(ctx context.Context, c *Container, yield func(Member) error) error 
 	content := dirOff + dirLen
 	if version >= 3 {
 		if len(d) < 0x60 {
-			return fmt.Errorf("%w: chm: header truncated", ErrCorrupt)
+			return fmt.Errorf("%w: header truncated", ErrCorrupt)
 		}
 		content = binary.LittleEndian.Uint64(d[0x58:])
 	}
 	if dirOff > uint64(len(d)) || uint64(len(d))-dirOff < 0x54 || !bytes.Equal(d[dirOff:dirOff+4], []byte("ITSP")) {
-		return fmt.Errorf("%w: chm: directory (ITSP) not found", ErrCorrupt)
+		return fmt.Errorf("%w: directory (ITSP) not found", ErrCorrupt)
 	}
 	itsp := d[dirOff:]
 	hdrLen := uint64(binary.LittleEndian.Uint32(itsp[8:]))
 	chunkSize := uint64(binary.LittleEndian.Uint32(itsp[0x10:]))
 	numChunks := uint64(binary.LittleEndian.Uint32(itsp[0x2c:]))
 	if chunkSize < 0x20 || chunkSize > 1<<20 || hdrLen > uint64(len(itsp)) {
-		return fmt.Errorf("%w: chm: bad directory header (chunk size %d)", ErrCorrupt, chunkSize)
+		return fmt.Errorf("%w: bad directory header (chunk size %d)", ErrCorrupt, chunkSize)
 	}
 	var problems []string
 	chunks := itsp[hdrLen:]
@@ -113,7 +113,7 @@ func walkCHM(ctx context.Context, c *Container, yield func(Member) error) error 
 		}
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("%w: chm: %s", ErrCorrupt, strings.Join(problems, "; "))
+		return fmt.Errorf("%w: %s", ErrCorrupt, strings.Join(problems, "; "))
 	}
 	return nil
 }

@@ -32,7 +32,7 @@ func init() {
 func walkOLE2(ctx context.Context, c *Container, yield func(Member) error) error {
 	r, err := mscfb.New(bytes.NewReader(c.Data))
 	if err != nil {
-		return fmt.Errorf("%w: ole2: %v", ErrCorrupt, err)
+		return fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
 	limit := int64(len(c.Data))
 	vba := map[string]map[string]*mscfb.File{} // storage path -> lower-case stream name -> stream

@@ -111,11 +111,10 @@ func walkPDF(ctx context.Context, c *Container, yield func(Member) error) error 
 			return err
 		}
 	}
-	if len(objs) == 0 && !pdfObjRe.Match(d) {
-		return fmt.Errorf("%w: pdf: no objects", ErrCorrupt)
-	}
-	if !bytes.Contains(d, []byte("%%EOF")) {
-		return fmt.Errorf("%w: pdf: no %%%%EOF marker (truncated)", ErrCorrupt)
+	// A file that merely starts with "%PDF-" and holds no object is left
+	// as it is: it has been scanned whole.
+	if pdfObjRe.Match(d) && !bytes.Contains(d, []byte("%%EOF")) {
+		return fmt.Errorf("%w: no %%%%EOF marker (truncated)", ErrCorrupt)
 	}
 	return nil
 }

@@ -76,7 +76,7 @@ func (a *tnefAttachment) name(n int) string {
 func walkTNEF(ctx context.Context, c *Container, yield func(Member) error) error {
 	d := c.Data
 	if len(d) < 6 || binary.LittleEndian.Uint32(d) != tnefSignature {
-		return fmt.Errorf("%w: tnef: no signature", ErrCorrupt)
+		return fmt.Errorf("%w: no signature", ErrCorrupt)
 	}
 	var (
 		atts     []*tnefAttachment
@@ -200,7 +200,7 @@ func walkTNEF(ctx context.Context, c *Container, yield func(Member) error) error
 		problems = append(problems, fmt.Sprintf("%d attribute checksums do not match", badSum))
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("%w: tnef: %s", ErrCorrupt, strings.Join(problems, "; "))
+		return fmt.Errorf("%w: %s", ErrCorrupt, strings.Join(problems, "; "))
 	}
 	return nil
 }

@@ -62,10 +62,10 @@ func walkUUE(ctx context.Context, c *Container, yield func(Member) error) error 
 		}
 	}
 	if files == 0 {
-		return fmt.Errorf("%w: uuencode: no begin line", ErrCorrupt)
+		return fmt.Errorf("%w: no begin line", ErrCorrupt)
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("%w: uuencode: %s", ErrCorrupt, strings.Join(problems, "; "))
+		return fmt.Errorf("%w: %s", ErrCorrupt, strings.Join(problems, "; "))
 	}
 	return nil
 }

@@ -104,10 +104,10 @@ func walkYEnc(ctx context.Context, c *Container, yield func(Member) error) error
 		return err
 	}
 	if !found {
-		return fmt.Errorf("%w: yenc: no =ybegin line", ErrCorrupt)
+		return fmt.Errorf("%w: no =ybegin line", ErrCorrupt)
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("%w: yenc: %s", ErrCorrupt, strings.Join(problems, "; "))
+		return fmt.Errorf("%w: %s", ErrCorrupt, strings.Join(problems, "; "))
 	}
 	return nil
 }
