@@ -267,14 +267,18 @@ func TestEveryFailureIsTemporaryAndLosesNothing(t *testing.T) {
 	body := "Subject: retry me\r\n\r\nbody\r\n"
 
 	t.Run("downstream 4xx", func(t *testing.T) {
-		mta.DataErr = func(string) error { return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "later"} }
+		mta.DataErr = func(string) error {
+			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "later"}
+		}
 		defer func() { mta.DataErr = nil }()
 		if err := send(t, r.addr, []string{"a@example.net"}, body); smtpCode(err)/100 != 4 {
 			t.Fatalf("got %v", err)
 		}
 	})
 	t.Run("downstream 5xx passed back", func(t *testing.T) {
-		mta.DataErr = func(string) error { return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "policy"} }
+		mta.DataErr = func(string) error {
+			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "policy"}
+		}
 		defer func() { mta.DataErr = nil }()
 		if err := send(t, r.addr, []string{"a@example.net"}, body); smtpCode(err) != 550 {
 			t.Fatalf("got %v", err)
