@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -115,4 +117,16 @@ func FuzzWalkRTF(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzWalkWatched(t, "f.rtf", data)
 	})
+}
+
+// TestWriteMimepartsFixtures writes the RTF fixture that the cross-format
+// tests of pkg/mimeparts use (they cannot import this package's test
+// helpers). Run with AVE_WRITE_FIXTURES=1 to regenerate it.
+func TestWriteMimepartsFixtures(t *testing.T) {
+	if os.Getenv("AVE_WRITE_FIXTURES") == "" {
+		t.Skip("set AVE_WRITE_FIXTURES=1 to regenerate ../mimeparts/testdata/macro.rtf")
+	}
+	body := "Sub AutoOpen()\r\n  s = \"" + string(eicar) + "\"\r\nEnd Sub\r\n"
+	doc := rtfWithObject("Word.Document.8", ole1("Word.Document.8", macroDoc(t, body, true)))
+	writeFile(t, filepath.Join("..", "mimeparts", "testdata", "macro.rtf"), doc)
 }
