@@ -3,7 +3,10 @@ package unpack
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -133,4 +136,48 @@ func FuzzWalkUUE(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzWalkWatched(t, "f.uue", data)
 	})
+}
+
+// TestWriteFuzzSeeds writes seed corpora for the fuzzers of the mail
+// encodings and documents, from the Debian tools where there is one
+// (sharutils uuencode, uudeview's uuenview, macutils binhex, qpdf) and from
+// the tests' own generators otherwise. Payloads are harmless text. Run
+// with AVE_WRITE_FIXTURES=1 to regenerate testdata/fuzz.
+func TestWriteFuzzSeeds(t *testing.T) {
+	if os.Getenv("AVE_WRITE_FIXTURES") == "" {
+		t.Skip("set AVE_WRITE_FIXTURES=1 to regenerate the seed corpora")
+	}
+	harmless := []byte("harmless fuzz seed content\n")
+	seed := func(fuzzer, name string, data []byte) {
+		dir := filepath.Join("testdata", "fuzz", fuzzer)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dir, name), []byte(fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", data)))
+	}
+	seed("FuzzWalkUUE", "sharutils", append([]byte("Mail text\n\n"), toolEncode(t, "a.txt", harmless, "uuencode", "a.txt", "a.txt")...))
+	seed("FuzzWalkUUE", "two-files", []byte(uuencodeGo("a", harmless)+"x\n"+uuencodeGo("b.zip", makeZip(t, zipEntry{"z.txt", harmless, 8}))))
+	seed("FuzzWalkYEnc", "uuenview", toolEncode(t, "a.txt", harmless, "uuenview", "-y", "a.txt"))
+	seed("FuzzWalkYEnc", "multipart", []byte(yencGo("a", harmless[:10], 1, 2, 0, len(harmless))+yencGo("a", harmless[10:], 2, 2, 10, len(harmless))))
+	seed("FuzzWalkBinHex", "macutils", toolEncode(t, "a.txt", append(make([]byte, 200), harmless...), "binhex", "-d", "a.txt"))
+	seed("FuzzWalkBinHex", "two-forks", []byte(binhexGo("a", harmless, []byte("resource fork"))))
+	seed("FuzzWalkTNEF", "attachments", tnefMessage(harmless, []byte("second")))
+	inner := tnefMessage([]byte("a"), []byte("b"))
+	seed("FuzzWalkTNEF", "embedded-message", newTNEF().attr(2, 0x00069005, mapiProps(mapiProp{ptObject, mapiAttachDataBin, append(make([]byte, 16), inner...)})).bytes())
+	seed("FuzzWalkOLE2", "macro", macroDoc(t, "Sub Hello()\r\nEnd Sub\r\n", true))
+	seed("FuzzWalkOLE2", "macro-no-dir", macroDoc(t, "Sub Hello()\r\nEnd Sub\r\n", false))
+	seed("FuzzWalkRTF", "package", rtfWithObject("Package", ole1("Package", olePackageData("a.txt", harmless))))
+	seed("FuzzWalkRTF", "ole2-object", rtfWithObject("Word.Document.8", ole1("Word.Document.8", makeCFB(t, cfbStream{"WordDocument", harmless}))))
+	seed("FuzzWalkCHM", "stored", chmSample(harmless))
+	objs := pdfPage(pdfStreamObj("/Filter /FlateDecode", zlibBytes(t, harmless)))
+	objs[0] = "<< /Type /Catalog /Pages 2 0 R /OpenAction << /S /JavaScript /JS (1) >> >>"
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "in.pdf"), makePDF(objs...))
+	runTool(t, dir, "qpdf", "--object-streams=generate", "in.pdf", "packed.pdf")
+	runTool(t, dir, "qpdf", "--encrypt", "u", "o", "256", "--", "in.pdf", "enc.pdf")
+	seed("FuzzWalkPDF", "generated", makePDF(objs...))
+	seed("FuzzWalkPDF", "qpdf-object-streams", readFile(t, filepath.Join(dir, "packed.pdf")))
+	seed("FuzzWalkPDF", "qpdf-encrypted", readFile(t, filepath.Join(dir, "enc.pdf")))
+	seed("FuzzWalkPDF", "lzw-hex-a85", makePDF(pdfPage(pdfStreamObj("/Filter [/AHx /LZW]", []byte(hex.EncodeToString(pdfLZWEncode(harmless))+">")))...))
+	seed("FuzzWalkHTML", "data-uris", []byte(`<html><a href="data:text/plain;base64,`+base64.StdEncoding.EncodeToString(harmless)+`">x</a>&#72;</html>`))
 }
