@@ -7,7 +7,8 @@
 # Knobs (environment):
 #   BENCH_MB=500 BENCH_HASHES=1000000 BENCH_NDB=20000 BENCH_YARA=1000 BENCH_SEED=42
 #   BENCH_OUT=bench-out            output directory (data is reused between runs)
-#   BENCH_ONLY="ave clamd yara breakdown go"  parts to run (breakdown: MB/s per kind of file)
+#   BENCH_ONLY="ave clamd yara kav breakdown go"  parts to run (breakdown: MB/s per kind of file;
+#                                  kav: kavscanner first and cached scans vs clamdscan and clamscan)
 #   BENCH_LOAD_TIMEOUT=300         seconds to wait for a daemon to load its DB
 #   BENCH_SCAN_TIMEOUT=3600        seconds before a scan is killed
 #   BENCH_IDLE_WAIT=120            seconds to wait, before each measurement, for the
@@ -23,7 +24,7 @@ NDB=${BENCH_NDB:-20000}
 YARA_N=${BENCH_YARA:-1000}
 SEED=${BENCH_SEED:-42}
 OUT=${BENCH_OUT:-bench-out}
-ONLY=${BENCH_ONLY:-ave clamd yara breakdown go}
+ONLY=${BENCH_ONLY:-ave clamd yara kav breakdown go}
 LOAD_TIMEOUT=${BENCH_LOAD_TIMEOUT:-300}
 SCAN_TIMEOUT=${BENCH_SCAN_TIMEOUT:-3600}
 IDLE_WAIT=${BENCH_IDLE_WAIT:-120}
@@ -388,9 +389,92 @@ run_breakdown() {
 	return 0
 }
 
+# ---- kavscanner (BENCH_ONLY=... kav) ----
+
+# clamscan_db: a directory with bench.hdb + bench.ndb only, as clamd gets
+# (clamscan would also load bench.yar from the DB directory).
+clamscan_db() {
+	local dir=$TMP/clamscan-db
+	mkdir -p "$dir"
+	ln -f "$DB/bench.hdb" "$DB/bench.ndb" "$dir/" 2>/dev/null || cp "$DB/bench.hdb" "$DB/bench.ndb" "$dir/"
+	echo "$dir"
+}
+# clamscan's limits set like clamd.conf's (its defaults differ slightly).
+CLAMSCAN_OPTS=(--bytecode=no --max-filesize=100M --max-scansize=100M --max-recursion=16 --max-files=10000)
+
+run_kav() {
+	{ have_ave && [ -x bin/kavscanner ]; } || { log "kavscanner: bin/kavscanner, bin/aveserver or bin/avectl missing (run make build): skipped"; return; }
+	log "== kavscanner"
+	if start_ave "$OUT/aveserver-kav.log"; then
+		local pid=$AVE_PID sock=$AVE_SOCK cache=$TMP/kav/scan.cache run
+		R[kav_load]=$AVE_LOAD
+		mkdir -p "$TMP/kav"
+		rm -f "$cache"
+		for run in 1 2; do
+			# -o ... --report-level errors: the run's summary (scanned / unchanged
+			# counts) goes to a file; the console stays as quiet as with -q alone.
+			measure "kav$run" "$pid" sh -c 'exec "$@" >"$0" 2>"$0.err"' "$OUT/kav-scan$run.txt" \
+				bin/kavscanner --socket "$sock" --cache-file "$cache" -q --no-progress \
+				-o "$OUT/kav-report$run.txt" --report-level errors "$CORPUS"
+			R[kav_err$run]=$(wc -l <"$OUT/kav-scan$run.txt.err")
+			R[kav_found$run]=$(grep -c ': \(INFECTED\|SUSPICIOUS\) ' "$OUT/kav-scan$run.txt" || true)
+			R[kav_sum$run]=$(grep -o 'files [0-9]* (scanned [0-9]*, unchanged since the last scan [0-9]*)' "$OUT/kav-report$run.txt" 2>/dev/null || true)
+			[ -f "$cache" ] && R[kav_cache_kb$run]=$(du -k "$cache" | awk '{ print $1 }')
+			log "kavscanner scan $run: ${R[kav${run}_s]} s, $(mbps "${R[kav${run}_s]}") MB/s, exit ${R[kav${run}_rc]}, CPU ${R[kav${run}_cpu]} s (others ${R[kav${run}_foreign]} s), ${R[kav_found$run]} found lines, ${R[kav_err$run]} stderr lines; ${R[kav_sum$run]:-no summary}"
+		done
+		stop_daemon "$pid"
+		sed -n 's/^\(.*\): \(INFECTED\|SUSPICIOUS\) .*$/\1/p' "$OUT/kav-scan1.txt" | rel_top >"$TMP/kav.flagged"
+		R[kav_unchecked]=$(grep -c ': UNCHECKED' "$OUT/kav-scan1.txt" || true)
+		R[kav_corrupted]=$(grep -c ': CORRUPTED' "$OUT/kav-scan1.txt" || true)
+	fi
+
+	# clamdscan: the first scan of the clamd part when it ran, else one here.
+	if [ -n "${R[clamd1_s]:-}" ]; then
+		KAV_CLAMD=clamd1
+		log "clamdscan: first scan of the clamd part reused (${R[clamd1_s]} s)"
+	elif have_clamd; then
+		if start_clamd "$OUT/clamd-kav.log"; then
+			measure kclamd1 "$CLAMD_PID" sh -c 'exec "$@" >"$0" 2>&1' "$OUT/clamd-kav-scan1.txt" \
+				clamdscan -c "$CLAMD_CONF" --multiscan --fdpass --infected --no-summary "$CORPUS"
+			stop_daemon "$CLAMD_PID"
+			KAV_CLAMD=kclamd1
+			log "clamdscan (fresh clamd): ${R[kclamd1_s]} s, $(mbps "${R[kclamd1_s]}") MB/s, exit ${R[kclamd1_rc]}, CPU ${R[kclamd1_cpu]} s (others ${R[kclamd1_foreign]} s)"
+		fi
+	else
+		log "clamdscan: clamd/clamdscan not installed: no comparison"
+	fi
+
+	# clamscan loads the DB itself on every run: the timed run includes the load.
+	if command -v clamscan >/dev/null; then
+		local cdb
+		cdb=$(clamscan_db)
+		: >"$TMP/empty"
+		cat "$cdb"/* >/dev/null
+		wait_idle
+		local t0
+		t0=$(now)
+		clamscan "${CLAMSCAN_OPTS[@]}" --no-summary -d "$cdb" "$TMP/empty" >/dev/null 2>&1 || true
+		R[clamscan_load]=$(secs "$t0" "$(now)")
+		log "clamscan: DB load + scan of an empty file ${R[clamscan_load]} s"
+		measure clamscan1 - sh -c 'exec "$@" >"$0" 2>"$0.err"' "$OUT/clamscan-scan1.txt" \
+			clamscan "${CLAMSCAN_OPTS[@]}" -r --infected --no-summary -d "$cdb" "$CORPUS"
+		R[clamscan_err1]=$(grep -c 'ERROR' "$OUT/clamscan-scan1.txt.err" || true)
+		if [ "${R[clamscan1_rc]}" = 124 ]; then
+			log "clamscan: timed out after ${SCAN_TIMEOUT}s (BENCH_SCAN_TIMEOUT)"
+		else
+			log "clamscan: ${R[clamscan1_s]} s, $(mbps "${R[clamscan1_s]}") MB/s, exit ${R[clamscan1_rc]}, CPU ${R[clamscan1_cpu]} s (others ${R[clamscan1_foreign]} s), $(grep -c FOUND "$OUT/clamscan-scan1.txt" || true) found"
+			sed -n 's/^\(.*\): .* FOUND$/\1/p' "$OUT/clamscan-scan1.txt" | rel_top >"$TMP/clamscan.flagged"
+		fi
+	else
+		log "clamscan: not installed (scripts/install-deps.sh bench): skipped"
+	fi
+	return 0
+}
+
 want ave && run_ave
 want clamd && run_clamd
 want yara && run_yara
+want kav && run_kav
 want breakdown && run_breakdown
 
 if want go; then
@@ -425,6 +509,35 @@ verdict() { # VALUE OP LIMIT
 	[ "$1" = n/a ] && { echo "n/a"; return; }
 	awk -v a="$1" -v op="$2" -v l="$3" 'BEGIN { ok = (op == ">=") ? a >= l : a <= l; print ok ? "met" : "NOT met" }'
 }
+
+# kav part: a scan row that says "timeout" when BENCH_SCAN_TIMEOUT killed the scan
+kavrow() { # LABEL KEY
+	if [ "${R[${2}_rc]:-}" = 124 ]; then
+		echo "| $1 | timeout (> $SCAN_TIMEOUT s) | n/a | n/a | $(v "${2}_cpu") | n/a | $(v "${2}_foreign") | 124 |"
+	else
+		scanrow "$1" "$2"
+	fi
+}
+# kav_ratio A_KEY B_KEY -> wall time of B / wall time of A (= throughput A / B), or "timeout"
+kav_ratio() {
+	[ "${R[${1}_rc]:-}" = 124 ] && { echo "n/a (kavscanner timeout)"; return; }
+	[ "${R[${2}_rc]:-}" = 124 ] && { echo "> $(div "$SCAN_TIMEOUT" "${R[${1}_s]:-}") (timeout)"; return; }
+	div "${R[${2}_s]:-}" "${R[${1}_s]:-}"
+}
+KAV_CLAMD=${KAV_CLAMD:-clamd1}
+R_KAV_REPEAT=$(div "${R[kav1_s]:-}" "${R[kav2_s]:-}" "%.1f")
+if [ "${R[kav1_rc]:-}" = 124 ] || [ "${R[kav2_rc]:-}" = 124 ]; then R_KAV_REPEAT="n/a (timeout)"; fi
+R_KAV_CLAMD=$(kav_ratio kav1 "$KAV_CLAMD")
+R_KAV_CLAMSCAN=$(kav_ratio kav1 clamscan1)
+R_KAV_AVECTL=$(kav_ratio kav1 ave1)
+# kav_cpu_ratio A_KEY B_KEY -> MB per CPU s of A / of B ("n/a" if either was killed)
+kav_cpu_ratio() {
+	if [ "${R[${1}_rc]:-}" = 124 ] || [ "${R[${2}_rc]:-}" = 124 ]; then echo "n/a (timeout)"; return; fi
+	div "$(mbcpu "$1")" "$(mbcpu "$2")"
+}
+R_KAV_CPU_CLAMD=$(kav_cpu_ratio kav1 "$KAV_CLAMD")
+R_KAV_CPU_CLAMSCAN=$(kav_cpu_ratio kav1 clamscan1)
+verdict_num() { [[ $1 =~ ^[0-9.]+$ ]] && verdict "$1" "$2" "$3" || echo "n/a"; }
 
 CPU=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 MEM=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
@@ -468,6 +581,35 @@ MEM=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 	echo "| peak RSS AVE / clamd | $R_HWM | |"
 	echo "| DB load time AVE / clamd | $R_LOAD | <= 1: $(verdict "$R_LOAD" '<=' 1) |"
 	echo
+	if want kav; then
+		echo "### kavscanner: on-demand scans of the corpus (fresh aveserver, new scan-cache file)"
+		echo
+		echo "| scan of the corpus by kavscanner and ClamAV's scanners | wall (s) | MB/s | files/s | CPU s (daemon + client) | MB per CPU s | CPU s used by other processes meanwhile | exit |"
+		echo "|---|---|---|---|---|---|---|---|"
+		kavrow "kavscanner -q, 1st run (empty scan cache)" kav1
+		kavrow "kavscanner -q, 2nd run (unchanged tree: scan cache)" kav2
+		if [ "$KAV_CLAMD" = clamd1 ]; then
+			kavrow "clamdscan --multiscan --fdpass, 1st run (clamd part)" clamd1
+		else
+			kavrow "clamdscan --multiscan --fdpass, 1st run (fresh clamd)" kclamd1
+		fi
+		kavrow "clamscan -r (loads the DB itself: $(v clamscan_load) s of it)" clamscan1
+		echo
+		echo "kavscanner runs: ${R[kav_sum1]:-n/a} / ${R[kav_sum2]:-n/a}; found lines $(v kav_found1) / $(v kav_found2)"
+		echo "(findings are never cached, so the 2nd run sends the flagged files to aveserver again, which answers them from its result cache);"
+		echo "stderr lines $(v kav_err1) / $(v kav_err2); scan-cache file $(v kav_cache_kb1) KiB. clamscan is single-threaded and loads"
+		echo "the DB on every run (DB load + scan of an empty file: $(v clamscan_load) s); its figure includes that load, clamdscan's does not."
+		echo
+		echo "| ratio (kavscanner) | value | target |"
+		echo "|---|---|---|"
+		echo "| 1st run / 2nd run of kavscanner (wall) | $R_KAV_REPEAT | >= 20: $(verdict_num "$R_KAV_REPEAT" '>=' 20) |"
+		echo "| throughput (wall) kavscanner / clamdscan --multiscan --fdpass | $R_KAV_CLAMD | |"
+		echo "| throughput (wall) kavscanner / clamscan | $R_KAV_CLAMSCAN | |"
+		echo "| MB per CPU s kavscanner / clamd | $R_KAV_CPU_CLAMD | |"
+		echo "| MB per CPU s kavscanner / clamscan | $R_KAV_CPU_CLAMSCAN | |"
+		echo "| throughput (wall) kavscanner / avectl scan --jobs 2 --server-path (ave part) | $R_KAV_AVECTL | |"
+		echo
+	fi
 	echo "### Detections (files flagged in the first run, against $DATA/expected.tsv)"
 	echo
 	echo "| tool | files flagged | expected | expected and flagged | missed | not expected |"
@@ -478,11 +620,17 @@ MEM=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 	[ -f "$TMP/ave.flagged" ] && detection_row AVE "$TMP/ave.flagged" "$TMP/exp.all"
 	[ -f "$TMP/clamd.flagged" ] && detection_row clamd "$TMP/clamd.flagged" "$TMP/exp.clam"
 	[ -f "$TMP/yara.flagged" ] && detection_row yara "$TMP/yara.flagged" "$TMP/exp.yara"
+	[ -f "$TMP/kav.flagged" ] && detection_row kavscanner "$TMP/kav.flagged" "$TMP/exp.all"
+	[ -f "$TMP/clamscan.flagged" ] && detection_row clamscan "$TMP/clamscan.flagged" "$TMP/exp.clam"
 	echo
 	echo "Expected: AVE every planted signature (hash, body, YARA; raw and inside archives, office files, PDF streams and"
 	echo "MIME parts); clamd the hash and body ones; the yara CLI only YARA rules planted as plain bytes (it does not unpack)."
 	echo "Lists of misses: $OUT/missed-*.txt. AVE scan: $(v ave_unchecked) UNCHECKED, $(v ave_corrupted) CORRUPTED lines;"
 	echo "stderr lines: AVE $(v ave_err1), yara $(v yara_err1); clamd ERROR lines $(v clamd_err1)."
+	if want kav; then
+		echo "kavscanner (kav part) is expected to flag what AVE flags, clamscan what clamd flags. kavscanner: $(v kav_unchecked) UNCHECKED,"
+		echo "$(v kav_corrupted) CORRUPTED lines; clamscan stderr ERROR lines $(v clamscan_err1)."
+	fi
 	echo
 	echo "### Commands"
 	echo
@@ -494,6 +642,10 @@ MEM=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 	echo "clamdscan -c clamd.conf --multiscan --fdpass --infected --no-summary $CORPUS"
 	echo "yarac -w $DB/bench.yar out.yarc"
 	echo "yara -w -r -p 2 $DB/bench.yar $CORPUS"
+	if want kav; then
+		echo "bin/kavscanner --socket S --cache-file F -q --no-progress -o REPORT --report-level errors $CORPUS   # twice, same F (a fresh aveserver)"
+		echo "clamscan ${CLAMSCAN_OPTS[*]} -r --infected --no-summary -d DBDIR $CORPUS   # DBDIR: bench.hdb + bench.ndb"
+	fi
 	echo '```'
 	if [ ${#BREAKDOWN_ROWS[@]} -gt 0 ]; then
 		echo
