@@ -292,7 +292,7 @@ run_ave() {
 	local run
 	for run in 1 2; do
 		measure "ave$run" "$pid" sh -c 'exec "$@" >"$0" 2>"$0.err"' "$OUT/ave-scan$run.txt" \
-			bin/avectl --socket "$sock" scan --jobs 2 --server-path --quiet "$CORPUS"
+			bin/avectl --socket "$sock" scan --jobs 4 --server-path --quiet "$CORPUS"
 		R[ave_err$run]=$(wc -l <"$OUT/ave-scan$run.txt.err")
 		log "AVE scan $run: ${R[ave${run}_s]} s, $(mbps "${R[ave${run}_s]}") MB/s, exit ${R[ave${run}_rc]}, CPU ${R[ave${run}_cpu]} s (others ${R[ave${run}_foreign]} s), $(wc -l <"$OUT/ave-scan$run.txt") lines, ${R[ave_err$run]} stderr lines"
 	done
@@ -369,7 +369,7 @@ run_breakdown() {
 		key=bd_${cat//\//_}
 		if ((ave_ok)); then
 			measure "${key}_ave" "$AVE_PID" sh -c 'exec "$@" >/dev/null 2>&1' - \
-				bin/avectl --socket "$AVE_SOCK" scan --jobs 2 --server-path --quiet "$d"
+				bin/avectl --socket "$AVE_SOCK" scan --jobs 4 --server-path --quiet "$d"
 			row+=" | $(div "$bytes" "$(awk -v s="${R[${key}_ave_s]}" 'BEGIN { print s * 1e6 }')" %.1f)"
 		else row+=" | n/a"; fi
 		if ((clamd_ok)); then
@@ -560,7 +560,7 @@ MEM=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 	echo
 	echo "| scan of the corpus | wall (s) | MB/s | files/s | CPU s (daemon + client) | MB per CPU s | CPU s used by other processes meanwhile | exit |"
 	echo "|---|---|---|---|---|---|---|---|"
-	scanrow "AVE: avectl scan --jobs 2 --server-path" ave1
+	scanrow "AVE: avectl scan --jobs 4 --server-path" ave1
 	scanrow "AVE, 2nd run (result cache)" ave2
 	scanrow "clamdscan --multiscan --fdpass (MaxThreads 2)" clamd1
 	scanrow "clamdscan, 2nd run (clean cache)" clamd2
@@ -607,7 +607,7 @@ MEM=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 		echo "| throughput (wall) kavscanner / clamscan | $R_KAV_CLAMSCAN | |"
 		echo "| MB per CPU s kavscanner / clamd | $R_KAV_CPU_CLAMD | |"
 		echo "| MB per CPU s kavscanner / clamscan | $R_KAV_CPU_CLAMSCAN | |"
-		echo "| throughput (wall) kavscanner / avectl scan --jobs 2 --server-path (ave part) | $R_KAV_AVECTL | |"
+		echo "| throughput (wall) kavscanner / avectl scan --jobs 4 --server-path (ave part) | $R_KAV_AVECTL | |"
 		echo
 	fi
 	echo "### Detections (files flagged in the first run, against $DATA/expected.tsv)"
@@ -637,7 +637,7 @@ MEM=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 	echo '```'
 	echo "go run ./scripts/benchgen -out $DATA -hashes $HASHES -ndb $NDB -yara $YARA_N -corpus-mb $MB -seed $SEED"
 	echo "bin/aveserver --db $DB --socket S            # load = until 'bin/avectl --socket S status' succeeds"
-	echo "bin/avectl --socket S scan --jobs 2 --server-path --quiet $CORPUS"
+	echo "bin/avectl --socket S scan --jobs 4 --server-path --quiet $CORPUS"
 	echo "$CLAMD -c clamd.conf                          # DatabaseDirectory: bench.hdb + bench.ndb; load = until clamdscan --ping answers"
 	echo "clamdscan -c clamd.conf --multiscan --fdpass --infected --no-summary $CORPUS"
 	echo "yarac -w $DB/bench.yar out.yarc"
