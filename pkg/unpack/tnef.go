@@ -1,9 +1,11 @@
 package unpack
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"strings"
 	"unicode/utf16"
 
@@ -65,8 +67,8 @@ func (a *tnefAttachment) name(n int) string {
 	return fmt.Sprintf("attachment-%d", n)
 }
 
-// walkTNEF yields the message body ("body.txt", "body.html", "body.rtf"
-// for compressed RTF, still compressed) and every attachment, named by its
+// walkTNEF yields the message body ("body.txt", "body.html", and
+// "body.rtf" decompressed from PR_RTF_COMPRESSED) and every attachment, named by its
 // long file name, title or display name ("attachment-N" otherwise).
 // Attachments stored as objects (PR_ATTACH_DATA_OBJ: an embedded message,
 // itself TNEF, or an OLE storage) are yielded without their 16-byte
@@ -175,7 +177,11 @@ func walkTNEF(ctx context.Context, c *Container, yield func(Member) error) error
 					case mapiHTML:
 						addBody("body.html", v)
 					case mapiRTFCompressed:
-						addBody("body.rtf", v)
+						if len(v) > 0 {
+							v := v
+							bodies = append(bodies, Member{Name: "body.rtf", Size: -1, Packed: int64(len(v)),
+								Open: func() (io.Reader, error) { return newLZFu(v) }})
+						}
 					}
 				}); err != "" {
 					problems = append(problems, "message properties: "+err)
@@ -360,4 +366,98 @@ func cString(b []byte) string {
 		}
 	}
 	return string(b)
+}
+
+// lzfuDictionary is the text the compressed-RTF dictionary starts with
+// (MS-OXRTFCP 2.1.2.1): 207 bytes.
+const lzfuDictionary = "{\\rtf1\\ansi\\mac\\deff0\\deftab720{\\fonttbl;}{\\f0\\fnil \\froman \\fswiss \\fmodern \\fscript \\fdecor MS Sans SerifSymbolArialTimes New RomanCourier{\\colortbl\\red0\\green0\\blue0\r\n\\par \\pard\\plain\\f0\\fs20\\b\\i\\u\\tab\\tx"
+
+// newLZFu reads compressed RTF (MS-OXRTFCP): a 16-byte header (sizes,
+// "LZFu" compressed or "MELA" stored, CRC), then control bytes whose bits,
+// lowest first, mark a literal byte (0) or a 16-bit big-endian reference
+// into a 4096-byte ring dictionary (12-bit offset, 4-bit length - 2). A
+// reference to the current write position ends the stream. The CRC is
+// not checked.
+func newLZFu(b []byte) (io.Reader, error) {
+	if len(b) < 16 {
+		return nil, fmt.Errorf("%w: tnef: compressed RTF header truncated", ErrCorrupt)
+	}
+	switch string(b[8:12]) {
+	case "MELA":
+		return bytes.NewReader(b[16:]), nil
+	case "LZFu":
+	default:
+		return nil, fmt.Errorf("%w: tnef: unknown compressed RTF type %q", ErrCorrupt, b[8:12])
+	}
+	z := &lzfuReader{src: b[16:], wpos: len(lzfuDictionary)}
+	copy(z.dict[:], lzfuDictionary)
+	return z, nil
+}
+
+type lzfuReader struct {
+	src   []byte
+	pos   int
+	dict  [4096]byte
+	wpos  int
+	flags byte
+	nflag int // bits of flags left
+	done  bool
+	out   []byte
+}
+
+func (z *lzfuReader) Read(p []byte) (int, error) {
+	for len(z.out) == 0 {
+		if z.done {
+			return 0, io.EOF
+		}
+		z.step()
+	}
+	n := copy(p, z.out)
+	z.out = z.out[n:]
+	return n, nil
+}
+
+func (z *lzfuReader) put(c byte) {
+	z.dict[z.wpos] = c
+	z.wpos = (z.wpos + 1) & 4095
+	z.out = append(z.out, c)
+}
+
+// step decodes one token.
+func (z *lzfuReader) step() {
+	z.out = z.out[:0]
+	if z.nflag == 0 {
+		if z.pos >= len(z.src) {
+			z.done = true
+			return
+		}
+		z.flags, z.nflag = z.src[z.pos], 8
+		z.pos++
+	}
+	bit := z.flags & 1
+	z.flags >>= 1
+	z.nflag--
+	if bit == 0 {
+		if z.pos >= len(z.src) {
+			z.done = true
+			return
+		}
+		z.put(z.src[z.pos])
+		z.pos++
+		return
+	}
+	if z.pos+2 > len(z.src) {
+		z.done = true
+		return
+	}
+	ref := int(z.src[z.pos])<<8 | int(z.src[z.pos+1])
+	z.pos += 2
+	off, n := ref>>4, ref&15+2
+	if off == z.wpos {
+		z.done = true
+		return
+	}
+	for i := 0; i < n; i++ {
+		z.put(z.dict[(off+i)&4095])
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/hex"
+	"io"
 	"strings"
 	"testing"
 	"unicode/utf16"
@@ -176,4 +178,41 @@ func FuzzWalkTNEF(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzWalkWatched(t, "winmail.dat", data)
 	})
+}
+
+func TestLZFuDecodesTheSpecificationExample(t *testing.T) {
+	if len(lzfuDictionary) != 207 {
+		t.Fatalf("dictionary of %d bytes", len(lzfuDictionary))
+	}
+	// MS-OXRTFCP 3.1.1: compressed "{\rtf1\ansi\ansicpg1252\pard hello world}\r\n".
+	comp, _ := hex.DecodeString("2d0000002b0000004c5a4675f1c5c7a703000a007263706731323542320af32068656c090020627705b06c647d0a800fa0")
+	r, err := newLZFu(comp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(r)
+	if string(got) != "{\\rtf1\\ansi\\ansicpg1252\\pard hello world}\r\n" {
+		t.Fatalf("decoded %q", got)
+	}
+}
+
+func TestTNEFCompressedRTFBodyIsDecompressed(t *testing.T) {
+	// A stored ("MELA") body and an LZFu one made of literals only.
+	rtf := []byte(`{\rtf1 body ` + string(eicar) + `}`)
+	var lit bytes.Buffer
+	for i := 0; i < len(rtf); i += 8 {
+		lit.WriteByte(0)
+		lit.Write(rtf[i:min(i+8, len(rtf))])
+	}
+	for _, tc := range []struct{ typ, data []byte }{{[]byte("MELA"), rtf}, {[]byte("LZFu"), lit.Bytes()}} {
+		var v bytes.Buffer
+		binary.Write(&v, binary.LittleEndian, uint32(len(tc.data)+12))
+		binary.Write(&v, binary.LittleEndian, uint32(len(rtf)))
+		v.Write(tc.typ)
+		v.Write([]byte{0, 0, 0, 0})
+		v.Write(tc.data)
+		msg := newTNEF().attr(1, 0x00069003, mapiProps(mapiProp{ptBinary, mapiRTFCompressed, v.Bytes()})).bytes()
+		res := walk("w.dat", msg, Limits{})
+		wantDetection(t, res, "w.dat/body.rtf", verdict.Infected, "")
+	}
 }
