@@ -51,3 +51,7 @@ tool (
 	google.golang.org/grpc/cmd/protoc-gen-go-grpc
 	google.golang.org/protobuf/cmd/protoc-gen-go
 )
+
+// XFORWARD support: go-smtp v0.25.1 plus a small documented patch, see
+// third_party/go-smtp/AVE-PATCH.md.
+replace github.com/emersion/go-smtp => ./third_party/go-smtp

@@ -20,6 +20,7 @@ type Received struct {
 	Rcpts    []string
 	RcptOpts []smtp.RcptOptions
 	Data     []byte
+	XForward map[string]string // XFORWARD attributes given before MAIL
 }
 
 // FakeMTA is a downstream MTA for tests: a go-smtp server on a loopback
@@ -75,6 +76,7 @@ func StartMTA(t testing.TB, network string, lmtp bool) *FakeMTA {
 	m.srv.MaxLineLength = 0
 	m.srv.EnableSMTPUTF8 = true
 	m.srv.EnableDSN = true
+	m.srv.EnableXFORWARD = true
 	m.srv.ErrorLog = nopLogger{}
 	go m.srv.Serve(l)
 	t.Cleanup(func() { m.srv.Close() })
@@ -100,15 +102,26 @@ func (nopLogger) Printf(string, ...any) {}
 func (nopLogger) Println(...any)        {}
 
 type mtaSession struct {
-	m   *FakeMTA
-	c   *smtp.Conn
-	cur Received
+	m    *FakeMTA
+	c    *smtp.Conn
+	cur  Received
+	xfwd map[string]string
 }
 
-func (s *mtaSession) Reset()        { s.cur = Received{} }
+func (s *mtaSession) Reset() { s.cur, s.xfwd = Received{}, nil }
+
+func (s *mtaSession) XForward(attrs map[string]string) error {
+	if s.xfwd == nil {
+		s.xfwd = map[string]string{}
+	}
+	for k, v := range attrs {
+		s.xfwd[k] = v
+	}
+	return nil
+}
 func (s *mtaSession) Logout() error { return nil }
 func (s *mtaSession) Mail(from string, opts *smtp.MailOptions) error {
-	s.cur = Received{From: from}
+	s.cur = Received{From: from, XForward: s.xfwd}
 	if opts != nil {
 		s.cur.MailOpts = *opts
 	}

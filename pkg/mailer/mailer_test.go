@@ -228,3 +228,17 @@ func TestSplitEnhanced(t *testing.T) {
 		}
 	}
 }
+
+func TestForwardSendsXFORWARDOnlyToServersThatAnnounceIt(t *testing.T) {
+	mta := testkit.StartMTA(t, "tcp", false)
+	dest := config.Mailer{Protocol: "smtp", Network: "tcp", Address: mta.Addr}
+	env := &mailflow.Envelope{From: "a@x", XForward: map[string]string{"ADDR": "192.0.2.1", "NAME": "[UNAVAILABLE]", "HELO": "h e+llo"},
+		Rcpts: []mailflow.Recipient{{Addr: "b@x"}}}
+	if r := send(t, dest, env, []byte("x\r\n")); r[0].Code != 250 {
+		t.Fatalf("got %+v", r)
+	}
+	got := mta.Messages()[0].XForward
+	if got["ADDR"] != "192.0.2.1" || got["NAME"] != "[UNAVAILABLE]" || got["HELO"] != "h e+llo" {
+		t.Fatalf("got %v", got)
+	}
+}

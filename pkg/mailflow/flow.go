@@ -249,6 +249,9 @@ func (o *Outcome) LogAttrs() []slog.Attr {
 		slog.Duration("scan", o.ScanTime),
 		slog.Duration("forward", o.Forward),
 	}
+	if a := o.Env.XForward["ADDR"]; a != "" {
+		attrs = append(attrs, slog.String("client", a))
+	}
 	if o.ScanErr != nil {
 		attrs = append(attrs, slog.String("error", o.ScanErr.Error()))
 	}

@@ -79,6 +79,9 @@ func New(opt Options) *Server {
 	srv.WriteTimeout = opt.WriteTimeout
 	srv.EnableSMTPUTF8 = true
 	srv.EnableDSN = true
+	// Postfix sends the original client's attributes (XFORWARD_README);
+	// they are passed on to a downstream that announces XFORWARD.
+	srv.EnableXFORWARD = true
 	srv.ErrorLog = slogLogger{opt.Log}
 	s.srv = srv
 	return s
@@ -167,16 +170,29 @@ func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
 
 // session is one SMTP/LMTP session; go-smtp calls it from one goroutine.
 type session struct {
-	s   *Server
-	log *slog.Logger
-	env mailflow.Envelope
+	s    *Server
+	log  *slog.Logger
+	env  mailflow.Envelope
+	xfwd map[string]string // XFORWARD attributes for the next transaction
 }
 
-func (ss *session) Reset()        { ss.env = mailflow.Envelope{} }
+func (ss *session) Reset() { ss.env, ss.xfwd = mailflow.Envelope{}, nil }
+
+// XForward collects Postfix XFORWARD attributes (several commands may
+// each carry some) until the transaction ends.
+func (ss *session) XForward(attrs map[string]string) error {
+	if ss.xfwd == nil {
+		ss.xfwd = map[string]string{}
+	}
+	for k, v := range attrs {
+		ss.xfwd[k] = v
+	}
+	return nil
+}
 func (ss *session) Logout() error { return nil }
 
 func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
-	ss.env = mailflow.Envelope{From: from}
+	ss.env = mailflow.Envelope{From: from, XForward: ss.xfwd}
 	if opts != nil {
 		if opts.Body == smtp.Body8BitMIME {
 			ss.env.Body = "8BITMIME"
@@ -247,7 +263,7 @@ func (ss *session) process(r io.Reader) []mailflow.Reply {
 		case errors.Is(err, mailflow.ErrSpool):
 			rep = mailflow.TempFail("4.3.0", "cannot spool the message, try again later")
 		}
-		ss.log.Error("receive", "queue_id", msg.ID, "from", env.From, "rcpts", strings.Join(env.Addrs(), ","),
+		ss.log.Error("receive", "queue_id", msg.ID, "client", env.XForward["ADDR"], "from", env.From, "rcpts", strings.Join(env.Addrs(), ","),
 			"size", msg.Size(), "error", err.Error(), "reply", rep.String())
 		return all(rep)
 	}

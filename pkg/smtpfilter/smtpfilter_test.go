@@ -329,3 +329,68 @@ func TestStdioServesOneLMTPSessionThroughPipes(t *testing.T) {
 		t.Fatalf("got %+v", msgs)
 	}
 }
+
+func TestXFORWARDFromPostfixIsPassedDownstream(t *testing.T) {
+	r := newRig(t, false, false, Options{}, patternScanner{})
+	conn, err := net.Dial("tcp", r.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(conn)
+	expect := func(prefix string) string {
+		t.Helper()
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil {
+				t.Fatalf("want %q: %v", prefix, err)
+			}
+			if len(l) >= 4 && l[3] == '-' {
+				if strings.Contains(l, "XFORWARD") && !strings.Contains(l, "NAME ADDR") {
+					t.Fatalf("XFORWARD keyword without attributes: %q", l)
+				}
+				continue
+			}
+			if !strings.HasPrefix(l, prefix) {
+				t.Fatalf("got %q, want %q", l, prefix)
+			}
+			return l
+		}
+	}
+	expect("220 ")
+	io.WriteString(conn, "EHLO postfix.test\r\n")
+	expect("250 ")
+	io.WriteString(conn, "XFORWARD NAME=client.example.org ADDR=192.0.2.7 PORT=40123\r\n")
+	expect("250 ")
+	io.WriteString(conn, "XFORWARD PROTO=ESMTP HELO=helo+2Bname SOURCE=REMOTE\r\n")
+	expect("250 ")
+	io.WriteString(conn, "XFORWARD BOGUS=1\r\n")
+	expect("501 ")
+	io.WriteString(conn, "MAIL FROM:<s@example.org>\r\nRCPT TO:<a@example.net>\r\nDATA\r\n")
+	expect("250 ")
+	expect("250 ")
+	expect("354 ")
+	io.WriteString(conn, "Subject: xf\r\n\r\nhi\r\n.\r\n")
+	expect("250 ")
+	// A second transaction without XFORWARD carries none.
+	io.WriteString(conn, "MAIL FROM:<s@example.org>\r\nRCPT TO:<a@example.net>\r\nDATA\r\n")
+	expect("250 ")
+	expect("250 ")
+	expect("354 ")
+	io.WriteString(conn, "Subject: xf2\r\n\r\nhi\r\n.\r\nQUIT\r\n")
+	expect("250 ")
+	msgs := r.mta.Messages()
+	if len(msgs) != 2 {
+		t.Fatalf("got %d messages", len(msgs))
+	}
+	want := map[string]string{"NAME": "client.example.org", "ADDR": "192.0.2.7", "PORT": "40123", "PROTO": "ESMTP", "HELO": "helo+name", "SOURCE": "REMOTE"}
+	for k, v := range want {
+		if msgs[0].XForward[k] != v {
+			t.Errorf("XFORWARD %s = %q, want %q (all: %v)", k, msgs[0].XForward[k], v, msgs[0].XForward)
+		}
+	}
+	if len(msgs[1].XForward) != 0 {
+		t.Errorf("second transaction got %v", msgs[1].XForward)
+	}
+}
