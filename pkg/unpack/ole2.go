@@ -24,6 +24,10 @@ func init() {
 // non-printable first character of names such as "\x05SummaryInformation"
 // is dropped).
 //
+// An "\x01Ole10Native" stream (an object embedded with the Packager)
+// also yields the packaged file itself, as "<stream path>/<file name>"
+// ("ObjectPool/_1234/Ole10Native/invoice.exe").
+//
 // VBA macro storages (a storage named "VBA" holding a "dir" stream) also
 // yield the decompressed source of each module as "<storage path>/<module
 // name>.vba", for example "Macros/VBA/Module1.vba" in a Word document or
@@ -70,6 +74,18 @@ func walkOLE2(ctx context.Context, c *Container, yield func(Member) error) error
 			return io.LimitReader(f, size), nil
 		}}); err != nil {
 			return err
+		}
+		if strings.EqualFold(f.Name, "Ole10Native") {
+			// An embedded Packager object: a 32-bit size, then the
+			// package (label, paths, the file). The file is yielded
+			// alone, byte for byte, under its own name.
+			if b := readStream(f, limit); len(b) > 4 {
+				if pname, data, ok := olePackage(b[4:]); ok {
+					if err := yield(Member{Name: name + "/" + pname, Size: int64(len(data)), Packed: -1, Data: data}); err != nil {
+						return err
+					}
+				}
+			}
 		}
 	}
 	for _, dir := range vbaOrder {

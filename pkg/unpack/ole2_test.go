@@ -358,6 +358,24 @@ func TestOLE2YieldsEveryStream(t *testing.T) {
 	}
 }
 
+func TestOLE2PackagedFileIsYieldedByName(t *testing.T) {
+	pkg := olePackageData("invoice.exe", eicar)
+	native := append(binary.LittleEndian.AppendUint32(nil, uint32(len(pkg))), pkg...)
+	doc := makeCFB(t, cfbStream{"WordDocument", []byte("text")}, cfbStream{"ObjectPool/_1/\x01Ole10Native", native})
+	var exact bool
+	w := &Walker{Inspect: func(ctx context.Context, o *Object) ([]verdict.Detection, bool, error) {
+		if o.Name == "ObjectPool/_1/Ole10Native/invoice.exe" {
+			exact = bytes.Equal(o.Data, eicar)
+		}
+		return inspectEICAR(ctx, o)
+	}}
+	res := w.Walk(context.Background(), "p.doc", doc, "", false)
+	wantDetection(t, res, "p.doc/ObjectPool/_1/Ole10Native/invoice.exe", verdict.Infected, "")
+	if !exact {
+		t.Errorf("packaged file not yielded byte for byte:\n%s", dump(res))
+	}
+}
+
 func TestOLE2VBASourceIsExposed(t *testing.T) {
 	body := "Sub AutoOpen()\r\n  s = \"" + string(eicar) + "\"\r\nEnd Sub\r\n"
 	for _, withDir := range []bool{true, false} {
