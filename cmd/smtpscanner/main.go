@@ -133,21 +133,30 @@ func run() error {
 	log.Info("listening", "address", cfg.ListenAddress, "protocol", cfg.Protocol, "forward", cfg.ForwardMailer.String(), "aveserver", cfg.ServerAddress)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	stopped := make(chan struct{})
 	go func() {
+		defer close(stopped)
 		s := <-sigs
-		log.Info("stopping", "signal", s.String())
-		ctx, cancel := context.WithTimeout(context.Background(), cfg.MaxCheckTime+cfg.ForwardTimeout)
+		log.Info("stopping", "signal", s.String(), "grace", shutdownGrace)
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 		defer cancel()
 		if err := srv.Shutdown(ctx); err != nil {
-			srv.Close()
+			log.Warn("messages in flight aborted (their MTA retries them)", "error", err.Error())
 		}
 	}()
 	err = srv.Serve(l)
+	if err == nil {
+		<-stopped
+	}
 	if cfg.ListenNetwork() == "unix" {
 		os.Remove(cfg.ListenAddress)
 	}
 	return err
 }
+
+// shutdownGrace is how long SIGTERM waits for messages in flight before
+// aborting them; an aborted message got no 250, so the MTA retries it.
+const shutdownGrace = 30 * time.Second
 
 func listenOn(network, addr string) (net.Listener, error) {
 	if network == "unix" {

@@ -251,6 +251,9 @@ func TestSpoolRecoverReportsAndRemovesLeftovers(t *testing.T) {
 	}
 	m, _ := sp.Create()
 	m.ReadFrom(strings.NewReader("left behind"))
+	live, _ := sp.Create() // still open: another process's message in flight
+	defer live.Remove()
+	m.f.Close() // its session died
 	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not ours"), 0o600)
 	left, err := sp.Recover()
 	if err != nil || len(left) != 1 || left[0].Name != m.ID+".msg" || left[0].Size != 11 {
@@ -258,6 +261,9 @@ func TestSpoolRecoverReportsAndRemovesLeftovers(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, m.ID+".msg")); !os.IsNotExist(err) {
 		t.Fatal("leftover still there")
+	}
+	if _, err := os.Stat(filepath.Join(dir, live.ID+".msg")); err != nil {
+		t.Fatal("removed a spool file still in use")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "notes.txt")); err != nil {
 		t.Fatal("removed a file that is not a spool file")

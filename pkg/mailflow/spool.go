@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -20,10 +21,12 @@ var ErrSpool = errors.New("mailflow: spool")
 const spoolSuffix = ".msg"
 
 // Spool is the directory holding messages in flight. A message's file
-// lives from Create until its outcome is final (Message.Remove); a file
-// found there at start-up belongs to a session that died before it
-// answered, so the MTA still owns that message and the file is only
-// reported and removed (Recover). Safe for concurrent use.
+// lives from Create until its outcome is final (Message.Remove) and is
+// flock(2)ed while it lives; an unlocked file found there belongs to a
+// session that died before it answered, so the MTA still owns that
+// message and the file is only reported and removed (Recover). Files
+// locked by other live processes sharing the directory (--stdio
+// instances) are left alone. Safe for concurrent use.
 type Spool struct {
 	dir string
 }
@@ -57,6 +60,9 @@ func (s *Spool) Recover() ([]Leftover, error) {
 	var errs []error
 	for _, e := range ents {
 		if !e.Type().IsRegular() || !strings.HasSuffix(e.Name(), spoolSuffix) {
+			continue
+		}
+		if inUse(filepath.Join(s.dir, e.Name())) {
 			continue
 		}
 		l := Leftover{Name: e.Name()}
@@ -95,6 +101,11 @@ func (s *Spool) Create() (*Message, error) {
 	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSpool, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		os.Remove(p)
+		return nil, fmt.Errorf("%w: lock: %v", ErrSpool, err)
 	}
 	return &Message{ID: id, path: p, f: f, created: time.Now()}, nil
 }
@@ -137,6 +148,16 @@ func (m *Message) Reader() io.Reader { return io.NewSectionReader(m.f, 0, m.size
 func (m *Message) Remove() error {
 	m.f.Close()
 	return os.Remove(m.path)
+}
+
+// inUse reports whether another open file description holds the lock.
+func inUse(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil
 }
 
 type writeErr struct{ error }

@@ -15,6 +15,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -47,6 +48,10 @@ type Server struct {
 	cancel   context.CancelFunc
 	sessions atomic.Int64
 	seq      atomic.Uint64
+	inflight atomic.Int64 // messages between DATA and their reply
+
+	mu    sync.Mutex
+	conns map[*countedConn]struct{} // sessions of Serve, closed by Shutdown
 }
 
 // New returns a Server.
@@ -63,7 +68,7 @@ func New(opt Options) *Server {
 	if opt.Log == nil {
 		opt.Log = slog.Default()
 	}
-	s := &Server{opt: opt}
+	s := &Server{opt: opt, conns: map[*countedConn]struct{}{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	srv := smtp.NewServer(smtp.BackendFunc(s.newSession))
 	srv.LMTP = opt.LMTP
@@ -104,10 +109,29 @@ func (s *Server) Close() error {
 	return s.srv.Close()
 }
 
-// Shutdown stops listening and waits for sessions to end or ctx.
+// Shutdown stops listening, lets the messages in flight finish (until
+// ctx ends), then aborts what is left and closes every session. An
+// aborted message got no 250, so its MTA keeps it and retries.
 func (s *Server) Shutdown(ctx context.Context) error {
-	err := s.srv.Shutdown(ctx)
+	stop, cancel := context.WithCancel(context.Background())
+	go s.srv.Shutdown(stop) // closes the listeners at once
+	defer cancel()
+	var err error
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for s.inflight.Load() > 0 && err == nil {
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-tick.C:
+		}
+	}
 	s.cancel()
+	s.mu.Lock()
+	for c := range s.conns {
+		c.Conn.Close()
+	}
+	s.mu.Unlock()
 	return err
 }
 
@@ -141,7 +165,11 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			}()
 			continue
 		}
-		return &countedConn{Conn: c, s: l.s}, nil
+		cc := &countedConn{Conn: c, s: l.s}
+		l.s.mu.Lock()
+		l.s.conns[cc] = struct{}{}
+		l.s.mu.Unlock()
+		return cc, nil
 	}
 }
 
@@ -154,6 +182,9 @@ type countedConn struct {
 func (c *countedConn) Close() error {
 	if c.done.CompareAndSwap(false, true) {
 		c.s.sessions.Add(-1)
+		c.s.mu.Lock()
+		delete(c.s.conns, c)
+		c.s.mu.Unlock()
 	}
 	return c.Conn.Close()
 }
@@ -236,6 +267,8 @@ func (ss *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 // process spools, scans, decides and forwards one message and returns
 // one reply per recipient. The spool file is gone when it returns.
 func (ss *session) process(r io.Reader) []mailflow.Reply {
+	ss.s.inflight.Add(1)
+	defer ss.s.inflight.Add(-1)
 	env := ss.env
 	all := func(rep mailflow.Reply) []mailflow.Reply {
 		out := make([]mailflow.Reply, len(env.Rcpts))

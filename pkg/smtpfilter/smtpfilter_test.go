@@ -394,3 +394,62 @@ func TestXFORWARDFromPostfixIsPassedDownstream(t *testing.T) {
 		t.Errorf("second transaction got %v", msgs[1].XForward)
 	}
 }
+
+type slowScanner struct{ d time.Duration }
+
+func (s slowScanner) Scan(ctx context.Context, name string, size int64, r io.Reader) (*verdict.Result, error) {
+	select {
+	case <-time.After(s.d):
+		return &verdict.Result{}, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func TestShutdownLetsMessagesInFlightFinish(t *testing.T) {
+	r := newRig(t, false, false, Options{}, slowScanner{d: 300 * time.Millisecond})
+	done := make(chan error, 1)
+	go func() { done <- sendSMTP(t, r.addr, nil, []string{"a@example.net"}, "Subject: x\r\n\r\nx\r\n") }()
+	for i := 0; r.srv.inflight.Load() == 0; i++ {
+		if i > 500 {
+			t.Fatal("message never in flight")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("in-flight message: %v", err)
+	}
+	if len(r.mta.Messages()) != 1 {
+		t.Fatal("in-flight message not forwarded")
+	}
+	if c, err := net.Dial("tcp", r.addr); err == nil {
+		c.Close()
+		t.Fatal("still accepting after Shutdown")
+	}
+}
+
+func TestShutdownPastItsDeadlineAbortsWithoutA250(t *testing.T) {
+	r := newRig(t, false, false, Options{}, slowScanner{d: time.Minute})
+	done := make(chan error, 1)
+	go func() { done <- sendSMTP(t, r.addr, nil, []string{"a@example.net"}, "Subject: x\r\n\r\nx\r\n") }()
+	for i := 0; r.srv.inflight.Load() == 0; i++ {
+		if i > 500 {
+			t.Fatal("message never in flight")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	r.srv.Shutdown(ctx)
+	if err := <-done; err == nil {
+		t.Fatal("aborted message got a 250")
+	}
+	if len(r.mta.Messages()) != 0 {
+		t.Fatal("aborted message forwarded")
+	}
+}
