@@ -7,7 +7,7 @@ set -euo pipefail
 
 # Archive tools make the test fixtures that the tests do not build in Go.
 pkgs=(gcc make pkg-config libyara-dev libyara9 zip unzip tar gzip bzip2 xz-utils
-	p7zip-full arj cpio gcab mscompress sharutils)
+	p7zip-full arj cpio gcab mscompress sharutils uudeview macutils qpdf)
 if [ "${1:-}" = bench ]; then
 	pkgs+=(yara clamav clamav-daemon clamdscan)
 fi
