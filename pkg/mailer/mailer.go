@@ -173,8 +173,11 @@ func (c *client) transact(host string, env *mailflow.Envelope, size int64, msg i
 		fail(err)
 		return
 	}
+	// A refused session (greeting, EHLO, XFORWARD) says nothing about
+	// the message: it stays temporary, so a misconfigured re-injection
+	// port delays mail instead of bouncing it.
 	if r.Code != 220 {
-		fill(replies, 0, downstream(r))
+		fill(replies, 0, refused(r))
 		c.quit()
 		return
 	}
@@ -182,7 +185,7 @@ func (c *client) transact(host string, env *mailflow.Envelope, size int64, msg i
 		fail(err)
 		return
 	} else if !r.OK() {
-		fill(replies, 0, downstream(r))
+		fill(replies, 0, refused(r))
 		c.quit()
 		return
 	}
@@ -192,7 +195,7 @@ func (c *client) transact(host string, env *mailflow.Envelope, size int64, msg i
 				fail(err)
 				return
 			} else if !r.OK() {
-				fill(replies, 0, downstream(r))
+				fill(replies, 0, refused(r))
 				c.quit()
 				return
 			}
@@ -266,7 +269,19 @@ func (c *client) transact(host string, env *mailflow.Envelope, size int64, msg i
 
 func downstream(r mailflow.Reply) mailflow.Reply { r.Local = false; return r }
 
+// refused is the local 451 for a downstream that refused the session.
+func refused(r mailflow.Reply) mailflow.Reply {
+	return mailflow.TempFail("4.4.2", "downstream MTA refused the session: %s", r)
+}
+
+// quitTimeout bounds the wait for the reply to QUIT on a socket (a
+// child's exit is bounded by the transaction's deadline instead).
+const quitTimeout = 10 * time.Second
+
 func (c *client) quit() {
+	if nc, ok := c.conn.(net.Conn); ok {
+		nc.SetDeadline(time.Now().Add(quitTimeout))
+	}
 	c.cmd("QUIT")
 }
 

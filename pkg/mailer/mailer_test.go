@@ -1,6 +1,7 @@
 package mailer
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -240,5 +241,30 @@ func TestForwardSendsXFORWARDOnlyToServersThatAnnounceIt(t *testing.T) {
 	got := mta.Messages()[0].XForward
 	if got["ADDR"] != "192.0.2.1" || got["NAME"] != "[UNAVAILABLE]" || got["HELO"] != "h e+llo" {
 		t.Fatalf("got %v", got)
+	}
+}
+
+func TestForwardToARefusingSessionIsTemporary(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			io.WriteString(c, "554 5.7.1 no service for you\r\n")
+			bufio.NewReader(c).ReadString('\n')
+			io.WriteString(c, "221 2.0.0 bye\r\n")
+			c.Close()
+		}
+	}()
+	dest := config.Mailer{Protocol: "smtp", Network: "tcp", Address: l.Addr().String()}
+	r := send(t, dest, &mailflow.Envelope{Rcpts: []mailflow.Recipient{{Addr: "b@x"}}}, []byte("x\r\n"))
+	if r[0].Code != 451 || !r[0].Local || !strings.Contains(r[0].Text, "554") {
+		t.Fatalf("got %+v", r)
 	}
 }
