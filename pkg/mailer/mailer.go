@@ -54,9 +54,45 @@ func (m *Mailer) dial(ctx context.Context) (transport, error) {
 	return nil, fmt.Errorf("mailer: unknown network %q", m.Dest.Network)
 }
 
-// Forward implements mailflow.Forwarder.
-func (m *Mailer) Forward(ctx context.Context, env *mailflow.Envelope, size int64, msg io.Reader) []mailflow.Reply {
+// Forward implements mailflow.Forwarder. When the downstream answers an
+// RCPT with "452 4.5.3" (too many recipients, RFC 5321 section
+// 4.5.3.1.10), the recipients not yet tried go in further transactions.
+func (m *Mailer) Forward(ctx context.Context, env *mailflow.Envelope, size int64, open func() io.Reader) []mailflow.Reply {
 	replies := make([]mailflow.Reply, len(env.Rcpts))
+	pending := make([]int, len(env.Rcpts))
+	for i := range pending {
+		pending[i] = i
+	}
+	for len(pending) > 0 {
+		sub := *env
+		sub.Rcpts = make([]mailflow.Recipient, len(pending))
+		for j, i := range pending {
+			sub.Rcpts[j] = env.Rcpts[i]
+		}
+		subReplies, tooMany := m.forwardOnce(ctx, &sub, size, open())
+		var next []int
+		for j, i := range pending {
+			if subReplies[j].Code == 0 {
+				next = append(next, i)
+			} else {
+				replies[i] = subReplies[j]
+			}
+		}
+		if len(next) == len(pending) { // no progress
+			for _, i := range next {
+				replies[i] = tooMany
+			}
+			break
+		}
+		pending = next
+	}
+	return replies
+}
+
+// forwardOnce runs one transaction. Recipients left untried after a
+// "452 4.5.3" get a zero Reply; tooMany is that reply.
+func (m *Mailer) forwardOnce(ctx context.Context, env *mailflow.Envelope, size int64, msg io.Reader) (replies []mailflow.Reply, tooMany mailflow.Reply) {
+	replies = make([]mailflow.Reply, len(env.Rcpts))
 	if _, ok := ctx.Deadline(); !ok {
 		t := m.Timeout
 		if t <= 0 {
@@ -69,7 +105,7 @@ func (m *Mailer) Forward(ctx context.Context, env *mailflow.Envelope, size int64
 	conn, err := m.dial(ctx)
 	if err != nil {
 		fill(replies, 0, brokenReply(err))
-		return replies
+		return replies, tooMany
 	}
 	dl, _ := ctx.Deadline()
 	conn.SetDeadline(dl)
@@ -80,9 +116,9 @@ func (m *Mailer) Forward(ctx context.Context, env *mailflow.Envelope, size int64
 	if host == "" {
 		host = "localhost"
 	}
-	c.transact(host, env, size, msg, replies)
+	tooMany = c.transact(host, env, size, msg, replies)
 	conn.Close()
-	return replies
+	return replies, tooMany
 }
 
 // brokenReply is the local reply for a connection that failed or broke.
@@ -164,8 +200,10 @@ type client struct {
 	ext  map[string]string // EHLO keywords (upper case) -> parameters
 }
 
-// transact runs one mail transaction and fills replies.
-func (c *client) transact(host string, env *mailflow.Envelope, size int64, msg io.Reader, replies []mailflow.Reply) {
+// transact runs one mail transaction and fills replies. After a "452
+// 4.5.3" to an RCPT it tries no more recipients: their replies stay zero
+// and the 452 is returned.
+func (c *client) transact(host string, env *mailflow.Envelope, size int64, msg io.Reader, replies []mailflow.Reply) (tooMany mailflow.Reply) {
 	fail := func(err error) { fill(replies, 0, brokenReply(err)) }
 	// Greeting (RFC 5321 section 4.3.1).
 	r, err := c.reply()
@@ -216,6 +254,10 @@ func (c *client) transact(host string, env *mailflow.Envelope, size int64, msg i
 			fail(err)
 			return
 		}
+		if r.Code == 452 && r.Enhanced == "4.5.3" {
+			tooMany = downstream(r)
+			break
+		}
 		if r.OK() {
 			accepted = append(accepted, i)
 		} else {
@@ -265,6 +307,7 @@ func (c *client) transact(host string, env *mailflow.Envelope, size int64, msg i
 		}
 	}
 	c.quit()
+	return tooMany
 }
 
 func downstream(r mailflow.Reply) mailflow.Reply { r.Local = false; return r }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,7 +41,7 @@ func TestMain(m *testing.M) {
 func send(t *testing.T, dest config.Mailer, env *mailflow.Envelope, msg []byte) []mailflow.Reply {
 	t.Helper()
 	m := &Mailer{Dest: dest, Hostname: "scanner.test", Timeout: 20 * time.Second}
-	return m.Forward(context.Background(), env, int64(len(msg)), bytes.NewReader(msg))
+	return m.Forward(context.Background(), env, int64(len(msg)), func() io.Reader { return bytes.NewReader(msg) })
 }
 
 var shapes = map[string]string{
@@ -266,5 +267,45 @@ func TestForwardToARefusingSessionIsTemporary(t *testing.T) {
 	r := send(t, dest, &mailflow.Envelope{Rcpts: []mailflow.Recipient{{Addr: "b@x"}}}, []byte("x\r\n"))
 	if r[0].Code != 451 || !r[0].Local || !strings.Contains(r[0].Text, "554") {
 		t.Fatalf("got %+v", r)
+	}
+}
+
+func TestForwardSendsRecipientsPastA452TooManyInAnotherTransaction(t *testing.T) {
+	mta := testkit.StartMTA(t, "tcp", false)
+	var mu sync.Mutex
+	perTx := 0
+	mta.RcptErr = func(to string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if to == "first@x" {
+			perTx = 0
+		}
+		perTx++
+		if perTx > 2 {
+			perTx = 0
+			return &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 5, 3}, Message: "too many recipients"}
+		}
+		return nil
+	}
+	dest := config.Mailer{Protocol: "smtp", Network: "tcp", Address: mta.Addr}
+	env := &mailflow.Envelope{From: "a@x"}
+	for _, a := range []string{"first@x", "b@x", "c@x", "d@x", "e@x"} {
+		env.Rcpts = append(env.Rcpts, mailflow.Recipient{Addr: a})
+	}
+	r := send(t, dest, env, []byte("Subject: x\r\n\r\nx\r\n"))
+	for i, rep := range r {
+		if rep.Code != 250 {
+			t.Fatalf("reply %d: %+v", i, rep)
+		}
+	}
+	var got []string
+	for _, m := range mta.Messages() {
+		got = append(got, strings.Join(m.Rcpts, ","))
+		if string(m.Data) != "Subject: x\r\n\r\nx\r\n" {
+			t.Fatalf("data %q", m.Data)
+		}
+	}
+	if strings.Join(got, " ") != "first@x,b@x c@x,d@x e@x" {
+		t.Fatalf("transactions %q", got)
 	}
 }

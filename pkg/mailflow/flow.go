@@ -23,10 +23,12 @@ type Scanner interface {
 // Forwarder hands a message to the downstream MTA. It returns one Reply
 // per env.Rcpts entry, in order: the downstream's own reply for that
 // recipient, or a local 451 when the transaction broke before that
-// recipient's outcome was known. msg is the exact byte stream to send
-// (before dot-stuffing) and size its length.
+// recipient's outcome was known. open returns, each time it is called,
+// a new reader of the exact byte stream to send (before dot-stuffing),
+// so a forwarder can send it more than once (several transactions); size
+// is its length.
 type Forwarder interface {
-	Forward(ctx context.Context, env *Envelope, size int64, msg io.Reader) []Reply
+	Forward(ctx context.Context, env *Envelope, size int64, open func() io.Reader) []Reply
 }
 
 // Options configure a Flow. Scanner, Forwarder and Policy are required.
@@ -147,7 +149,9 @@ func (f *Flow) Process(ctx context.Context, env *Envelope, msg *Message) *Outcom
 			head.WriteString(eol)
 		}
 		fctx, cancel := withTimeout(ctx, f.opt.ForwardTimeout)
-		replies := f.opt.Forwarder.Forward(fctx, &sub, int64(head.Len())+msg.Size(), io.MultiReader(&head, msg.Reader()))
+		hb := head.Bytes()
+		open := func() io.Reader { return io.MultiReader(bytes.NewReader(hb), msg.Reader()) }
+		replies := f.opt.Forwarder.Forward(fctx, &sub, int64(len(hb))+msg.Size(), open)
 		cancel()
 		for j, i := range g.idx {
 			if j < len(replies) {

@@ -48,8 +48,8 @@ type fakeForwarder struct {
 	reply func(rcpt string) Reply
 }
 
-func (f *fakeForwarder) Forward(ctx context.Context, env *Envelope, size int64, msg io.Reader) []Reply {
-	b, _ := io.ReadAll(msg)
+func (f *fakeForwarder) Forward(ctx context.Context, env *Envelope, size int64, open func() io.Reader) []Reply {
+	b, _ := io.ReadAll(open())
 	f.mu.Lock()
 	f.sent = append(f.sent, sent{*env, string(b)})
 	f.mu.Unlock()
