@@ -534,46 +534,36 @@ func splitEnhanced(text string, code int) (string, string) {
 // writeDotStuffed writes msg as DATA content (RFC 5321 section 4.5.2): a
 // "." is doubled at the start of the message and after every CRLF; a
 // message not ending in CRLF gets one; then ".\r\n". Nothing else is
-// changed (bare LF and bare CR pass through).
+// changed (bare LF and bare CR pass through). It works on chunks that end
+// at each LF (or when the buffer fills), so long lines cost nothing extra.
 func writeDotStuffed(w *bufio.Writer, msg io.Reader) error {
 	br := bufio.NewReaderSize(msg, 64<<10)
-	const (
-		lineStart = iota
-		mid
-		cr
-	)
-	state := lineStart
+	lineStart, prevCR := true, false
 	for {
-		b, err := br.ReadByte()
+		chunk, err := br.ReadSlice('\n')
+		if len(chunk) > 0 {
+			if lineStart && chunk[0] == '.' {
+				w.WriteByte('.')
+			}
+			if _, werr := w.Write(chunk); werr != nil {
+				return fmt.Errorf("%w: %v", errBroken, werr)
+			}
+			n := len(chunk)
+			last := chunk[n-1]
+			lineStart = last == '\n' && (n >= 2 && chunk[n-2] == '\r' || n == 1 && prevCR)
+			prevCR = last == '\r'
+		}
 		if err == io.EOF {
 			break
 		}
-		if err != nil {
+		if err != nil && err != bufio.ErrBufferFull {
 			return err
 		}
-		switch state {
-		case lineStart:
-			if b == '.' {
-				w.WriteByte('.')
-			}
-		}
-		switch {
-		case b == '\r':
-			state = cr
-		case b == '\n' && state == cr:
-			state = lineStart
-		default:
-			state = mid
-		}
-		if err := w.WriteByte(b); err != nil {
-			return fmt.Errorf("%w: %v", errBroken, err)
-		}
 	}
-	if state != lineStart {
+	if !lineStart {
 		w.WriteString("\r\n")
 	}
-	_, err := w.WriteString(".\r\n")
-	if err != nil {
+	if _, err := w.WriteString(".\r\n"); err != nil {
 		return fmt.Errorf("%w: %v", errBroken, err)
 	}
 	return nil

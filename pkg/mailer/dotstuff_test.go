@@ -1,0 +1,90 @@
+package mailer
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"math/rand"
+	"strings"
+	"testing"
+)
+
+// stuffByBytes is the byte-at-a-time definition writeDotStuffed must
+// match: "." doubled at the start and after every CRLF.
+func stuffByBytes(msg []byte) string {
+	var b strings.Builder
+	lineStart, prevCR := true, false
+	for _, c := range msg {
+		if lineStart && c == '.' {
+			b.WriteByte('.')
+		}
+		b.WriteByte(c)
+		lineStart = c == '\n' && prevCR
+		prevCR = c == '\r'
+	}
+	if !lineStart {
+		b.WriteString("\r\n")
+	}
+	return b.String() + ".\r\n"
+}
+
+func stuff(t testing.TB, msg []byte) string {
+	var out bytes.Buffer
+	w := bufio.NewWriter(&out)
+	if err := writeDotStuffed(w, bytes.NewReader(msg)); err != nil {
+		t.Fatal(err)
+	}
+	w.Flush()
+	return out.String()
+}
+
+func TestWriteDotStuffed(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                  ".\r\n",
+		".":                 "..\r\n.\r\n",
+		"a\r\n.b\r\n":       "a\r\n..b\r\n.\r\n",
+		"a\n.b\r\n":         "a\n.b\r\n.\r\n",
+		"a\r\r\n.\r\n":      "a\r\r\n..\r\n.\r\n",
+		"x\r\n..\r\n":       "x\r\n...\r\n.\r\n",
+		"no newline":        "no newline\r\n.\r\n",
+		"ends in CR\r":      "ends in CR\r\r\n.\r\n",
+		".\r\n.\r\n":        "..\r\n..\r\n.\r\n",
+		"a\r\nb\r\n.\r\nc.": "a\r\nb\r\n..\r\nc.\r\n.\r\n",
+	} {
+		if got := stuff(t, []byte(in)); got != want {
+			t.Errorf("stuff(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestWriteDotStuffedMatchesTheByteDefinition covers chunk edges: lines
+// longer than the 64 KiB buffer, CR and LF split across chunks.
+func TestWriteDotStuffedMatchesTheByteDefinition(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	alphabet := []byte(".\r\nab")
+	for i := 0; i < 300; i++ {
+		n := rng.Intn(200)
+		if i%50 == 0 {
+			n = 64<<10 + rng.Intn(10)
+		}
+		msg := make([]byte, n)
+		for j := range msg {
+			msg[j] = alphabet[rng.Intn(len(alphabet))]
+		}
+		if i%50 == 0 && n > 64<<10 {
+			copy(msg[64<<10-1:], "\r\n.")
+		}
+		if got, want := stuff(t, msg), stuffByBytes(msg); got != want {
+			t.Fatalf("case %d differs (len %d)", i, n)
+		}
+	}
+}
+
+func BenchmarkWriteDotStuffed(b *testing.B) {
+	msg := []byte(strings.Repeat(strings.Repeat("A", 76)+"\r\n", 1<<17))
+	b.SetBytes(int64(len(msg)))
+	w := bufio.NewWriter(io.Discard)
+	for i := 0; i < b.N; i++ {
+		writeDotStuffed(w, bytes.NewReader(msg))
+	}
+}
