@@ -88,3 +88,29 @@ func BenchmarkWriteDotStuffed(b *testing.B) {
 		writeDotStuffed(w, bytes.NewReader(msg))
 	}
 }
+
+func FuzzWriteDotStuffed(f *testing.F) {
+	for _, s := range []string{"", ".", "a\r\n.b", "\r\r\n.", "x\n.\r\n", ".\r\n.\r\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		if got, want := stuff(t, msg), stuffByBytes(msg); got != want {
+			t.Fatalf("stuff(%q) = %q, want %q", msg, got, want)
+		}
+	})
+}
+
+// FuzzReplyLines: any downstream reply parses or fails without panic,
+// and a parsed code is a valid reply code.
+func FuzzReplyLines(f *testing.F) {
+	for _, s := range []string{"250 ok\r\n", "250-a\r\n250 b\r\n", "452 4.5.3 too many\r\n", "2\r\n", "999 x\r\n", "250-\r\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		c := &client{r: bufio.NewReader(strings.NewReader(in))}
+		_, r, err := c.replyLines()
+		if err == nil && (r.Code < 200 || r.Code > 599) {
+			t.Fatalf("code %d from %q", r.Code, in)
+		}
+	})
+}

@@ -297,3 +297,15 @@ func TestMessageID(t *testing.T) {
 		}
 	}
 }
+
+func FuzzMessageID(f *testing.F) {
+	for _, s := range []string{msgText, "Message-ID:\r\n <x@y>\r\n\r\n", "\r\n", "Message-ID: a\n b\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		id := messageID(strings.NewReader(in))
+		if len(id) > len(in) {
+			t.Fatalf("id %q longer than the input", id)
+		}
+	})
+}
