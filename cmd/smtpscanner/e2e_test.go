@@ -134,12 +134,16 @@ type scannerRig struct {
 	p                 *proc
 }
 
-// startScanner runs smtpscanner on a unix socket, forwarding to forward.
+// startScanner runs smtpscanner on a unix socket, forwarding to forward;
+// extra holds [smtpscan.limits] lines.
 func startScanner(t *testing.T, aveSock, forward, protocol string, extra string) *scannerRig {
 	t.Helper()
 	d := shortDir(t)
 	r := &scannerRig{addr: filepath.Join(d, "smtp.sock"), spool: filepath.Join(d, "spool"), conf: filepath.Join(d, "ave.conf")}
-	conf := fmt.Sprintf("[smtpscan.general]\nListenAddress=%s\nProtocol=%s\nForwardMailer=%s\nSpoolDir=%s\nServerAddress=%s\nHostname=scanner.test\n%s\n[smtpscan.limits]\nMaxCheckTime=20\n",
+	if !strings.Contains(extra, "MaxCheckTime") {
+		extra += "\nMaxCheckTime=20\n"
+	}
+	conf := fmt.Sprintf("[smtpscan.general]\nListenAddress=%s\nProtocol=%s\nForwardMailer=%s\nSpoolDir=%s\nServerAddress=%s\nHostname=scanner.test\n[smtpscan.limits]\n%s\n",
 		r.addr, protocol, forward, r.spool, aveSock, extra)
 	if err := os.WriteFile(r.conf, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
@@ -429,4 +433,52 @@ func TestStdioModeServesOneLMTPSessionOnAPipe(t *testing.T) {
 	if msgs := mta.Messages(); len(msgs) != 1 || strings.Join(msgs[0].Rcpts, ",") != "a@example.net,b@example.net" {
 		t.Fatalf("delivered %+v", msgs)
 	}
+}
+
+func TestAVEServerFrozenOrKilledMidScanGives451(t *testing.T) {
+	t.Run("frozen past MaxCheckTime", func(t *testing.T) {
+		sock, ave := startAVEServer(t)
+		mta := testkit.StartMTA(t, "tcp", false)
+		r := startScanner(t, sock, "smtp:"+mta.Addr, "smtp", "MaxCheckTime=1")
+		ave.cmd.Process.Signal(syscall.SIGSTOP)
+		defer ave.cmd.Process.Signal(syscall.SIGCONT)
+		start := time.Now()
+		if err := send(t, r.addr, []string{"a@example.net"}, "Subject: x\r\n\r\nx\r\n"); smtpCode(err) != 451 {
+			t.Fatalf("got %v", err)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Fatalf("took %v with MaxCheckTime=1", d)
+		}
+		if len(mta.Messages()) != 0 || len(r.spoolFiles(t)) != 0 {
+			t.Fatal("message forwarded or left in the spool")
+		}
+	})
+	t.Run("killed mid-scan", func(t *testing.T) {
+		sock, ave := startAVEServer(t)
+		mta := testkit.StartMTA(t, "tcp", false)
+		r := startScanner(t, sock, "smtp:"+mta.Addr, "smtp", "")
+		// Warm the connection, then freeze the daemon so the next scan
+		// is surely in progress when it is killed.
+		if err := send(t, r.addr, []string{"a@example.net"}, "Subject: warm\r\n\r\nx\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		ave.cmd.Process.Signal(syscall.SIGSTOP)
+		done := make(chan error, 1)
+		go func() {
+			done <- send(t, r.addr, []string{"a@example.net"}, "Subject: x\r\n\r\n"+strings.Repeat("payload ", 100000)+"\r\n")
+		}()
+		time.Sleep(500 * time.Millisecond)
+		ave.cmd.Process.Kill()
+		select {
+		case err := <-done:
+			if smtpCode(err) != 451 {
+				t.Fatalf("got %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatal("no reply after aveserver was killed")
+		}
+		if len(mta.Messages()) != 1 || len(r.spoolFiles(t)) != 0 {
+			t.Fatalf("%d forwarded (want only the warm-up), spool %v", len(mta.Messages()), r.spoolFiles(t))
+		}
+	})
 }
