@@ -52,7 +52,7 @@ func TestMain(m *testing.M) {
 }
 
 // shortDir is a temp dir with a path short enough for unix sockets.
-func shortDir(t *testing.T) string {
+func shortDir(t testing.TB) string {
 	t.Helper()
 	d, err := os.MkdirTemp("", "sc")
 	if err != nil {
@@ -90,7 +90,7 @@ func (p *proc) stop() {
 	p.cmd.Wait()
 }
 
-func start(t *testing.T, name string, args ...string) *proc {
+func start(t testing.TB, name string, args ...string) *proc {
 	t.Helper()
 	p := &proc{cmd: exec.Command(filepath.Join(binDir, name), args...), log: &syncBuffer{}}
 	p.cmd.Stderr = p.log
@@ -107,7 +107,7 @@ func start(t *testing.T, name string, args ...string) *proc {
 }
 
 // startAVEServer runs aveserver on the shipped DB and waits until it answers.
-func startAVEServer(t *testing.T) (string, *proc) {
+func startAVEServer(t testing.TB) (string, *proc) {
 	t.Helper()
 	sock := filepath.Join(shortDir(t), "ave.sock")
 	p := start(t, "aveserver", "--db", "../../etc/db", "--socket", sock)
@@ -136,7 +136,7 @@ type scannerRig struct {
 
 // startScanner runs smtpscanner on a unix socket, forwarding to forward;
 // extra holds [smtpscan.limits] lines.
-func startScanner(t *testing.T, aveSock, forward, protocol string, extra string) *scannerRig {
+func startScanner(t testing.TB, aveSock, forward, protocol string, extra string) *scannerRig {
 	t.Helper()
 	d := shortDir(t)
 	r := &scannerRig{addr: filepath.Join(d, "smtp.sock"), spool: filepath.Join(d, "spool"), conf: filepath.Join(d, "ave.conf")}
@@ -152,11 +152,15 @@ func startScanner(t *testing.T, aveSock, forward, protocol string, extra string)
 	return r.run(t)
 }
 
-func (r *scannerRig) run(t *testing.T) *scannerRig {
+func (r *scannerRig) run(t testing.TB) *scannerRig {
 	t.Helper()
 	r.p = start(t, "smtpscanner", "-c", r.conf)
+	network := "tcp"
+	if strings.HasPrefix(r.addr, "/") {
+		network = "unix"
+	}
 	for i := 0; i < 200; i++ {
-		if c, err := net.Dial("unix", r.addr); err == nil {
+		if c, err := net.Dial(network, r.addr); err == nil {
 			c.Close()
 			return r
 		}
@@ -166,7 +170,7 @@ func (r *scannerRig) run(t *testing.T) *scannerRig {
 	return nil
 }
 
-func (r *scannerRig) spoolFiles(t *testing.T) []string {
+func (r *scannerRig) spoolFiles(t testing.TB) []string {
 	t.Helper()
 	ents, err := os.ReadDir(r.spool)
 	if err != nil {

@@ -22,7 +22,7 @@ import (
 
 const postfixBin = "/usr/sbin/postfix"
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -39,11 +39,22 @@ type FakeMTA struct {
 	DataErr func(rcpt string) error
 	// HangUp closes the connection in the middle of DATA.
 	HangUp bool
+	// Sink reads and drops the content and keeps only a count (Count):
+	// a benchmark's transport ceiling.
+	Sink bool
 
-	srv  *smtp.Server
-	l    net.Listener
-	mu   sync.Mutex
-	msgs []Received
+	srv   *smtp.Server
+	l     net.Listener
+	mu    sync.Mutex
+	msgs  []Received
+	count int
+}
+
+// Count is the number of messages accepted so far.
+func (m *FakeMTA) Count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.count
 }
 
 // StartMTA starts a FakeMTA speaking SMTP, or LMTP if lmtp, on a loopback
@@ -150,6 +161,10 @@ func (s *mtaSession) read(r io.Reader) error {
 		s.c.Conn().Close()
 		return errors.New("hung up")
 	}
+	if s.m.Sink {
+		_, err := io.Copy(io.Discard, r)
+		return err
+	}
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return err
@@ -196,6 +211,9 @@ func (s *mtaSession) LMTPData(r io.Reader, st smtp.StatusCollector) error {
 
 func (s *mtaSession) record(r Received) {
 	s.m.mu.Lock()
-	s.m.msgs = append(s.m.msgs, r)
+	s.m.count++
+	if !s.m.Sink {
+		s.m.msgs = append(s.m.msgs, r)
+	}
 	s.m.mu.Unlock()
 }
