@@ -107,9 +107,12 @@ func run() error {
 		return err
 	}
 	defer client.Close()
+	// Downstream sessions are kept for reuse between messages (RSET).
+	fwd := &mailer.Mailer{Dest: cfg.ForwardMailer, Hostname: cfg.Hostname, Timeout: cfg.ForwardTimeout, MaxIdle: 8}
+	defer fwd.Close()
 	flow, err := mailflow.New(mailflow.Options{
 		Scanner:        scanner{client},
-		Forwarder:      &mailer.Mailer{Dest: cfg.ForwardMailer, Hostname: cfg.Hostname, Timeout: cfg.ForwardTimeout},
+		Forwarder:      fwd,
 		Policy:         basicPolicy(cfg),
 		MaxCheckTime:   cfg.MaxCheckTime,
 		ForwardTimeout: cfg.ForwardTimeout,

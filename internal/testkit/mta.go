@@ -43,11 +43,19 @@ type FakeMTA struct {
 	// a benchmark's transport ceiling.
 	Sink bool
 
-	srv   *smtp.Server
-	l     net.Listener
-	mu    sync.Mutex
-	msgs  []Received
-	count int
+	srv      *smtp.Server
+	l        net.Listener
+	mu       sync.Mutex
+	msgs     []Received
+	count    int
+	sessions int
+}
+
+// Sessions is the number of sessions (EHLO/LHLO) so far.
+func (m *FakeMTA) Sessions() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.sessions
 }
 
 // Count is the number of messages accepted so far.
@@ -80,6 +88,9 @@ func StartMTA(t testing.TB, network string, lmtp bool) *FakeMTA {
 	}
 	m.Addr, m.l = l.Addr().String(), l
 	m.srv = smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		m.mu.Lock()
+		m.sessions++
+		m.mu.Unlock()
 		return &mtaSession{m: m, c: c}, nil
 	}))
 	m.srv.LMTP = lmtp

@@ -28,12 +28,20 @@ import (
 	"ave/pkg/mailflow"
 )
 
-// Mailer forwards messages to one ForwardMailer destination. Each Forward
-// opens its own connection (or child process); safe for concurrent use.
+// Mailer forwards messages to one ForwardMailer destination. A Forward
+// uses an idle session kept from an earlier one (after RSET) or opens a
+// connection (or starts a child process, never kept). Safe for
+// concurrent use; Close ends the idle sessions.
 type Mailer struct {
-	Dest     config.Mailer
-	Hostname string        // sent in EHLO/LHLO; "" = "localhost"
-	Timeout  time.Duration // whole transaction when ctx has no deadline; 0 = 10 minutes
+	Dest        config.Mailer
+	Hostname    string        // sent in EHLO/LHLO; "" = "localhost"
+	Timeout     time.Duration // whole transaction when ctx has no deadline; 0 = 10 minutes
+	MaxIdle     int           // idle sessions kept for reuse (0 = none: one connection per transaction)
+	IdleTimeout time.Duration // an idle session older than this is closed, not reused; 0 = 30s
+
+	mu     sync.Mutex
+	idle   []idleConn
+	closed bool
 }
 
 // transport is one connection to the downstream MTA.
@@ -102,23 +110,104 @@ func (m *Mailer) forwardOnce(ctx context.Context, env *mailflow.Envelope, size i
 		ctx, cancel = context.WithTimeout(ctx, t)
 		defer cancel()
 	}
-	conn, err := m.dial(ctx)
-	if err != nil {
-		fill(replies, 0, brokenReply(err))
+	dl, _ := ctx.Deadline()
+	c := m.reuse(dl)
+	if c == nil {
+		conn, err := m.dial(ctx)
+		if err != nil {
+			fill(replies, 0, brokenReply(err))
+			return replies, tooMany
+		}
+		conn.SetDeadline(dl)
+		c = &client{conn: conn, r: bufio.NewReader(conn), w: bufio.NewWriter(conn), lmtp: m.Dest.Protocol == "lmtp"}
+		host := m.Hostname
+		if host == "" {
+			host = "localhost"
+		}
+		if r, ok := c.open(host); !ok {
+			conn.Close()
+			fill(replies, 0, r)
+			return replies, tooMany
+		}
+	}
+	stop := context.AfterFunc(ctx, func() { c.conn.SetDeadline(time.Now()) })
+	tooMany, clean := c.transact(env, size, msg, replies)
+	if stop() && clean && m.keep(c) {
 		return replies, tooMany
 	}
-	dl, _ := ctx.Deadline()
-	conn.SetDeadline(dl)
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
-	defer stop()
-	c := &client{conn: conn, r: bufio.NewReader(conn), w: bufio.NewWriter(conn), lmtp: m.Dest.Protocol == "lmtp"}
-	host := m.Hostname
-	if host == "" {
-		host = "localhost"
-	}
-	tooMany = c.transact(host, env, size, msg, replies)
-	conn.Close()
+	c.quit()
+	c.conn.Close()
 	return replies, tooMany
+}
+
+// idleConn is a downstream session kept open between messages.
+type idleConn struct {
+	c     *client
+	since time.Time
+}
+
+// reuse returns an idle session that answers RSET, with deadline dl, or
+// nil. Sessions idle past IdleTimeout, or that fail RSET, are closed.
+func (m *Mailer) reuse(dl time.Time) *client {
+	for {
+		m.mu.Lock()
+		n := len(m.idle)
+		if n == 0 {
+			m.mu.Unlock()
+			return nil
+		}
+		ic := m.idle[n-1]
+		m.idle = m.idle[:n-1]
+		m.mu.Unlock()
+		if time.Since(ic.since) > m.idleTimeout() {
+			ic.c.quit()
+			ic.c.conn.Close()
+			continue
+		}
+		ic.c.conn.SetDeadline(time.Now().Add(quitTimeout))
+		if r, err := ic.c.cmd("RSET"); err != nil || !r.OK() {
+			ic.c.conn.Close()
+			continue
+		}
+		ic.c.conn.SetDeadline(dl)
+		return ic.c
+	}
+}
+
+// keep puts a clean session into the idle pool if there is room.
+func (m *Mailer) keep(c *client) bool {
+	if m.MaxIdle <= 0 || m.Dest.Network == "exec" {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed || len(m.idle) >= m.MaxIdle {
+		return false
+	}
+	c.conn.SetDeadline(time.Time{})
+	m.idle = append(m.idle, idleConn{c: c, since: time.Now()})
+	return true
+}
+
+func (m *Mailer) idleTimeout() time.Duration {
+	if m.IdleTimeout > 0 {
+		return m.IdleTimeout
+	}
+	return 30 * time.Second
+}
+
+// Close ends the idle sessions; Forward opens no more after it.
+func (m *Mailer) Close() error {
+	m.mu.Lock()
+	idle := m.idle
+	m.idle, m.closed = nil, true
+	m.mu.Unlock()
+	for _, ic := range idle {
+		ic.c.conn.SetDeadline(time.Now().Add(quitTimeout))
+		ic.c.quit()
+		ic.c.conn.Close()
+	}
+	return nil
 }
 
 // brokenReply is the local reply for a connection that failed or broke.
@@ -200,33 +289,37 @@ type client struct {
 	ext  map[string]string // EHLO keywords (upper case) -> parameters
 }
 
-// transact runs one mail transaction and fills replies. After a "452
-// 4.5.3" to an RCPT it tries no more recipients: their replies stay zero
-// and the 452 is returned.
-func (c *client) transact(host string, env *mailflow.Envelope, size int64, msg io.Reader, replies []mailflow.Reply) (tooMany mailflow.Reply) {
-	fail := func(err error) { fill(replies, 0, brokenReply(err)) }
-	// Greeting (RFC 5321 section 4.3.1).
+// open reads the greeting (RFC 5321 section 4.3.1) and says EHLO/LHLO.
+// A refused session (greeting, EHLO, XFORWARD) says nothing about the
+// message: it is a local 451, so a misconfigured re-injection port delays
+// mail instead of bouncing it.
+func (c *client) open(host string) (mailflow.Reply, bool) {
 	r, err := c.reply()
 	if err != nil {
-		fail(err)
-		return
+		return brokenReply(err), false
 	}
-	// A refused session (greeting, EHLO, XFORWARD) says nothing about
-	// the message: it stays temporary, so a misconfigured re-injection
-	// port delays mail instead of bouncing it.
 	if r.Code != 220 {
-		fill(replies, 0, refused(r))
 		c.quit()
-		return
+		return refused(r), false
 	}
 	if r, err = c.hello(host); err != nil {
-		fail(err)
-		return
+		return brokenReply(err), false
 	} else if !r.OK() {
-		fill(replies, 0, refused(r))
 		c.quit()
-		return
+		return refused(r), false
 	}
+	return r, true
+}
+
+// transact runs one mail transaction on an open session and fills
+// replies. After a "452 4.5.3" to an RCPT it tries no more recipients:
+// their replies stay zero and the 452 is returned. clean reports a
+// session left in a known state (every reply read), fit for another
+// transaction after RSET.
+func (c *client) transact(env *mailflow.Envelope, size int64, msg io.Reader, replies []mailflow.Reply) (tooMany mailflow.Reply, clean bool) {
+	fail := func(err error) { fill(replies, 0, brokenReply(err)) }
+	var r mailflow.Reply
+	var err error
 	if len(env.XForward) > 0 {
 		if _, ok := c.ext["XFORWARD"]; ok {
 			if r, err = c.xforward(env.XForward); err != nil {
@@ -234,8 +327,7 @@ func (c *client) transact(host string, env *mailflow.Envelope, size int64, msg i
 				return
 			} else if !r.OK() {
 				fill(replies, 0, refused(r))
-				c.quit()
-				return
+				return tooMany, false
 			}
 		}
 	}
@@ -244,8 +336,7 @@ func (c *client) transact(host string, env *mailflow.Envelope, size int64, msg i
 		return
 	} else if !r.OK() {
 		fill(replies, 0, downstream(r))
-		c.quit()
-		return
+		return tooMany, true
 	}
 	var accepted []int
 	for i, rc := range env.Rcpts {
@@ -265,8 +356,7 @@ func (c *client) transact(host string, env *mailflow.Envelope, size int64, msg i
 		}
 	}
 	if len(accepted) == 0 {
-		c.quit()
-		return
+		return tooMany, true
 	}
 	if r, err = c.cmd("DATA"); err != nil {
 		fail(err)
@@ -275,8 +365,7 @@ func (c *client) transact(host string, env *mailflow.Envelope, size int64, msg i
 		for _, i := range accepted {
 			replies[i] = downstream(r)
 		}
-		c.quit()
-		return
+		return tooMany, true
 	}
 	if err := writeDotStuffed(c.w, msg); err != nil {
 		fail(err)
@@ -306,8 +395,7 @@ func (c *client) transact(host string, env *mailflow.Envelope, size int64, msg i
 			}
 		}
 	}
-	c.quit()
-	return tooMany
+	return tooMany, true
 }
 
 func downstream(r mailflow.Reply) mailflow.Reply { r.Local = false; return r }

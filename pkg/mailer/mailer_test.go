@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -307,5 +308,50 @@ func TestForwardSendsRecipientsPastA452TooManyInAnotherTransaction(t *testing.T)
 	}
 	if strings.Join(got, " ") != "first@x,b@x c@x,d@x e@x" {
 		t.Fatalf("transactions %q", got)
+	}
+}
+
+func TestForwardReusesIdleSessionsAndRecoversFromStaleOnes(t *testing.T) {
+	mta := testkit.StartMTA(t, "tcp", true)
+	m := &Mailer{Dest: config.Mailer{Protocol: "lmtp", Network: "tcp", Address: mta.Addr}, MaxIdle: 2, Timeout: 20 * time.Second}
+	defer m.Close()
+	fwd := func(i int) {
+		t.Helper()
+		body := fmt.Sprintf("Subject: %d\r\n\r\nbody\r\n", i)
+		env := &mailflow.Envelope{From: "a@x", XForward: map[string]string{"ADDR": fmt.Sprintf("192.0.2.%d", i)}, Rcpts: []mailflow.Recipient{{Addr: "b@x"}}}
+		r := m.Forward(context.Background(), env, int64(len(body)), func() io.Reader { return strings.NewReader(body) })
+		if r[0].Code != 250 {
+			t.Fatalf("message %d: %+v", i, r)
+		}
+	}
+	for i := 1; i <= 3; i++ {
+		fwd(i)
+	}
+	if n := mta.Sessions(); n != 1 {
+		t.Fatalf("3 messages used %d sessions, want 1", n)
+	}
+	// The downstream dropped the idle session: RSET fails, a new one opens.
+	m.mu.Lock()
+	m.idle[0].c.conn.Close()
+	m.mu.Unlock()
+	fwd(4)
+	if n := mta.Sessions(); n != 2 {
+		t.Fatalf("sessions %d, want 2", n)
+	}
+	// Past IdleTimeout a session is not reused.
+	m.IdleTimeout = time.Nanosecond
+	time.Sleep(time.Millisecond)
+	fwd(5)
+	if n := mta.Sessions(); n != 3 {
+		t.Fatalf("sessions %d, want 3", n)
+	}
+	msgs := mta.Messages()
+	for i, msg := range msgs {
+		if want := fmt.Sprintf("Subject: %d\r\n\r\nbody\r\n", i+1); string(msg.Data) != want || msg.XForward["ADDR"] != fmt.Sprintf("192.0.2.%d", i+1) {
+			t.Fatalf("message %d: %q %v", i, msg.Data, msg.XForward)
+		}
+	}
+	if len(msgs) != 5 {
+		t.Fatalf("%d messages", len(msgs))
 	}
 }
