@@ -10,6 +10,7 @@ package smtpfilter
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -138,9 +139,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 type slogLogger struct{ l *slog.Logger }
 
 func (l slogLogger) Printf(format string, v ...any) {
-	l.l.Warn("smtp server", "detail", sprintf(format, v...))
+	l.l.Warn("smtp server", "detail", fmt.Sprintf(format, v...))
 }
-func (l slogLogger) Println(v ...any) { l.l.Warn("smtp server", "detail", sprintln(v...)) }
+
+func (l slogLogger) Println(v ...any) {
+	l.l.Warn("smtp server", "detail", strings.TrimSpace(fmt.Sprintln(v...)))
+}
 
 // limitListener answers 421 past MaxSessions.
 type limitListener struct {

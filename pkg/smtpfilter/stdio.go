@@ -2,7 +2,6 @@ package smtpfilter
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -72,6 +71,3 @@ type stdioAddr struct{}
 
 func (stdioAddr) Network() string { return "stdio" }
 func (stdioAddr) String() string  { return "stdio" }
-
-func sprintf(format string, v ...any) string { return fmt.Sprintf(format, v...) }
-func sprintln(v ...any) string               { return fmt.Sprintln(v...) }
