@@ -486,3 +486,18 @@ func TestAVEServerFrozenOrKilledMidScanGives451(t *testing.T) {
 		}
 	})
 }
+
+func TestBadConfigurationIsRefusedNamingFileSectionAndKey(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "ave.conf")
+	os.WriteFile(conf, []byte("[smtpscan.general]\nForwardMailer=uucp:host\nInfectedAction=bounce\n[smtpscan.limits]\nMaxSessions=0\n"), 0o600)
+	cmd := exec.Command(filepath.Join(binDir, "smtpscanner"), "-c", conf)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("started with a bad configuration:\n%s", out)
+	}
+	for _, want := range []string{conf + ": [smtpscan.general] ForwardMailer=uucp:host", "[smtpscan.general] InfectedAction=bounce", "[smtpscan.limits] MaxSessions=0"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
