@@ -119,7 +119,7 @@ func (m *Mailer) forwardOnce(ctx context.Context, env *mailflow.Envelope, size i
 			return replies, tooMany
 		}
 		conn.SetDeadline(dl)
-		c = &client{conn: conn, r: bufio.NewReader(conn), w: bufio.NewWriter(conn), lmtp: m.Dest.Protocol == "lmtp"}
+		c = &client{conn: conn, r: bufio.NewReader(conn), w: bufio.NewWriterSize(conn, 64<<10), lmtp: m.Dest.Protocol == "lmtp"}
 		host := m.Hostname
 		if host == "" {
 			host = "localhost"

@@ -49,7 +49,7 @@ type rig struct {
 	spool string
 }
 
-func newRig(t *testing.T, lmtpIn, lmtpOut bool, opt Options, sc mailflow.Scanner) *rig {
+func newRig(t testing.TB, lmtpIn, lmtpOut bool, opt Options, sc mailflow.Scanner) *rig {
 	t.Helper()
 	mta := testkit.StartMTA(t, "tcp", lmtpOut)
 	proto := map[bool]string{false: "smtp", true: "lmtp"}[lmtpOut]
@@ -80,7 +80,7 @@ func newRig(t *testing.T, lmtpIn, lmtpOut bool, opt Options, sc mailflow.Scanner
 	return &rig{srv: srv, addr: l.Addr().String(), mta: mta, spool: spoolDir}
 }
 
-func (r *rig) assertSpoolEmpty(t *testing.T) {
+func (r *rig) assertSpoolEmpty(t testing.TB) {
 	t.Helper()
 	ents, _ := os.ReadDir(r.spool)
 	if len(ents) != 0 {
