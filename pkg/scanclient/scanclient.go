@@ -173,18 +173,12 @@ func fromProto(p *avev1.ScanResponse) *Result {
 	return r
 }
 
+// statusFromProto maps by name: the proto enum uses the verdict names;
+// an unknown value (a newer server) counts as UNCHECKED, never CLEAN.
 func statusFromProto(s avev1.Status) verdict.Status {
-	switch s {
-	case avev1.Status_INFECTED:
-		return verdict.Infected
-	case avev1.Status_SUSPICIOUS:
-		return verdict.Suspicious
-	case avev1.Status_CORRUPTED:
-		return verdict.Corrupted
-	case avev1.Status_PROTECTED:
-		return verdict.Protected
-	case avev1.Status_UNCHECKED:
+	v, err := verdict.Parse(s.String())
+	if err != nil {
 		return verdict.Unchecked
 	}
-	return verdict.Clean
+	return v
 }

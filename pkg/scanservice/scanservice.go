@@ -260,20 +260,7 @@ func toProto(r engine.Response) *avev1.ScanResponse {
 	return out
 }
 
+// statusToProto maps by name: the proto enum uses the verdict names.
 func statusToProto(s verdict.Status) avev1.Status {
-	switch s {
-	case verdict.Clean:
-		return avev1.Status_CLEAN
-	case verdict.Infected:
-		return avev1.Status_INFECTED
-	case verdict.Suspicious:
-		return avev1.Status_SUSPICIOUS
-	case verdict.Corrupted:
-		return avev1.Status_CORRUPTED
-	case verdict.Protected:
-		return avev1.Status_PROTECTED
-	case verdict.Unchecked:
-		return avev1.Status_UNCHECKED
-	}
-	return avev1.Status_STATUS_UNSPECIFIED
+	return avev1.Status(avev1.Status_value[s.String()])
 }
