@@ -7,7 +7,8 @@ set -euo pipefail
 
 # Archive tools make the test fixtures that the tests do not build in Go.
 pkgs=(gcc make pkg-config libyara-dev libyara9 zip unzip tar gzip bzip2 xz-utils
-	p7zip-full arj cpio gcab mscompress sharutils uudeview macutils qpdf)
+	p7zip-full arj cpio gcab mscompress sharutils uudeview macutils qpdf
+	postfix)
 if [ "${1:-}" = bench ]; then
 	pkgs+=(yara clamav clamav-daemon clamdscan)
 fi
@@ -22,6 +23,11 @@ done
 [ ${#need[@]} -eq 0 ] && exit 0
 
 export DEBIAN_FRONTEND=noninteractive
+# Postfix is installed for the end-to-end tests only: no system mail
+# configuration (the tests run private instances on loopback ports).
+if printf '%s\n' "${need[@]}" | grep -qx postfix; then
+	echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
+fi
 for try in 1 2 3; do
 	if $sudo apt-get update -q && $sudo apt-get install -y -q --no-install-recommends "${need[@]}"; then
 		exit 0

@@ -81,7 +81,11 @@ func (c *Client) Scan(ctx context.Context, name, hint string, size int64, r io.R
 	if err != nil {
 		return nil, mapErr(err)
 	}
-	buf := make([]byte, chunkSize)
+	n := chunkSize
+	if size > 0 && size < chunkSize {
+		n = int(size) + 1 // +1: the read that finds the end
+	}
+	buf := make([]byte, n)
 	header := &avev1.ScanHeader{Name: name, TypeHint: hint, Size: size}
 	sent := false
 	for {
