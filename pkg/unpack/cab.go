@@ -65,9 +65,9 @@ type cabinet struct {
 	multiVol bool
 }
 
-// walkCab yields every file of a cabinet. Files in stored and MSZIP
-// folders are decoded; files in LZX and Quantum folders are reported
-// corrupt with the reason, and the walk goes on.
+// walkCab yields every file of a cabinet. Files in stored, MSZIP and LZX
+// folders are decoded; files in Quantum folders are reported corrupt with
+// the reason, and the walk goes on.
 func walkCab(ctx context.Context, c *Container, yield func(Member) error) error {
 	cab, err := parseCab(c.Data)
 	if err != nil {
@@ -93,9 +93,7 @@ func walkCab(ctx context.Context, c *Container, yield func(Member) error) error 
 			}
 			fo := cab.folders[fi]
 			switch fo.comp & 0x0f {
-			case cabCompNone, cabCompMSZIP:
-			case cabCompLZX:
-				m.Open = cabFail("unsupported compression LZX")
+			case cabCompNone, cabCompMSZIP, cabCompLZX:
 			case cabCompQuantum:
 				m.Open = cabFail("unsupported compression Quantum")
 			default:
@@ -108,6 +106,14 @@ func walkCab(ctx context.Context, c *Container, yield func(Member) error) error 
 			m.Open = func() (io.Reader, error) {
 				if cur == nil || cur.folder != fi || cur.pos > int64(f.offset) {
 					cur = &cabStream{cab: cab, folder: fi, at: fo.dataAt, left: fo.blocks, mszip: fo.comp&0x0f == cabCompMSZIP}
+					if fo.comp&0x0f == cabCompLZX {
+						lr, err := cabLZX(cab, fo)
+						if err != nil {
+							cur = nil
+							return nil, err
+						}
+						cur.lzx, cur.left = lr, 1
+					}
 				}
 				if err := cur.skip(ctx, int64(f.offset)-cur.pos); err != nil {
 					cur = nil
@@ -218,7 +224,58 @@ type cabStream struct {
 	buf     []byte
 	history []byte // MSZIP: the last 32 KiB of output
 	mszip   bool
+	lzx     *lzxReader // an LZX folder: decoded frame by frame
 	err     error
+}
+
+// cabLZX prepares an LZX folder: the payloads of its CFDATA blocks form
+// one bit stream (realigned at each 32 KiB frame), and the blocks'
+// uncompressed sizes add up to the folder's length. A block table cut
+// short still decodes what precedes the cut, then reports it.
+func cabLZX(cab *cabinet, fo cabFolder) (*lzxReader, error) {
+	d := cab.d
+	var in []byte
+	var total int64
+	var trunc error
+	at := fo.dataAt
+	for i := 0; i < fo.blocks; i++ {
+		if at < 0 || at+cabDataLen > len(d) {
+			trunc = fmt.Errorf("%w: cab: data block truncated: %v", ErrCorrupt, io.ErrUnexpectedEOF)
+			break
+		}
+		cbData := int(binary.LittleEndian.Uint16(d[at+4:]))
+		cbUncomp := int64(binary.LittleEndian.Uint16(d[at+6:]))
+		start := at + cabDataLen + cab.dataRsv
+		if start > len(d) {
+			trunc = fmt.Errorf("%w: cab: data block truncated: %v", ErrCorrupt, io.ErrUnexpectedEOF)
+			break
+		}
+		if start+cbData > len(d) {
+			in = append(in, d[start:]...)
+			total += cbUncomp
+			trunc = fmt.Errorf("%w: cab: data block truncated: %v", ErrCorrupt, io.ErrUnexpectedEOF)
+			break
+		}
+		in = append(in, d[start:start+cbData]...)
+		total += cbUncomp
+		at = start + cbData
+	}
+	dec, err := newLZX(int(fo.comp>>8&0x1f), in)
+	if err != nil {
+		return nil, err
+	}
+	return &lzxReader{d: dec, total: total, truncated: trunc}, nil
+}
+
+// lzxBlock hands out the next frame of an LZX folder.
+func (s *cabStream) lzxBlock() error {
+	err := s.lzx.next()
+	s.buf, s.lzx.buf = s.lzx.buf, nil
+	if err == io.EOF {
+		s.left = 0
+		return nil
+	}
+	return err
 }
 
 func (s *cabStream) Read(p []byte) (int, error) {
@@ -268,6 +325,9 @@ func (s *cabStream) skip(ctx context.Context, n int64) error {
 
 // block decodes the next CFDATA block into buf.
 func (s *cabStream) block() error {
+	if s.lzx != nil {
+		return s.lzxBlock()
+	}
 	d := s.cab.d
 	s.left--
 	if s.at < 0 || s.at+cabDataLen > len(d) {

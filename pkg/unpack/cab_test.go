@@ -25,8 +25,10 @@ type cabTestFile struct {
 // makeCab builds a cabinet: one folder per element, its files' bytes
 // concatenated and cut into CFDATA blocks of at most 32 KiB, stored or
 // MSZIP (each block "CK" and a deflate stream primed with the previous
-// 32 KiB). Other compression types get the stored bytes: the parser must
-// refuse them, not decode them.
+// 32 KiB), LZX (the test encoder of lzx_test.go, one frame per block, with
+// E8 translation; a window size outside 15-21 gets the stored bytes).
+// Other compression types get the stored bytes: the parser must refuse
+// them, not decode them.
 func makeCab(t testing.TB, folders ...cabTestFolder) []byte {
 	t.Helper()
 	le := binary.LittleEndian
@@ -46,6 +48,20 @@ func makeCab(t testing.TB, folders ...cabTestFolder) []byte {
 			nFiles++
 		}
 		fos = append(fos, fo{start: data.Len()})
+		if bits := int(f.comp >> 8 & 0x1f); f.comp&0x0f == cabCompLZX && bits >= 15 && bits <= 21 {
+			enc, ends := lzxEncode(all, bits, 12000000, 20000, lzxBlockVerbatim, lzxBlockAligned, lzxBlockStored)
+			prev := 0
+			for i, end := range ends {
+				n := min(lzxFrameSize, len(all)-i*lzxFrameSize)
+				data.Write(le.AppendUint32(nil, 0))
+				data.Write(le.AppendUint16(nil, uint16(end-prev)))
+				data.Write(le.AppendUint16(nil, uint16(n)))
+				data.Write(enc[prev:end])
+				prev = end
+				fos[fi].blocks++
+			}
+			continue
+		}
 		var history []byte
 		for len(all) > 0 {
 			n := min(len(all), 32768)
@@ -158,13 +174,15 @@ func TestCabCleanIsClean(t *testing.T) {
 	}
 }
 
-func TestCabLZXAndQuantumFoldersAreCorruptedAndWalkContinues(t *testing.T) {
+func TestCabQuantumAndBadLZXFoldersAreCorruptedAndWalkContinues(t *testing.T) {
 	data := makeCab(t,
 		cabTestFolder{cabCompLZX | 21<<8, []cabTestFile{{"lzx.exe", eicar}}},
+		cabTestFolder{cabCompLZX | 22<<8, []cabTestFile{{"lzx22.exe", eicar}}},
 		cabTestFolder{cabCompQuantum, []cabTestFile{{"q.exe", eicar}}},
 		cabTestFolder{cabCompMSZIP, []cabTestFile{{"eicar.com", eicar}}})
 	res := walkQuiet("l.cab", data)
-	wantDetection(t, res, "l.cab/lzx.exe", verdict.Corrupted, "unsupported compression LZX")
+	wantDetection(t, res, "l.cab/lzx.exe", verdict.Infected, "")
+	wantDetection(t, res, "l.cab/lzx22.exe", verdict.Corrupted, "window size 2^22 not supported")
 	wantDetection(t, res, "l.cab/q.exe", verdict.Corrupted, "unsupported compression Quantum")
 	wantDetection(t, res, "l.cab/eicar.com", verdict.Infected, "")
 }
