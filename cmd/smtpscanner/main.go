@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"log/syslog"
 	"net"
 	"os"
 	"os/signal"
@@ -84,8 +85,7 @@ func run() error {
 	if cfg.Hostname == "" {
 		cfg.Hostname, _ = os.Hostname()
 	}
-	// Logs go to stderr: in --stdio mode stdout is the protocol.
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("prog", "smtpscanner")
+	log := slog.New(slog.NewTextHandler(logWriter(*stdio), nil)).With("prog", "smtpscanner")
 
 	sp, err := mailflow.OpenSpool(cfg.SpoolDir)
 	if err != nil {
@@ -196,4 +196,23 @@ func (s scanner) Scan(ctx context.Context, name string, size int64, r io.Reader)
 		return nil, err
 	}
 	return &res.Result, nil
+}
+
+// logWriter picks where logs go: stderr, except in --stdio mode when stderr
+// is the same pipe or socket as stdout (Exim's lmtp transport joins them),
+// where a log line would be read as a protocol reply: then syslog (mail
+// facility), or nowhere if syslog cannot be reached.
+func logWriter(stdio bool) io.Writer {
+	if !stdio {
+		return os.Stderr
+	}
+	out, err1 := os.Stdout.Stat()
+	errf, err2 := os.Stderr.Stat()
+	if err1 != nil || err2 != nil || !os.SameFile(out, errf) {
+		return os.Stderr
+	}
+	if w, err := syslog.New(syslog.LOG_MAIL|syslog.LOG_INFO, "smtpscanner"); err == nil {
+		return w
+	}
+	return io.Discard
 }

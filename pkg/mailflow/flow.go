@@ -87,6 +87,7 @@ func (f *Flow) Process(ctx context.Context, env *Envelope, msg *Message) *Outcom
 	start := time.Now()
 	sctx, cancel := withTimeout(ctx, f.opt.MaxCheckTime)
 	res, err := f.opt.Scanner.Scan(sctx, msg.ID, msg.Size(), msg.Reader())
+	timedOut := errors.Is(sctx.Err(), context.DeadlineExceeded) // before cancel sets Err
 	cancel()
 	o.ScanTime = time.Since(start)
 	if err == nil && res == nil {
@@ -94,7 +95,7 @@ func (f *Flow) Process(ctx context.Context, env *Envelope, msg *Message) *Outcom
 	}
 	if err != nil {
 		o.ScanErr = err
-		if errors.Is(err, context.DeadlineExceeded) || sctx.Err() != nil {
+		if errors.Is(err, context.DeadlineExceeded) || timedOut {
 			o.Replies = all(TempFail("4.3.0", "virus scan not finished in time, try again later"))
 		} else {
 			o.Replies = all(TempFail("4.3.0", "virus scanner unavailable, try again later"))

@@ -153,19 +153,22 @@ func TestProcessTagAddsTheStatusHeaderInTheMessagesLineEnding(t *testing.T) {
 }
 
 func TestProcessScannerFailureIsTemporaryAndForwardsNothing(t *testing.T) {
-	for name, sc := range map[string]*fakeScanner{
-		"unavailable": {err: errors.New("scanclient: aveserver unavailable")},
-		"too slow":    {res: &verdict.Result{}, delay: 5 * time.Second},
+	for _, tc := range []struct {
+		name, wantText string
+		sc             *fakeScanner
+	}{
+		{"unavailable", "virus scanner unavailable", &fakeScanner{err: errors.New("scanclient: aveserver unavailable")}},
+		{"too slow", "not finished in time", &fakeScanner{res: &verdict.Result{}, delay: 5 * time.Second}},
 	} {
-		t.Run(name, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			fw := &fakeForwarder{}
-			o := run(t, sc, fw, basic, msgText, 100*time.Millisecond)
+			o := run(t, tc.sc, fw, basic, msgText, 100*time.Millisecond)
 			if len(fw.sent) != 0 || o.ScanErr == nil {
 				t.Fatalf("sent %d, err %v", len(fw.sent), o.ScanErr)
 			}
 			for _, r := range o.Replies {
-				if r.Code != 451 || r.Enhanced != "4.3.0" {
-					t.Fatalf("reply %+v", r)
+				if r.Code != 451 || r.Enhanced != "4.3.0" || !strings.Contains(r.Text, tc.wantText) {
+					t.Fatalf("reply %+v, want 451 4.3.0 %q", r, tc.wantText)
 				}
 			}
 		})
