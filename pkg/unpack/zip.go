@@ -2,6 +2,7 @@ package unpack
 
 import (
 	"archive/zip"
+	"bufio"
 	"bytes"
 	"compress/bzip2"
 	"compress/flate"
@@ -12,6 +13,9 @@ import (
 	"io"
 	"math"
 	"strings"
+	"sync"
+
+	"github.com/ulikunitz/xz/lzma"
 
 	"ave/pkg/filetype"
 )
@@ -22,10 +26,12 @@ func init() {
 
 // Compression methods and flags of the zip format (APPNOTE.TXT 4.4.4, 4.4.5).
 const (
-	zipMethodStore   = 0
-	zipMethodDeflate = 8
-	zipMethodBzip2   = 12
-	zipMethodAES     = 99 // WinZip AES: the real method sits in an extra field
+	zipMethodStore     = 0
+	zipMethodDeflate   = 8
+	zipMethodDeflate64 = 9
+	zipMethodBzip2     = 12
+	zipMethodLZMA      = 14
+	zipMethodAES       = 99 // WinZip AES: the real method sits in an extra field
 
 	zipFlagEncrypted       = 0x1  // traditional PKWARE encryption (ZipCrypto)
 	zipFlagDataDescriptor  = 0x8  // sizes and CRC follow the data
@@ -68,6 +74,13 @@ func walkZip(ctx context.Context, c *Container, yield func(Member) error) error 
 			m.Encrypted = true
 		} else {
 			m.Open = func() (io.Reader, error) {
+				if f.Method == zipMethodDeflate64 || f.Method == zipMethodLZMA {
+					raw, err := f.OpenRaw()
+					if err != nil {
+						return nil, fmt.Errorf("%w: zip: %v", ErrCorrupt, err)
+					}
+					return zipExtraMethod(f.Method, f.Flags, clampSize(f.UncompressedSize64), raw)
+				}
 				r, err := f.Open()
 				if err != nil {
 					if errors.Is(err, zip.ErrAlgorithm) {
@@ -173,7 +186,7 @@ func walkZipLocal(ctx context.Context, c *Container, yield func(Member) error, c
 			} else {
 				truncated = true
 			}
-		} else if method != zipMethodDeflate && method != zipMethodBzip2 {
+		} else if method != zipMethodDeflate && method != zipMethodBzip2 && method != zipMethodDeflate64 && method != zipMethodLZMA {
 			// Stored data of unknown length ends where the next record starts.
 			end = nextZipRecord(d, start)
 		}
@@ -204,6 +217,19 @@ func walkZipLocal(ctx context.Context, c *Container, yield func(Member) error, c
 					r = flate.NewReader(br)
 				} else {
 					r = bzip2.NewReader(br)
+				}
+				track = &eofReader{r: r}
+				return track, nil
+			}
+		case method == zipMethodDeflate64, method == zipMethodLZMA:
+			m.Open = func() (io.Reader, error) {
+				size := int64(-1)
+				if sizeKnown {
+					size = int64(usize)
+				}
+				r, err := zipExtraMethod(method, flags, size, br)
+				if err != nil {
+					return nil, err
 				}
 				track = &eofReader{r: r}
 				return track, nil
@@ -256,4 +282,410 @@ func nextZipRecord(d []byte, from int) int {
 		}
 	}
 	return end
+}
+
+// zipFlagLZMAEOS: an LZMA member ends with an end-of-stream marker.
+const zipFlagLZMAEOS = 0x2
+
+// zipExtraMethod decodes the methods archive/zip does not know: deflate64
+// (our own decoder below) and LZMA (APPNOTE 5.8: a 2-byte version, a
+// 2-byte properties size and the 5 properties bytes, then the raw LZMA
+// stream, read with ulikunitz/xz behind a "LZMA alone" header we build).
+// size is the declared uncompressed size, or -1.
+func zipExtraMethod(method, flags uint16, size int64, raw io.Reader) (io.Reader, error) {
+	if method == zipMethodDeflate64 {
+		return newInflate64(raw), nil
+	}
+	var h [9]byte
+	if _, err := io.ReadFull(raw, h[:4]); err != nil {
+		return nil, fmt.Errorf("%w: zip: LZMA header truncated", ErrCorrupt)
+	}
+	psize := int(binary.LittleEndian.Uint16(h[2:]))
+	if psize != 5 {
+		return nil, fmt.Errorf("%w: zip: LZMA properties of %d bytes", ErrCorrupt, psize)
+	}
+	if _, err := io.ReadFull(raw, h[4:9]); err != nil {
+		return nil, fmt.Errorf("%w: zip: LZMA header truncated", ErrCorrupt)
+	}
+	hdr := make([]byte, lzma.HeaderLen)
+	copy(hdr, h[4:9])
+	if binary.LittleEndian.Uint32(hdr[1:]) > xzMaxDict {
+		binary.LittleEndian.PutUint32(hdr[1:], xzMaxDict)
+	}
+	if size < 0 || flags&zipFlagLZMAEOS != 0 {
+		binary.LittleEndian.PutUint64(hdr[5:], math.MaxUint64) // ends with its marker
+	} else {
+		binary.LittleEndian.PutUint64(hdr[5:], uint64(size))
+	}
+	zr, err := lzma.ReaderConfig{DictCap: xzMaxDict}.NewReader(io.MultiReader(bytes.NewReader(hdr), raw))
+	if err != nil {
+		return nil, fmt.Errorf("%w: zip: LZMA header: %v", ErrCorrupt, err)
+	}
+	return &drainReader{r: zr}, nil
+}
+
+// inflate64 decodes Deflate64 ("enhanced deflate"): deflate with a 64 KiB
+// window, length code 285 meaning 3 plus 16 extra bits, and distance
+// codes 30 and 31 (14 extra bits each). It reads its input a byte at a
+// time, so it never consumes past the end of the stream.
+type inflate64 struct {
+	br     io.ByteReader
+	bitbuf uint32
+	nbits  uint
+
+	win    [1 << 16]byte
+	wpos   int
+	filled int64
+
+	state    int // 0: block header, 1: stored, 2: Huffman, 3: done
+	final    bool
+	stored   int
+	lit, dis inflateHuff
+	copyLen  int
+	copyDist int
+	err      error
+}
+
+type inflateHuff struct {
+	count [16]uint16
+	sym   []uint16
+}
+
+var (
+	inf64LenBase  [29]int
+	inf64LenExtra [29]uint
+	inf64DistBase = [32]int{1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193,
+		257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577, 32769, 49153}
+	inf64ClOrder = [19]int{16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15}
+	inf64Fixed   struct {
+		once     sync.Once
+		lit, dis inflateHuff
+	}
+)
+
+func init() {
+	base := 3
+	for i := 0; i < 28; i++ {
+		e := uint(0)
+		if i >= 8 {
+			e = uint(i/4 - 1)
+		}
+		inf64LenBase[i], inf64LenExtra[i] = base, e
+		base += 1 << e
+	}
+	inf64LenBase[28], inf64LenExtra[28] = 3, 16
+}
+
+func inf64DistExtra(code int) uint {
+	if code < 4 {
+		return 0
+	}
+	return uint(code/2 - 1)
+}
+
+func newInflate64(r io.Reader) *inflate64 {
+	br, ok := r.(io.ByteReader)
+	if !ok {
+		br = bufio.NewReader(r)
+	}
+	return &inflate64{br: br}
+}
+
+func inf64Err(format string, a ...any) error {
+	return fmt.Errorf("%w: deflate64: %s", ErrCorrupt, fmt.Sprintf(format, a...))
+}
+
+func (h *inflateHuff) build(lens []uint8) error {
+	h.count = [16]uint16{}
+	for _, l := range lens {
+		h.count[l]++
+	}
+	h.count[0] = 0
+	left := 1
+	for l := 1; l < 16; l++ {
+		left = left<<1 - int(h.count[l])
+		if left < 0 {
+			return inf64Err("over-subscribed Huffman code")
+		}
+	}
+	var offs [17]int
+	for l := 1; l < 16; l++ {
+		offs[l+1] = offs[l] + int(h.count[l])
+	}
+	h.sym = make([]uint16, offs[16])
+	for s, l := range lens {
+		if l != 0 {
+			h.sym[offs[l]] = uint16(s)
+			offs[l]++
+		}
+	}
+	return nil
+}
+
+func (z *inflate64) bits(n uint) (int, error) {
+	for z.nbits < n {
+		b, err := z.br.ReadByte()
+		if err != nil {
+			return 0, inf64Err("stream truncated: %v", io.ErrUnexpectedEOF)
+		}
+		z.bitbuf |= uint32(b) << z.nbits
+		z.nbits += 8
+	}
+	v := int(z.bitbuf & (1<<n - 1))
+	z.bitbuf >>= n
+	z.nbits -= n
+	return v, nil
+}
+
+// decode reads one symbol, its code sent most significant bit first.
+func (z *inflate64) decode(h *inflateHuff) (int, error) {
+	code, first, idx := 0, 0, 0
+	for l := 1; l < 16; l++ {
+		b, err := z.bits(1)
+		if err != nil {
+			return 0, err
+		}
+		code |= b
+		c := int(h.count[l])
+		if code-first < c {
+			return int(h.sym[idx+code-first]), nil
+		}
+		idx += c
+		first = (first + c) << 1
+		code <<= 1
+	}
+	return 0, inf64Err("invalid Huffman code")
+}
+
+func (z *inflate64) put(b byte) {
+	z.win[z.wpos] = b
+	z.wpos = (z.wpos + 1) & 0xffff
+	z.filled++
+}
+
+func (z *inflate64) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		if z.copyLen > 0 {
+			b := z.win[(z.wpos-z.copyDist)&0xffff]
+			z.put(b)
+			p[n] = b
+			n++
+			z.copyLen--
+			continue
+		}
+		if z.err != nil {
+			break
+		}
+		switch z.state {
+		case 0:
+			z.err = z.header()
+		case 1:
+			if z.stored == 0 {
+				z.state = z.next()
+				continue
+			}
+			b, err := z.br.ReadByte()
+			if err != nil {
+				z.err = inf64Err("stored block truncated: %v", io.ErrUnexpectedEOF)
+				break
+			}
+			z.put(b)
+			p[n] = b
+			n++
+			z.stored--
+		case 2:
+			sym, err := z.decode(&z.lit)
+			if err != nil {
+				z.err = err
+				break
+			}
+			if sym < 256 {
+				z.put(byte(sym))
+				p[n] = byte(sym)
+				n++
+				continue
+			}
+			if sym == 256 {
+				z.state = z.next()
+				continue
+			}
+			z.err = z.match(sym - 257)
+		default:
+			z.err = io.EOF
+		}
+	}
+	if n > 0 {
+		return n, nil
+	}
+	return 0, z.err
+}
+
+// next is the state after a block: another header, or the end.
+func (z *inflate64) next() int {
+	if z.final {
+		return 3
+	}
+	return 0
+}
+
+func (z *inflate64) match(code int) error {
+	if code >= 29 {
+		return inf64Err("bad length code %d", code+257)
+	}
+	e, err := z.bits(inf64LenExtra[code])
+	if err != nil {
+		return err
+	}
+	length := inf64LenBase[code] + e
+	dc, err := z.decode(&z.dis)
+	if err != nil {
+		return err
+	}
+	e, err = z.bits(inf64DistExtra(dc))
+	if err != nil {
+		return err
+	}
+	dist := inf64DistBase[dc] + e
+	if int64(dist) > z.filled {
+		return inf64Err("distance %d beyond the start of the output", dist)
+	}
+	z.copyLen, z.copyDist = length, dist
+	return nil
+}
+
+func (z *inflate64) header() error {
+	v, err := z.bits(3)
+	if err != nil {
+		return err
+	}
+	z.final = v&1 == 1
+	switch v >> 1 {
+	case 0:
+		z.bitbuf, z.nbits = 0, 0 // to a byte boundary
+		var b [4]byte
+		for i := range b {
+			c, err := z.br.ReadByte()
+			if err != nil {
+				return inf64Err("stored block truncated: %v", io.ErrUnexpectedEOF)
+			}
+			b[i] = c
+		}
+		ln, nln := binary.LittleEndian.Uint16(b[:]), binary.LittleEndian.Uint16(b[2:])
+		if ln != ^nln {
+			return inf64Err("stored block length check failed")
+		}
+		z.stored, z.state = int(ln), 1
+		return nil
+	case 1:
+		inf64Fixed.once.Do(func() {
+			var l [288]uint8
+			for i := range l {
+				switch {
+				case i < 144:
+					l[i] = 8
+				case i < 256:
+					l[i] = 9
+				case i < 280:
+					l[i] = 7
+				default:
+					l[i] = 8
+				}
+			}
+			_ = inf64Fixed.lit.build(l[:])
+			var d [32]uint8
+			for i := range d {
+				d[i] = 5
+			}
+			_ = inf64Fixed.dis.build(d[:])
+		})
+		z.lit, z.dis = inf64Fixed.lit, inf64Fixed.dis
+		z.state = 2
+		return nil
+	case 2:
+		return z.dynamic()
+	default:
+		return inf64Err("bad block type 3")
+	}
+}
+
+func (z *inflate64) dynamic() error {
+	hlit, err := z.bits(5)
+	if err != nil {
+		return err
+	}
+	hdist, err := z.bits(5)
+	if err != nil {
+		return err
+	}
+	hclen, err := z.bits(4)
+	if err != nil {
+		return err
+	}
+	nlit, ndist := hlit+257, hdist+1
+	var cl [19]uint8
+	for i := 0; i < hclen+4; i++ {
+		v, err := z.bits(3)
+		if err != nil {
+			return err
+		}
+		cl[inf64ClOrder[i]] = uint8(v)
+	}
+	var clh inflateHuff
+	if err := clh.build(cl[:]); err != nil {
+		return err
+	}
+	lens := make([]uint8, nlit+ndist)
+	for i := 0; i < len(lens); {
+		sym, err := z.decode(&clh)
+		if err != nil {
+			return err
+		}
+		if sym < 16 {
+			lens[i] = uint8(sym)
+			i++
+			continue
+		}
+		var run int
+		var val uint8
+		switch sym {
+		case 16:
+			if i == 0 {
+				return inf64Err("repeat with no previous length")
+			}
+			val = lens[i-1]
+			r, err := z.bits(2)
+			if err != nil {
+				return err
+			}
+			run = 3 + r
+		case 17:
+			r, err := z.bits(3)
+			if err != nil {
+				return err
+			}
+			run = 3 + r
+		default:
+			r, err := z.bits(7)
+			if err != nil {
+				return err
+			}
+			run = 11 + r
+		}
+		if i+run > len(lens) {
+			return inf64Err("code lengths overrun")
+		}
+		for ; run > 0; run-- {
+			lens[i] = val
+			i++
+		}
+	}
+	if err := z.lit.build(lens[:nlit]); err != nil {
+		return err
+	}
+	if err := z.dis.build(lens[nlit:]); err != nil {
+		return err
+	}
+	z.state = 2
+	return nil
 }

@@ -3,14 +3,20 @@ package unpack
 import (
 	"archive/zip"
 	"bytes"
+	"compress/flate"
 	"context"
 	"encoding/binary"
+	"errors"
 	"hash/crc32"
+	"io"
+	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ulikunitz/xz/lzma"
 
 	"ave/pkg/verdict"
 )
@@ -303,5 +309,223 @@ func FuzzWalkZip(f *testing.F) {
 	f.Add(append(hdr[:], "BZh91AY&SY"...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzWalk(t, "f.zip", data)
+	})
+}
+
+// lsbBitWriter writes a deflate bit stream: values least significant bit
+// first, Huffman codes most significant bit first.
+type lsbBitWriter struct {
+	out []byte
+	acc uint64
+	n   uint
+}
+
+func (w *lsbBitWriter) bits(v uint64, n uint) {
+	w.acc |= v << w.n
+	w.n += n
+	for w.n >= 8 {
+		w.out = append(w.out, byte(w.acc))
+		w.acc >>= 8
+		w.n -= 8
+	}
+}
+
+func (w *lsbBitWriter) code(c uint64, n uint) {
+	var r uint64
+	for i := uint(0); i < n; i++ {
+		r = r<<1 | (c>>i)&1
+	}
+	w.bits(r, n)
+}
+
+func (w *lsbBitWriter) flush() {
+	if w.n > 0 {
+		w.bits(0, 8-w.n)
+	}
+}
+
+// deflate64Sample is a stream only Deflate64 can read: a stored block of
+// 40,000 bytes (EICAR at 7,000), then a fixed-code block with one match of
+// length 1,000 (code 285 + 16 extra bits) at distance 33,000 (distance
+// code 30 + 14 extra bits), which copies EICAR again. It returns the
+// stream and what it decodes to.
+func deflate64Sample() ([]byte, []byte) {
+	r := rand.New(rand.NewSource(3))
+	plain := make([]byte, 40000)
+	r.Read(plain)
+	copy(plain[7000:], eicar)
+	var w lsbBitWriter
+	w.bits(0, 1) // not final
+	w.bits(0, 2) // stored
+	w.flush()
+	w.out = binary.LittleEndian.AppendUint16(w.out, uint16(len(plain)))
+	w.out = binary.LittleEndian.AppendUint16(w.out, ^uint16(len(plain)))
+	w.out = append(w.out, plain...)
+	w.bits(1, 1)              // final
+	w.bits(1, 2)              // fixed codes
+	w.code(0xc0+(285-280), 8) // length code 285
+	w.bits(1000-3, 16)        // its 16 extra bits
+	w.code(30, 5)             // distance code 30
+	w.bits(33000-32769, 14)   // its 14 extra bits
+	w.code(0, 7)              // end of block
+	w.flush()
+	want := append(append([]byte(nil), plain...), plain[7000:8000]...)
+	return w.out, want
+}
+
+func TestInflate64(t *testing.T) {
+	stream, want := deflate64Sample()
+	got, err := io.ReadAll(newInflate64(bytes.NewReader(stream)))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("deflate64 sample: err %v, equal %v", err, bytes.Equal(got, want))
+	}
+	// Deflate without length code 285 (258 in deflate, 3 + 16 bits in
+	// Deflate64) reads the same: random words never repeat 258 bytes.
+	words := strings.Fields("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau")
+	r := rand.New(rand.NewSource(5))
+	var data []byte
+	for len(data) < 200000 {
+		data = append(data, words[r.Intn(len(words))]...)
+		data = append(data, " \n"[r.Intn(2)])
+	}
+	for _, level := range []int{flate.NoCompression, flate.BestSpeed, flate.DefaultCompression, flate.HuffmanOnly} {
+		var b bytes.Buffer
+		fw, _ := flate.NewWriter(&b, level)
+		fw.Write(data)
+		fw.Close()
+		got, err := io.ReadAll(newInflate64(bytes.NewReader(b.Bytes())))
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("level %d: err %v, %d of %d bytes", level, err, len(got), len(data))
+		}
+		for cut := 1; cut < b.Len(); cut += b.Len()/7 + 1 {
+			got, err := io.ReadAll(newInflate64(bytes.NewReader(b.Bytes()[:cut])))
+			if !errors.Is(err, ErrCorrupt) || !bytes.HasPrefix(data, got) {
+				t.Fatalf("level %d cut %d: err %v, prefix %v", level, cut, err, bytes.HasPrefix(data, got))
+			}
+		}
+	}
+}
+
+// zipRaw stores already compressed members.
+func zipRaw(t *testing.T, entries ...*zip.FileHeader) func(bodies ...[]byte) []byte {
+	return func(bodies ...[]byte) []byte {
+		var buf bytes.Buffer
+		zw := zip.NewWriter(&buf)
+		for i, h := range entries {
+			h.CompressedSize64 = uint64(len(bodies[i]))
+			w, err := zw.CreateRaw(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Write(bodies[i])
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+}
+
+// zipLZMABody compresses data as a zip LZMA member body (version, size of
+// the properties, properties, raw stream) with ulikunitz/xz's writer,
+// with an end marker or with the size known.
+func zipLZMABody(t *testing.T, data []byte, eos bool) []byte {
+	var b bytes.Buffer
+	cfg := lzma.WriterConfig{}
+	if !eos {
+		cfg.SizeInHeader, cfg.Size = true, int64(len(data))
+	}
+	w, err := cfg.NewWriter(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(data)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	alone := b.Bytes()
+	body := []byte{0x10, 0x02, 5, 0}
+	body = append(body, alone[:5]...)
+	return append(body, alone[lzma.HeaderLen:]...)
+}
+
+func TestZipDeflate64AndLZMAMadeByGo(t *testing.T) {
+	d64, plain := deflate64Sample()
+	big := lzxSample(100000)
+	data := zipRaw(t,
+		&zip.FileHeader{Name: "d64.bin", Method: zipMethodDeflate64, CRC32: crc32.ChecksumIEEE(plain), UncompressedSize64: uint64(len(plain))},
+		&zip.FileHeader{Name: "eos.com", Method: zipMethodLZMA, Flags: zipFlagLZMAEOS, CRC32: crc32.ChecksumIEEE(eicar), UncompressedSize64: uint64(len(eicar))},
+		&zip.FileHeader{Name: "big.bin", Method: zipMethodLZMA, CRC32: crc32.ChecksumIEEE(big), UncompressedSize64: uint64(len(big))},
+		&zip.FileHeader{Name: "sized.com", Method: zipMethodLZMA, CRC32: crc32.ChecksumIEEE(eicar), UncompressedSize64: uint64(len(eicar))},
+	)(d64, zipLZMABody(t, eicar, true), zipLZMABody(t, big, false), zipLZMABody(t, eicar, false))
+	for _, cut := range []bool{false, true} {
+		in := data
+		if cut { // no central directory: the local header walk
+			in = data[:bytes.Index(data, zipCentralSig)]
+		}
+		res := walk("m.zip", in, Limits{})
+		wantDetection(t, res, "m.zip/d64.bin", verdict.Infected, "")
+		wantDetection(t, res, "m.zip/eos.com", verdict.Infected, "")
+		wantDetection(t, res, "m.zip/sized.com", verdict.Infected, "")
+		if _, ok := detection(res, "m.zip/big.bin", verdict.Corrupted); ok {
+			t.Errorf("cut %v:\n%s", cut, dump(res))
+		}
+	}
+	// Truncated inside the big LZMA member: the earlier ones are scanned.
+	res := walk("t.zip", data[:bytes.Index(data, []byte("sized.com"))-2000], Limits{})
+	wantDetection(t, res, "t.zip/eos.com", verdict.Infected, "")
+	wantDetection(t, res, "t.zip/big.bin", verdict.Corrupted, "")
+}
+
+// TestZipDeflate64AndLZMAMadeBy7z uses p7zip's 7z where it is installed.
+func TestZipDeflate64AndLZMAMadeBy7z(t *testing.T) {
+	if _, err := exec.LookPath("7z"); err != nil {
+		t.Skip("7z command not installed")
+	}
+	for _, m := range []string{"Deflate64", "LZMA"} {
+		dir := t.TempDir()
+		writeFile(t, filepath.Join(dir, "notes.txt"), lzxSample(200000))
+		// Padded so that 7z compresses it rather than storing it.
+		writeFile(t, filepath.Join(dir, "eicar.com"), append(append([]byte(nil), eicar...), bytes.Repeat([]byte(" "), 4000)...))
+		cmd := exec.Command("7z", "a", "-tzip", "-mm="+m, "a.zip", "notes.txt", "eicar.com")
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("7z %s: %v\n%s", m, err, out)
+		}
+		data := readFile(t, filepath.Join(dir, "a.zip"))
+		zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range zr.File {
+			if want := map[string]uint16{"Deflate64": zipMethodDeflate64, "LZMA": zipMethodLZMA}[m]; f.Method != want {
+				t.Fatalf("%s: 7z wrote %s with method %d", m, f.Name, f.Method)
+			}
+		}
+		res := walk("a.zip", data, Limits{})
+		wantDetection(t, res, "a.zip/eicar.com", verdict.Infected, "")
+		if res.Objects != 3 || len(res.Detections) != 1 {
+			t.Errorf("%s: want the archive, two files and one detection:\n%s", m, dump(res))
+		}
+		res = walk("a.zip", data[:len(data)/2], Limits{})
+		wantDetection(t, res, "a.zip", verdict.Corrupted, "")
+	}
+}
+
+func FuzzInflate64(f *testing.F) {
+	stream, _ := deflate64Sample()
+	f.Add(stream[len(stream)-40:])
+	var b bytes.Buffer
+	fw, _ := flate.NewWriter(&b, flate.BestCompression)
+	fw.Write([]byte("alpha beta alpha beta gamma alpha beta gamma delta"))
+	fw.Close()
+	f.Add(b.Bytes())
+	f.Fuzz(func(t *testing.T, in []byte) {
+		// Every symbol costs at least one input bit and a match makes at
+		// most 65,538 bytes: the output is bounded by the input.
+		out, _ := io.ReadAll(io.LimitReader(newInflate64(bytes.NewReader(in)), 64<<20))
+		if int64(len(out)) > int64(len(in))*8*65538+65535 {
+			t.Fatalf("%d bytes from %d", len(out), len(in))
+		}
 	})
 }
