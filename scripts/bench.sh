@@ -7,8 +7,10 @@
 # Knobs (environment):
 #   BENCH_MB=500 BENCH_HASHES=1000000 BENCH_NDB=20000 BENCH_YARA=1000 BENCH_SEED=42
 #   BENCH_OUT=bench-out            output directory (data is reused between runs)
-#   BENCH_ONLY="ave clamd yara kav breakdown go"  parts to run (breakdown: MB/s per kind of file;
+#   BENCH_ONLY="ave clamd yara kav breakdown go formats"  parts to run (breakdown: MB/s per kind of file;
 #                                  kav: kavscanner first and cached scans vs clamdscan and clamscan)
+#   (part formats: `go run ./scripts/formatbench`, pkg/unpack decode MB/s per format and bombs
+#    under the default limits; needs neither the corpus nor the daemons)
 #   BENCH_LOAD_TIMEOUT=300         seconds to wait for a daemon to load its DB
 #   BENCH_SCAN_TIMEOUT=3600        seconds before a scan is killed
 #   BENCH_IDLE_WAIT=120            seconds to wait, before each measurement, for the
@@ -24,7 +26,7 @@ NDB=${BENCH_NDB:-20000}
 YARA_N=${BENCH_YARA:-1000}
 SEED=${BENCH_SEED:-42}
 OUT=${BENCH_OUT:-bench-out}
-ONLY=${BENCH_ONLY:-ave clamd yara kav breakdown go}
+ONLY=${BENCH_ONLY:-ave clamd yara kav breakdown go formats}
 LOAD_TIMEOUT=${BENCH_LOAD_TIMEOUT:-300}
 SCAN_TIMEOUT=${BENCH_SCAN_TIMEOUT:-3600}
 IDLE_WAIT=${BENCH_IDLE_WAIT:-120}
@@ -182,6 +184,54 @@ detection_row() {
 	extra=$(wc -l <"$OUT/unexpected-$tool.txt")
 	printf '| %s | %s | %s | %s | %s | %s |\n' "$tool" "$nf" "$ne" "$hit" "$miss" "$extra"
 }
+
+# ---- formats and bombs (BENCH_ONLY=... formats) ----
+
+# run_formats: scripts/formatbench generates every container and encoding it
+# can write (in Go or with a Debian tool) and a set of bombs in memory, walks
+# them with pkg/unpack's default limits and prints Markdown tables.
+run_formats() {
+	log "== formats and bombs (go run ./scripts/formatbench; 2-3 minutes)"
+	wait_idle
+	if go run ./scripts/formatbench >"$OUT/formats.md" 2>"$OUT/formats.log"; then
+		sed 's/^/  /' "$OUT/formats.log" >&2
+	else
+		log "formatbench failed; see $OUT/formats.log"
+		tail -5 "$OUT/formats.log" >&2 || true
+	fi
+}
+# formats_report: the formatbench tables under their own heading
+formats_report() {
+	[ -s "$OUT/formats.md" ] || return 0
+	echo
+	echo "## Formats and bombs (scripts/formatbench)"
+	echo
+	cat "$OUT/formats.md"
+}
+# formats_summary: its tables on stdout
+formats_summary() {
+	[ -s "$OUT/formats.md" ] || return 0
+	echo
+	sed -n '/^| format/,/^$/p;/^| bomb/,/^$/p;/^Limits that did not hold/p;/^Every bomb/p' "$OUT/formats.md"
+}
+
+# BENCH_ONLY=formats alone needs neither the corpus nor the daemons: a
+# short report, and stop here.
+read -ra only_parts <<<"$ONLY"
+if [ "${only_parts[*]}" = formats ]; then
+	run_formats
+	{
+		echo "# AVE benchmark results"
+		echo
+		echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+		echo "- machine: $(nproc) vCPU ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM, kernel $(uname -r)"
+		echo "- AVE: $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD 2>/dev/null || echo ' (dirty tree)'); $(go version | awk '{ print $3 }')"
+		formats_report
+	} >"$RESULTS"
+	formats_summary
+	echo "full report: $RESULTS"
+	exit 0
+fi
 
 # ---- data ----
 
@@ -477,6 +527,8 @@ want yara && run_yara
 want kav && run_kav
 want breakdown && run_breakdown
 
+want formats && run_formats
+
 if want go; then
 	log "== Go microbenchmarks (go test -run XXX -bench . -benchmem ./pkg/...)"
 	go test -run XXX -bench . -benchmem ./pkg/... >"$OUT/gobench.txt" 2>&1 || log "go test -bench failed; see $OUT/gobench.txt"
@@ -673,6 +725,8 @@ MEM=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 	fi
 } >"$RESULTS"
 
+want formats && formats_report >>"$RESULTS"
 echo
 sed -n '/^| |/,/^$/p;/^| scan of/,/^$/p;/^| ratio/,/^$/p;/^| tool/,/^$/p' "$RESULTS"
+want formats && formats_summary
 echo "full report: $RESULTS"
