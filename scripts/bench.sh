@@ -7,8 +7,13 @@
 # Knobs (environment):
 #   BENCH_MB=500 BENCH_HASHES=1000000 BENCH_NDB=20000 BENCH_YARA=1000 BENCH_SEED=42
 #   BENCH_OUT=bench-out            output directory (data is reused between runs)
-#   BENCH_ONLY="ave clamd yara kav breakdown go formats"  parts to run (breakdown: MB/s per kind of file;
-#                                  kav: kavscanner first and cached scans vs clamdscan and clamscan)
+#   BENCH_ONLY="ave clamd yara kav breakdown go mail formats"  parts to run (breakdown: MB/s per kind of file;
+#                                  kav: kavscanner first and cached scans vs clamdscan and clamscan;
+#                                  mail: msgs/s and latency through smtpscanner + aveserver, amavisd-new +
+#                                  clamd, and a bare SMTP sink, at 2, 4 and 8 clients)
+#   BENCH_MAIL_N=2000              messages per mail run (median ~15 KB, tail to 2 MB, 1% EICAR)
+#   BENCH_MAIL_CLIENTS="2 4 8"     concurrent SMTP clients
+#   BENCH_MAIL_AMAVIS_SERVERS=2    amavisd $max_servers (a list runs amavisd once per value)
 #   (part formats: `go run ./scripts/formatbench`, pkg/unpack decode MB/s per format and bombs
 #    under the default limits; needs neither the corpus nor the daemons)
 #   BENCH_LOAD_TIMEOUT=300         seconds to wait for a daemon to load its DB
@@ -26,7 +31,11 @@ NDB=${BENCH_NDB:-20000}
 YARA_N=${BENCH_YARA:-1000}
 SEED=${BENCH_SEED:-42}
 OUT=${BENCH_OUT:-bench-out}
-ONLY=${BENCH_ONLY:-ave clamd yara kav breakdown go formats}
+ONLY=${BENCH_ONLY:-ave clamd yara kav breakdown go mail formats}
+MAIL_N=${BENCH_MAIL_N:-2000}
+MAIL_CLIENTS=${BENCH_MAIL_CLIENTS:-2 4 8}
+MAIL_AMAVIS_SERVERS=${BENCH_MAIL_AMAVIS_SERVERS:-2}
+AMAVISD=${AMAVISD:-/usr/sbin/amavisd}
 LOAD_TIMEOUT=${BENCH_LOAD_TIMEOUT:-300}
 SCAN_TIMEOUT=${BENCH_SCAN_TIMEOUT:-3600}
 IDLE_WAIT=${BENCH_IDLE_WAIT:-120}
@@ -235,14 +244,20 @@ fi
 
 # ---- data ----
 
-log "== generating data in $DATA (reused when unchanged)"
-t0=$(now)
-go run ./scripts/benchgen -out "$DATA" -hashes "$HASHES" -ndb "$NDB" -yara "$YARA_N" -corpus-mb "$MB" -seed "$SEED" >&2
-GEN_S=$(secs "$t0" "$(now)")
-BYTES=$(du -sb "$CORPUS" | awk '{ print $1 }')
-FILES=$(find "$CORPUS" -type f | wc -l)
-CORPUS_MB=$(awk -v b="$BYTES" 'BEGIN { printf "%.1f", b / 1e6 }')
-log "corpus: $FILES files, $CORPUS_MB MB"
+# The file-scan parts (and their report) need the generated data; the
+# mail part makes its own corpus in memory.
+FILE_PARTS=0
+for p in ave clamd yara kav breakdown go; do want $p && FILE_PARTS=1; done
+if ((FILE_PARTS)); then
+	log "== generating data in $DATA (reused when unchanged)"
+	t0=$(now)
+	go run ./scripts/benchgen -out "$DATA" -hashes "$HASHES" -ndb "$NDB" -yara "$YARA_N" -corpus-mb "$MB" -seed "$SEED" >&2
+	GEN_S=$(secs "$t0" "$(now)")
+	BYTES=$(du -sb "$CORPUS" | awk '{ print $1 }')
+	FILES=$(find "$CORPUS" -type f | wc -l)
+	CORPUS_MB=$(awk -v b="$BYTES" 'BEGIN { printf "%.1f", b / 1e6 }')
+	log "corpus: $FILES files, $CORPUS_MB MB"
+fi
 
 # mbps SECONDS -> MB/s over the corpus; fps SECONDS -> files/s
 mbps() { div "$BYTES" "$(awk -v s="$1" 'BEGIN { print s * 1e6 }')" "%.1f"; }
@@ -252,15 +267,17 @@ declare -A R # results by key
 
 # ---- daemons ----
 
-# start_ave LOG: start aveserver, wait until `avectl status` answers; sets
-# AVE_PID, AVE_SOCK and AVE_LOAD (seconds). Returns 1 if it did not come up.
+# start_ave LOG [DBDIR]: start aveserver (on the bench DB unless DBDIR),
+# wait until `avectl status` answers; sets AVE_PID, AVE_SOCK and AVE_LOAD
+# (seconds). Returns 1 if it did not come up.
 start_ave() {
+	local db=${2:-$DB}
 	AVE_SOCK=$TMP/ave.sock
-	cat "$DB"/* >/dev/null
+	cat "$db"/* >/dev/null
 	wait_idle
 	local t0
 	t0=$(now)
-	bin/aveserver --db "$DB" --socket "$AVE_SOCK" 2>"$1" &
+	bin/aveserver --db "$db" --socket "$AVE_SOCK" 2>"$1" &
 	AVE_PID=$!
 	PIDS+=("$AVE_PID")
 	if ! wait_ready "$AVE_PID" "$LOAD_TIMEOUT" bin/avectl --socket "$AVE_SOCK" status; then
@@ -521,11 +538,286 @@ run_kav() {
 	return 0
 }
 
+# ---- mail: smtpscanner + aveserver, amavisd-new + clamd, the sink alone ----
+
+# port_open PORT -> 0 when something accepts TCP connections on 127.0.0.1:PORT
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# kv LINE KEY -> the value of KEY=... in a mailbench send line
+kv() { awk -v k="$2" '{ for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) { print substr($i, length(k) + 2); exit } }' <<<"$1"; }
+# stop_tree PID: stop_daemon, and its child processes too (amavisd's)
+stop_tree() {
+	local kids k
+	kids=$(pgrep -P "$1" 2>/dev/null || true)
+	stop_daemon "$1"
+	for k in $kids; do
+		kill -0 "$k" 2>/dev/null && kill "$k" 2>/dev/null
+	done
+	sleep 0.2
+	for k in $kids; do kill -0 "$k" 2>/dev/null && kill -9 "$k" 2>/dev/null; done
+	return 0
+}
+# mail_run KEY ADDR CLIENTS: send the corpus (content pass CLIENTS) to ADDR and record
+# R[KEY_{rate,p50,p99,ok,rejected,tempfail,errors,sink,busy}]
+mail_run() {
+	local key=$1 addr=$2 clients=$3 line rc=0
+	wait_idle
+	line=$(timeout "$SCAN_TIMEOUT" "$MAILBENCH" send -addr "$addr" -clients "$clients" -n "$MAIL_N" -pass "$clients" \
+		-sink-stats "$MAIL_DIR/sink.stats" 2>>"$OUT/mail-send.log") || rc=$?
+	if [ "$rc" != 0 ] || [ -z "$line" ]; then
+		log "  $key: mailbench send failed (exit $rc); see $OUT/mail-send.log"
+		return 0
+	fi
+	echo "$key clients=$clients $line" >>"$OUT/mail-runs.txt"
+	local f
+	# cpu: machine-wide CPU seconds used during the timed run (this benchmark's processes included)
+	for f in rate p50_ms p99_ms ok rejected tempfail errors sink secs mb cpu; do R[${key}_$f]=$(kv "$line" "$f"); done
+	log "  $key, $clients clients: ${R[${key}_rate]} msgs/s, p50 ${R[${key}_p50_ms]} ms, p99 ${R[${key}_p99_ms]} ms; 250 ${R[${key}_ok]}, 5xx ${R[${key}_rejected]}, 4xx ${R[${key}_tempfail]}, errors ${R[${key}_errors]}, sink got ${R[${key}_sink]}; machine CPU ${R[${key}_cpu]} s in ${R[${key}_secs]} s"
+}
+
+# start_mail_clamd DIR: a private clamd whose only signature is EICAR's MD5
+# (amavisd hands it the decoded parts); sets MCLAMD_PID and MCLAMD_SOCK.
+start_mail_clamd() {
+	local dir=$1
+	mkdir -p "$dir/db" "$dir/tmp"
+	echo "44d88612fea8a8f36de82e1278abb02f:68:Eicar-Test-Signature" >"$dir/db/test.hdb"
+	MCLAMD_SOCK=$dir/clamd.sock
+	cat >"$dir/clamd.conf" <<-EOF
+		LocalSocket $MCLAMD_SOCK
+		LocalSocketMode 666
+		FixStaleSocket yes
+		DatabaseDirectory $dir/db
+		TemporaryDirectory $dir/tmp
+		Foreground yes
+		LogSyslog no
+		LogFile $dir/clamd.log
+		MaxThreads 4
+		SelfCheck 0
+		Bytecode no
+	EOF
+	"$CLAMD" -c "$dir/clamd.conf" >>"$dir/clamd.out" 2>&1 &
+	MCLAMD_PID=$!
+	PIDS+=("$MCLAMD_PID")
+	if ! wait_ready "$MCLAMD_PID" "$LOAD_TIMEOUT" clamdscan -c "$dir/clamd.conf" --ping 1; then
+		log "clamd (mail): did not answer PING within ${LOAD_TIMEOUT}s; see $dir/clamd.log"
+		cp "$dir/clamd.log" "$OUT/mail-clamd.log" 2>/dev/null || true
+		stop_daemon "$MCLAMD_PID"
+		return 1
+	fi
+}
+
+# start_amavisd DIR SERVERS PORT SINKPORT: amavisd-new in the foreground with
+# a private configuration: Debian's defaults (conf.d), then virus checks on
+# through the private clamd, spam checks off, no quarantine, viruses
+# rejected (554, like smtpscanner's default), listening on 127.0.0.1:PORT
+# and forwarding to the sink. Sets AMAVIS_PID.
+start_amavisd() {
+	local dir=$1 servers=$2 port=$3 sinkport=$4 f inc=""
+	mkdir -p "$dir/home/tmp" "$dir/home/db" "$dir/home/var"
+	for f in /usr/share/amavis/conf.d/10-debian_scripts /usr/share/amavis/conf.d/20-package \
+		/etc/amavis/conf.d/01-debian /etc/amavis/conf.d/15-av_scanners /etc/amavis/conf.d/20-debian_defaults \
+		/etc/amavis/conf.d/30-template_localization; do
+		[ -r "$f" ] && inc+="include_config_files('$f');"$'\n'
+	done
+	cat >"$dir/amavisd.conf" <<-EOF
+		use strict;
+		\$myhostname = 'amavis.bench.test';
+		\$mydomain = 'bench.test';
+		$inc
+		\$daemon_user  = 'amavis';
+		\$daemon_group = 'amavis';
+		\$MYHOME   = '$dir/home';
+		\$TEMPBASE = '$dir/home/tmp';
+		\$ENV{TMPDIR} = \$TEMPBASE;
+		\$db_home  = '$dir/home/db';
+		\$pid_file  = '$dir/home/var/amavisd.pid';
+		\$lock_file = '$dir/home/var/amavisd.lock';
+		\$DO_SYSLOG = 0;
+		\$LOGFILE = '$dir/home/amavis.log';
+		\$log_level = 0;
+		\$inet_socket_bind = '127.0.0.1';
+		\$inet_socket_port = $port;
+		@inet_acl = qw(127.0.0.1);
+		@mynetworks = qw(127.0.0.0/8);
+		@local_domains_maps = ( [".\$mydomain", '.example.net'] );
+		\$forward_method = 'smtp:[127.0.0.1]:$sinkport';
+		\$notify_method  = 'smtp:[127.0.0.1]:$sinkport';
+		\$max_servers = $servers;
+		\$max_requests = 20;
+		@bypass_spam_checks_maps  = (1);
+		@bypass_virus_checks_maps = (0);
+		\$enable_dkim_verification = 0;
+		\$enable_dkim_signing = 0;
+		\$final_virus_destiny = D_REJECT;
+		\$QUARANTINEDIR = undef;
+		\$virus_quarantine_method = undef;
+		\$banned_files_quarantine_method = undef;
+		\$bad_header_quarantine_method = undef;
+		\$spam_quarantine_method = undef;
+		\$clean_quarantine_method = undef;
+		\$archive_quarantine_method = undef;
+		\$virus_admin = undef;
+		\$warnvirussender = 0;
+		\$warnvirusrecip = 0;
+		@av_scanners = (
+		  ['ClamAV-clamd', \\&ask_daemon, ["CONTSCAN {}\\n", '$MCLAMD_SOCK'],
+		    qr/\\bOK\$/m, qr/\\bFOUND\$/m, qr/^.*?: (?!Infected Archive)(.*) FOUND\$/m ],
+		);
+		@av_scanners_backup = ();
+		1;
+	EOF
+	chown -R amavis:amavis "$dir/home"
+	"$AMAVISD" -c "$dir/amavisd.conf" foreground >"$dir/amavisd.out" 2>&1 &
+	AMAVIS_PID=$!
+	PIDS+=("$AMAVIS_PID")
+	if ! wait_ready "$AMAVIS_PID" "$LOAD_TIMEOUT" port_open "$port"; then
+		log "amavisd: not listening on 127.0.0.1:$port within ${LOAD_TIMEOUT}s; see $OUT/mail-amavisd.out"
+		cp "$dir/amavisd.out" "$OUT/mail-amavisd.out" 2>/dev/null || true
+		tail -5 "$dir/amavisd.out" >&2 || true
+		stop_tree "$AMAVIS_PID"
+		return 1
+	fi
+}
+
+MAIL_CONFIGS=()
+run_mail() {
+	log "== mail: $MAIL_N messages per run, clients $MAIL_CLIENTS"
+	MAIL_DIR=$TMP/mail
+	mkdir -p "$MAIL_DIR"
+	# amavisd runs as the amavis user: it must reach its home below $TMP.
+	chmod 711 "$TMP" "$MAIL_DIR"
+	MAILBENCH=$MAIL_DIR/mailbench
+	go build -o "$MAILBENCH" ./scripts/mailbench || { log "mail: building scripts/mailbench failed: skipped"; return 0; }
+	: >"$OUT/mail-runs.txt"
+	: >"$OUT/mail-send.log"
+	R[mail_corpus]=$("$MAILBENCH" corpus -n "$MAIL_N")
+	log "corpus: ${R[mail_corpus]}"
+
+	"$MAILBENCH" sink -listen 127.0.0.1:0 -stats "$MAIL_DIR/sink.stats" -addr-file "$MAIL_DIR/sink.addr" \
+		>/dev/null 2>"$OUT/mail-sink.log" &
+	local sink_pid=$! c
+	PIDS+=("$sink_pid")
+	if ! wait_ready "$sink_pid" 30 test -s "$MAIL_DIR/sink.addr"; then
+		log "mail: the sink did not start; see $OUT/mail-sink.log"
+		stop_daemon "$sink_pid"
+		return 0
+	fi
+	local sink_addr sink_port
+	sink_addr=$(cat "$MAIL_DIR/sink.addr")
+	sink_port=${sink_addr##*:}
+
+	log "-- the sink alone ($sink_addr)"
+	MAIL_CONFIGS+=("sink|the sink alone (go-smtp, reads and drops)")
+	for c in $MAIL_CLIENTS; do mail_run "mail_sink_$c" "$sink_addr" "$c"; done
+
+	if have_ave && [ -x bin/smtpscanner ]; then
+		log "-- smtpscanner + aveserver (etc/db) -> sink"
+		if start_ave "$OUT/mail-aveserver.log" etc/db; then
+			local port sc_pid
+			port=$("$MAILBENCH" freeport)
+			mkdir -p "$MAIL_DIR/spool"
+			cat >"$MAIL_DIR/ave.conf" <<-EOF
+				[smtpscan.general]
+				ListenAddress=127.0.0.1:$port
+				Protocol=smtp
+				ForwardMailer=smtp:$sink_addr
+				SpoolDir=$MAIL_DIR/spool
+				ServerAddress=$AVE_SOCK
+				Hostname=scanner.bench.test
+			EOF
+			bin/smtpscanner -c "$MAIL_DIR/ave.conf" 2>"$OUT/mail-smtpscanner.log" &
+			sc_pid=$!
+			PIDS+=("$sc_pid")
+			if wait_ready "$sc_pid" 30 port_open "$port"; then
+				MAIL_CONFIGS+=("ave|smtpscanner + aveserver (etc/db) -> sink")
+				for c in $MAIL_CLIENTS; do mail_run "mail_ave_$c" "127.0.0.1:$port" "$c"; done
+			else
+				log "smtpscanner did not listen on 127.0.0.1:$port; see $OUT/mail-smtpscanner.log"
+			fi
+			stop_daemon "$sc_pid"
+			stop_daemon "$AVE_PID"
+		fi
+	else
+		log "mail: bin/aveserver, bin/avectl or bin/smtpscanner missing (run make build): AVE skipped"
+	fi
+
+	if [ -x "$AMAVISD" ] && have_clamd && id amavis >/dev/null 2>&1; then
+		local n port best="" bkey
+		for n in $MAIL_AMAVIS_SERVERS; do
+			log "-- amavisd-new (\$max_servers = $n) + clamd -> sink"
+			rm -rf "$MAIL_DIR/amavis"
+			mkdir -p "$MAIL_DIR/amavis"
+			chmod 755 "$MAIL_DIR/amavis"
+			start_mail_clamd "$MAIL_DIR/amavis/clamd" || continue
+			port=$("$MAILBENCH" freeport)
+			if start_amavisd "$MAIL_DIR/amavis" "$n" "$port" "$sink_port"; then
+				MAIL_CONFIGS+=("amavis$n|amavisd-new (\$max_servers = $n) + clamd -> sink")
+				for c in $MAIL_CLIENTS; do mail_run "mail_amavis${n}_$c" "127.0.0.1:$port" "$c"; done
+				cp "$MAIL_DIR/amavis/home/amavis.log" "$OUT/mail-amavis$n.log" 2>/dev/null || true
+				stop_tree "$AMAVIS_PID"
+			fi
+			stop_daemon "$MCLAMD_PID"
+		done
+	else
+		log "mail: amavisd-new, clamd or the amavis user missing (scripts/install-deps.sh bench): amavisd-new skipped"
+	fi
+	stop_daemon "$sink_pid"
+}
+
+# mail_report: the mail section of the report (markdown) on stdout
+mail_report() {
+	local cfg key label c best
+	echo "### Mail: messages through an SMTP hop on loopback ($MAIL_N messages per run)"
+	echo
+	echo "- corpus (scripts/mailbench, as cmd/smtpscanner/bench_test.go): ${R[mail_corpus]:-n/a}; fresh random content for each run"
+	echo "- one SMTP session per message; latency = connect to QUIT of one message, as the client sees it"
+	echo
+	echo "| mail: path | clients | msgs/s | p50 (ms) | p99 (ms) | 250 | 5xx | 4xx | errors | sink got | machine CPU s |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|"
+	for cfg in "${MAIL_CONFIGS[@]}"; do
+		key=${cfg%%|*}
+		label=${cfg#*|}
+		for c in $MAIL_CLIENTS; do
+			local k=mail_${key}_$c
+			echo "| $label | $c | $(v ${k}_rate) | $(v ${k}_p50_ms) | $(v ${k}_p99_ms) | $(v ${k}_ok) | $(v ${k}_rejected) | $(v ${k}_tempfail) | $(v ${k}_errors) | $(v ${k}_sink) | $(v ${k}_cpu) |"
+		done
+	done
+	echo
+	# the best amavisd rate per client count over the $max_servers values tried
+	echo "| mail: ratio | $(for c in $MAIL_CLIENTS; do printf '%s clients | ' "$c"; done)target |"
+	echo "|---|$(for c in $MAIL_CLIENTS; do printf -- '---|'; done)---|"
+	local row_a="| msgs/s AVE / amavisd-new + clamd (best \$max_servers) |" row_s="| msgs/s AVE / the sink alone |" worst_a="" worst_s="" ra rs
+	for c in $MAIL_CLIENTS; do
+		best=""
+		local n
+		for n in $MAIL_AMAVIS_SERVERS; do
+			local r=${R[mail_amavis${n}_${c}_rate]:-}
+			[ -n "$r" ] && { [ -z "$best" ] || awk -v a="$r" -v b="$best" 'BEGIN { exit !(a > b) }'; } && best=$r
+		done
+		ra=$(div "${R[mail_ave_${c}_rate]:-}" "$best" %.1f)
+		rs=$(div "${R[mail_ave_${c}_rate]:-}" "${R[mail_sink_${c}_rate]:-}" %.2f)
+		row_a+=" $ra |"
+		row_s+=" $rs |"
+		[ "$ra" != n/a ] && { [ -z "$worst_a" ] || awk -v a="$ra" -v b="$worst_a" 'BEGIN { exit !(a < b) }'; } && worst_a=$ra
+		[ "$rs" != n/a ] && { [ -z "$worst_s" ] || awk -v a="$rs" -v b="$worst_s" 'BEGIN { exit !(a < b) }'; } && worst_s=$rs
+	done
+	echo "$row_a >= 20 at every client count: $(verdict "${worst_a:-n/a}" '>=' 20) |"
+	echo "$row_s >= 0.5 at every client count: $(verdict "${worst_s:-n/a}" '>=' 0.5) |"
+	echo
+	echo "Paths: the load client (\`scripts/mailbench send\`) -> [filter] -> the sink (\`scripts/mailbench sink\`), all on 127.0.0.1."
+	echo "smtpscanner: defaults (InfectedAction=reject), spool in a temp dir, aveserver with etc/db (all defaults: one worker per CPU, result cache on)."
+	echo "amavisd-new $(dpkg-query -W -f '${Version}' amavisd-new 2>/dev/null || echo '?'): Debian's conf.d defaults, spam checks off, virus checks through a"
+	echo "private clamd ($($CLAMD --version 2>/dev/null | cut -d/ -f1 || echo n/a), only EICAR's MD5 as signature, MaxThreads 4, CONTSCAN over a unix socket),"
+	echo "\$final_virus_destiny = D_REJECT, no quarantine, no notifications; banned-file checks as in Debian's defaults."
+	echo "\"machine CPU s\" is all CPU time used on the machine during the run, this benchmark's processes included: on a shared"
+	echo "machine, compare it with what the run itself needs. Per-message lines: $OUT/mail-runs.txt."
+}
+
 want ave && run_ave
 want clamd && run_clamd
 want yara && run_yara
 want kav && run_kav
 want breakdown && run_breakdown
+want mail && run_mail
 
 want formats && run_formats
 
@@ -593,6 +885,7 @@ verdict_num() { [[ $1 =~ ^[0-9.]+$ ]] && verdict "$1" "$2" "$3" || echo "n/a"; }
 
 CPU=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 MEM=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+if ((FILE_PARTS)); then
 {
 	echo "# AVE benchmark results"
 	echo
@@ -724,9 +1017,24 @@ MEM=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 		echo '```'
 	fi
 } >"$RESULTS"
+else
+	{
+		echo "# AVE benchmark results"
+		echo
+		echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+		echo "- machine: $(nproc) vCPU ($CPU), $MEM RAM, $(. /etc/os-release && echo "$PRETTY_NAME"), kernel $(uname -r)"
+		echo "- AVE: $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD 2>/dev/null || echo ' (dirty tree)'); $(go version | awk '{ print $3 }')"
+	} >"$RESULTS"
+fi
+if want mail; then
+	{
+		echo
+		mail_report
+	} >>"$RESULTS"
+fi
 
 want formats && formats_report >>"$RESULTS"
 echo
-sed -n '/^| |/,/^$/p;/^| scan of/,/^$/p;/^| ratio/,/^$/p;/^| tool/,/^$/p' "$RESULTS"
+sed -n '/^| |/,/^$/p;/^| scan of/,/^$/p;/^| ratio/,/^$/p;/^| tool/,/^$/p;/^| mail/,/^$/p' "$RESULTS"
 want formats && formats_summary
 echo "full report: $RESULTS"
