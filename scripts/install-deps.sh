@@ -10,7 +10,7 @@ pkgs=(gcc make pkg-config libyara-dev libyara9 zip unzip tar gzip bzip2 xz-utils
 	p7zip-full arj cpio gcab mscompress sharutils uudeview macutils qpdf
 	postfix)
 if [ "${1:-}" = bench ]; then
-	pkgs+=(yara clamav clamav-daemon clamdscan)
+	pkgs+=(yara clamav clamav-daemon clamdscan amavisd-new)
 fi
 
 sudo=""
