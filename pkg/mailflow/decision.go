@@ -1,6 +1,7 @@
 package mailflow
 
 import (
+	"context"
 	"strings"
 
 	"ave/pkg/verdict"
@@ -28,21 +29,56 @@ func (a Action) String() string {
 
 // Decision is the outcome chosen for one recipient. It is a value: the
 // flow acts on it, the protocol adapters render its Reply. Recipients with
-// equal Headers are delivered in one downstream transaction; recipients
-// with different Headers are split into several (issue 6's per-group
-// outcomes, cured copies and tags fit here without reshaping the flow).
+// equal Headers and Variant are delivered in one downstream transaction;
+// the others are split into several (per-group outcomes, cured copies and
+// tags).
 type Decision struct {
 	Action  Action
 	Headers []string // header lines ("Name: value", no CRLF) added on delivery, in order
-	Reply   Reply    // for Reject and Defer
-	Reason  string   // short text for the log ("INFECTED reject", "clean")
+	// Content replaces the message for this recipient (a cured copy, a
+	// copy with a report part); nil delivers the spooled message. Headers
+	// are added before it either way.
+	Content []byte
+	// Variant names Content for grouping ("" for the spooled message):
+	// decisions with equal Variant must have identical Content.
+	Variant string
+	Reply   Reply  // for Reject and Defer
+	Reason  string // short text for the log ("INFECTED reject", "clean")
 }
 
-// Policy decides, for each recipient of env, what to do with a message
-// whose scan gave res. It returns one Decision per env.Rcpts entry, in
-// order. It must be pure and safe for concurrent use.
+// Input is what a Policy decides on.
+type Input struct {
+	Env *Envelope
+	Msg *Message
+	// Result of the scan; nil when the message was not scanned because
+	// the policy's NeedScan said so.
+	Result *verdict.Result
+}
+
+// Plan is a Policy's answer: one Decision per recipient plus the work
+// around delivery.
+type Plan struct {
+	Decisions []Decision // one per Input.Env.Rcpts entry, in order
+	// Before runs before anything is delivered or answered (quarantine:
+	// it must be on disk before a recipient gets a 250 without a copy).
+	// An error defers the whole message with 451.
+	Before func(ctx context.Context) error
+	// After runs once every delivery is done and o.Replies are final
+	// (notifications, report log). It cannot change the replies.
+	After func(ctx context.Context, o *Outcome)
+}
+
+// Policy decides, for each recipient of a scanned message, what to do.
+// An error defers the message (451). It must be safe for concurrent use.
 type Policy interface {
-	Decide(env *Envelope, res *verdict.Result) []Decision
+	Decide(ctx context.Context, in *Input) (*Plan, error)
+}
+
+// ScanSelector is implemented by policies that can exempt recipients from
+// scanning: when NeedScan is false, the message is not scanned and
+// Decide gets a nil Result.
+type ScanSelector interface {
+	NeedScan(env *Envelope) bool
 }
 
 // BasicAction is the per-status action of BasicPolicy.
@@ -57,7 +93,8 @@ const (
 )
 
 // BasicPolicy applies one action per roll-up status to every recipient
-// alike, until the group policy (issue 6) replaces it. Clean mail is
+// alike: the simplest Policy, used by tests of the flow and the servers
+// (smtpscanner itself uses pkg/mailpolicy). Clean mail is
 // always delivered. Every delivered copy gets ScannedHeader (if set); a
 // tagged one also gets "TagHeader: STATUS name, name".
 type BasicPolicy struct {
@@ -67,7 +104,8 @@ type BasicPolicy struct {
 }
 
 // Decide implements Policy.
-func (p BasicPolicy) Decide(env *Envelope, res *verdict.Result) []Decision {
+func (p BasicPolicy) Decide(_ context.Context, in *Input) (*Plan, error) {
+	env, res := in.Env, in.Result
 	d := Decision{Action: Deliver, Reason: "clean"}
 	if p.ScannedHeader != "" {
 		d.Headers = []string{p.ScannedHeader}
@@ -94,7 +132,7 @@ func (p BasicPolicy) Decide(env *Envelope, res *verdict.Result) []Decision {
 	for i := range out {
 		out[i] = d
 	}
-	return out
+	return &Plan{Decisions: out}, nil
 }
 
 // Describe renders a result as "INFECTED EICAR-Test-File, Other" (names of

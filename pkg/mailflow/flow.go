@@ -61,8 +61,9 @@ type Outcome struct {
 	MessageID string
 	Env       *Envelope
 	Size      int64
-	Result    *verdict.Result // nil when the scan failed
+	Result    *verdict.Result // nil when the scan failed or was not needed
 	ScanErr   error
+	PolicyErr error      // the policy failed (the message was deferred)
 	Decisions []Decision // nil when the scan failed
 	Replies   []Reply
 	Receive   time.Duration
@@ -84,37 +85,53 @@ func (f *Flow) Process(ctx context.Context, env *Envelope, msg *Message) *Outcom
 		return out
 	}
 
-	start := time.Now()
-	sctx, cancel := withTimeout(ctx, f.opt.MaxCheckTime)
-	res, err := f.opt.Scanner.Scan(sctx, msg.ID, msg.Size(), msg.Reader())
-	timedOut := errors.Is(sctx.Err(), context.DeadlineExceeded) // before cancel sets Err
-	cancel()
-	o.ScanTime = time.Since(start)
-	if err == nil && res == nil {
-		err = errors.New("no result")
+	if sel, ok := f.opt.Policy.(ScanSelector); !ok || sel.NeedScan(env) {
+		start := time.Now()
+		sctx, cancel := withTimeout(ctx, f.opt.MaxCheckTime)
+		res, err := f.opt.Scanner.Scan(sctx, msg.ID, msg.Size(), msg.Reader())
+		timedOut := errors.Is(sctx.Err(), context.DeadlineExceeded) // before cancel sets Err
+		cancel()
+		o.ScanTime = time.Since(start)
+		if err == nil && res == nil {
+			err = errors.New("no result")
+		}
+		if err != nil {
+			o.ScanErr = err
+			if errors.Is(err, context.DeadlineExceeded) || timedOut {
+				o.Replies = all(TempFail("4.3.0", "virus scan not finished in time, try again later"))
+			} else {
+				o.Replies = all(TempFail("4.3.0", "virus scanner unavailable, try again later"))
+			}
+			return o
+		}
+		o.Result = res
+	}
+
+	plan, err := f.opt.Policy.Decide(ctx, &Input{Env: env, Msg: msg, Result: o.Result})
+	if err == nil && (plan == nil || len(plan.Decisions) != len(env.Rcpts)) {
+		n := 0
+		if plan != nil {
+			n = len(plan.Decisions)
+		}
+		err = fmt.Errorf("policy gave %d decisions for %d recipients", n, len(env.Rcpts))
+	}
+	if err == nil && plan.Before != nil {
+		err = plan.Before(ctx)
 	}
 	if err != nil {
-		o.ScanErr = err
-		if errors.Is(err, context.DeadlineExceeded) || timedOut {
-			o.Replies = all(TempFail("4.3.0", "virus scan not finished in time, try again later"))
-		} else {
-			o.Replies = all(TempFail("4.3.0", "virus scanner unavailable, try again later"))
-		}
+		o.PolicyErr = err
+		o.Replies = all(TempFail("4.3.0", "virus filter failed to act on the message, try again later"))
 		return o
 	}
-	o.Result = res
-
-	ds := f.opt.Policy.Decide(env, res)
-	if len(ds) != len(env.Rcpts) {
-		o.Replies = all(TempFail("4.3.0", "internal error: policy gave %d decisions for %d recipients", len(ds), len(env.Rcpts)))
-		return o
-	}
+	ds := plan.Decisions
 	o.Decisions = ds
 	o.Replies = make([]Reply, len(env.Rcpts))
 
-	// Split delivery: one downstream transaction per distinct header set.
+	// Split delivery: one downstream transaction per distinct header set
+	// and content variant.
 	type group struct {
 		headers []string
+		content []byte
 		idx     []int
 	}
 	var groups []*group
@@ -122,10 +139,10 @@ func (f *Flow) Process(ctx context.Context, env *Envelope, msg *Message) *Outcom
 	for i, d := range ds {
 		switch d.Action {
 		case Deliver:
-			k := strings.Join(d.Headers, "\n")
+			k := d.Variant + "\x00" + strings.Join(d.Headers, "\n")
 			g := byKey[k]
 			if g == nil {
-				g = &group{headers: d.Headers}
+				g = &group{headers: d.Headers, content: d.Content}
 				byKey[k] = g
 				groups = append(groups, g)
 			}
@@ -136,23 +153,33 @@ func (f *Flow) Process(ctx context.Context, env *Envelope, msg *Message) *Outcom
 			o.Replies[i] = d.Reply
 		}
 	}
-	start = time.Now()
-	eol := lineEnding(msg.Reader())
+	start := time.Now()
+	var eol string
 	for _, g := range groups {
 		sub := *env
 		sub.Rcpts = make([]Recipient, len(g.idx))
 		for j, i := range g.idx {
 			sub.Rcpts[j] = env.Rcpts[i]
 		}
+		body := msg.Reader
+		size := msg.Size()
+		if g.content != nil {
+			c := g.content
+			body = func() io.Reader { return bytes.NewReader(c) }
+			size = int64(len(c))
+		}
 		var head bytes.Buffer
+		if len(g.headers) > 0 && eol == "" {
+			eol = lineEnding(body())
+		}
 		for _, h := range g.headers {
 			head.WriteString(h)
 			head.WriteString(eol)
 		}
 		fctx, cancel := withTimeout(ctx, f.opt.ForwardTimeout)
 		hb := head.Bytes()
-		open := func() io.Reader { return io.MultiReader(bytes.NewReader(hb), msg.Reader()) }
-		replies := f.opt.Forwarder.Forward(fctx, &sub, int64(len(hb))+msg.Size(), open)
+		open := func() io.Reader { return io.MultiReader(bytes.NewReader(hb), body()) }
+		replies := f.opt.Forwarder.Forward(fctx, &sub, int64(len(hb))+size, open)
 		cancel()
 		for j, i := range g.idx {
 			if j < len(replies) {
@@ -163,6 +190,9 @@ func (f *Flow) Process(ctx context.Context, env *Envelope, msg *Message) *Outcom
 		}
 	}
 	o.Forward = time.Since(start)
+	if plan.After != nil {
+		plan.After(ctx, o)
+	}
 	return o
 }
 
@@ -222,8 +252,10 @@ func (o *Outcome) LogAttrs() []slog.Attr {
 	if o.Result != nil {
 		status = o.Result.Status.String()
 		names = strings.Join(o.Result.Names(), ",")
+	} else {
+		status = "UNSCANNED"
 	}
-	if o.ScanErr != nil {
+	if o.ScanErr != nil || o.PolicyErr != nil {
 		status, action = "ERROR", "defer"
 	} else {
 		seen := map[string]bool{}
@@ -259,6 +291,9 @@ func (o *Outcome) LogAttrs() []slog.Attr {
 	}
 	if o.ScanErr != nil {
 		attrs = append(attrs, slog.String("error", o.ScanErr.Error()))
+	}
+	if o.PolicyErr != nil {
+		attrs = append(attrs, slog.String("error", o.PolicyErr.Error()))
 	}
 	return attrs
 }

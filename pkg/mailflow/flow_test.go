@@ -179,7 +179,8 @@ func TestProcessScannerFailureIsTemporaryAndForwardsNothing(t *testing.T) {
 // per-group outcomes.
 type splitPolicy struct{}
 
-func (splitPolicy) Decide(env *Envelope, res *verdict.Result) []Decision {
+func (splitPolicy) Decide(_ context.Context, in *Input) (*Plan, error) {
+	env := in.Env
 	out := make([]Decision, len(env.Rcpts))
 	for i, r := range env.Rcpts {
 		switch r.Addr {
@@ -191,7 +192,7 @@ func (splitPolicy) Decide(env *Envelope, res *verdict.Result) []Decision {
 			out[i] = Decision{Action: Deliver, Headers: []string{"X-Group: default"}}
 		}
 	}
-	return out
+	return &Plan{Decisions: out}, nil
 }
 
 func TestProcessSplitsDeliveryByHeaderSetAndKeepsReplyOrder(t *testing.T) {
@@ -311,4 +312,87 @@ func FuzzMessageID(f *testing.F) {
 			t.Fatalf("id %q longer than the input", id)
 		}
 	})
+}
+
+// hookPolicy delivers a cured Variant to cured@, records the hooks' calls
+// and can fail Before or ask for no scan.
+type hookPolicy struct {
+	before    error
+	noScan    bool
+	gotResult *verdict.Result
+	afterSaw  []Reply
+	events    []string
+}
+
+func (p *hookPolicy) NeedScan(*Envelope) bool { return !p.noScan }
+
+func (p *hookPolicy) Decide(_ context.Context, in *Input) (*Plan, error) {
+	p.gotResult = in.Result
+	out := make([]Decision, len(in.Env.Rcpts))
+	for i, r := range in.Env.Rcpts {
+		out[i] = Decision{Action: Deliver}
+		if r.Addr == "cured@example.net" {
+			out[i] = Decision{Action: Deliver, Content: []byte("Subject: cured\r\n\r\nclean now\r\n"), Variant: "cured"}
+		}
+	}
+	return &Plan{Decisions: out,
+		Before: func(context.Context) error { p.events = append(p.events, "before"); return p.before },
+		After: func(_ context.Context, o *Outcome) {
+			p.events = append(p.events, "after")
+			p.afterSaw = append([]Reply(nil), o.Replies...)
+		}}, nil
+}
+
+func TestProcessDeliversVariantsAndRunsHooksInOrder(t *testing.T) {
+	sp, _ := OpenSpool(t.TempDir())
+	fw := &fakeForwarder{reply: func(r string) Reply { return Reply{Code: 250, Text: "ok " + r} }}
+	p := &hookPolicy{}
+	f, _ := New(Options{Scanner: &fakeScanner{res: &verdict.Result{}}, Forwarder: fw, Policy: p})
+	env := &Envelope{From: "s@x", Rcpts: []Recipient{{Addr: "a@example.net"}, {Addr: "cured@example.net"}, {Addr: "b@example.net"}}}
+	o := f.Process(context.Background(), env, spoolMessage(t, sp, msgText))
+	if len(fw.sent) != 2 {
+		t.Fatalf("want 2 transactions (original, cured), got %d", len(fw.sent))
+	}
+	if fw.sent[0].data != msgText || strings.Join(fw.sent[0].env.Addrs(), ",") != "a@example.net,b@example.net" {
+		t.Fatalf("original copy: %v %q", fw.sent[0].env.Addrs(), fw.sent[0].data)
+	}
+	if fw.sent[1].data != "Subject: cured\r\n\r\nclean now\r\n" || fw.sent[1].env.Addrs()[0] != "cured@example.net" {
+		t.Fatalf("cured copy: %v %q", fw.sent[1].env.Addrs(), fw.sent[1].data)
+	}
+	if strings.Join(p.events, ",") != "before,after" || len(p.afterSaw) != 3 || p.afterSaw[1].Text != "ok cured@example.net" {
+		t.Fatalf("hooks: %v %v", p.events, p.afterSaw)
+	}
+	if o.PolicyErr != nil || p.gotResult == nil {
+		t.Fatalf("outcome %+v", o)
+	}
+}
+
+func TestProcessDefersEverythingWhenBeforeFails(t *testing.T) {
+	sp, _ := OpenSpool(t.TempDir())
+	fw := &fakeForwarder{reply: func(r string) Reply { return Reply{Code: 250} }}
+	p := &hookPolicy{before: errors.New("quarantine disk full")}
+	f, _ := New(Options{Scanner: &fakeScanner{res: &verdict.Result{}}, Forwarder: fw, Policy: p})
+	env := &Envelope{From: "s@x", Rcpts: []Recipient{{Addr: "a@example.net"}, {Addr: "cured@example.net"}}}
+	o := f.Process(context.Background(), env, spoolMessage(t, sp, msgText))
+	if len(fw.sent) != 0 || o.PolicyErr == nil || strings.Join(p.events, ",") != "before" {
+		t.Fatalf("sent %d, err %v, events %v", len(fw.sent), o.PolicyErr, p.events)
+	}
+	for _, r := range o.Replies {
+		if r.Code != 451 {
+			t.Fatalf("reply %v, want 451", r)
+		}
+	}
+}
+
+func TestProcessSkipsTheScanWhenThePolicySaysSo(t *testing.T) {
+	sp, _ := OpenSpool(t.TempDir())
+	fw := &fakeForwarder{reply: func(r string) Reply { return Reply{Code: 250} }}
+	sc := &fakeScanner{err: errors.New("must not be called")}
+	p := &hookPolicy{noScan: true}
+	f, _ := New(Options{Scanner: sc, Forwarder: fw, Policy: p})
+	env := &Envelope{From: "s@x", Rcpts: []Recipient{{Addr: "a@example.net"}}}
+	o := f.Process(context.Background(), env, spoolMessage(t, sp, msgText))
+	if o.ScanErr != nil || p.gotResult != nil || len(fw.sent) != 1 || o.Replies[0].Code != 250 {
+		t.Fatalf("outcome %+v sent %d", o, len(fw.sent))
+	}
 }
