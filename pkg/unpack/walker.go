@@ -265,6 +265,7 @@ func (w *Walker) member(ctx context.Context, parent string, container []byte, de
 	}
 	data := m.Data
 	if m.Open == nil && int64(len(data)) > w.Limits.MaxObjectSize {
+		w.spent(len(data))
 		w.unchecked(p, "", d, limitReason("member of %d bytes larger than MaxObjectSize %d", len(data), w.Limits.MaxObjectSize))
 		return
 	}
@@ -347,6 +348,7 @@ func (w *Walker) memberError(p string, d int, err error) {
 
 // read reads a member's content, stopping at whichever limit comes first:
 // MaxObjectSize, what is left of MaxScanBytes, or the compression ratio.
+// What it read for a member it refuses still counts toward MaxScanBytes.
 // size is the declared size (or -1), used only to size the first buffer.
 // The buffer never grows past the limit plus one byte.
 func (w *Walker) read(ctx context.Context, r io.Reader, packed, size int64) ([]byte, error) {
@@ -393,6 +395,7 @@ func (w *Walker) read(ctx context.Context, r io.Reader, packed, size int64) ([]b
 			idle = 0
 		}
 		if int64(len(buf)) > max {
+			w.spent(len(buf))
 			if max < w.Limits.MaxObjectSize {
 				w.stopped = limitReason("total bytes scanned over MaxScanBytes %d", w.Limits.MaxScanBytes)
 				return nil, fmt.Errorf("%w: total bytes scanned over MaxScanBytes %d", ErrLimit, w.Limits.MaxScanBytes)
@@ -400,6 +403,7 @@ func (w *Walker) read(ctx context.Context, r io.Reader, packed, size int64) ([]b
 			return nil, fmt.Errorf("%w: member larger than MaxObjectSize %d", ErrLimit, w.Limits.MaxObjectSize)
 		}
 		if int64(len(buf)) > ratioMax {
+			w.spent(len(buf))
 			return nil, fmt.Errorf("%w: compression ratio over MaxCompressionRatio %d (%d bytes from %d)", ErrLimit, w.Limits.MaxRatio, len(buf), packed)
 		}
 		if err == io.EOF {
@@ -413,7 +417,17 @@ func (w *Walker) read(ctx context.Context, r io.Reader, packed, size int64) ([]b
 			return buf, fmt.Errorf("%w: %v", ErrCorrupt, err)
 		}
 		if cerr := ctx.Err(); cerr != nil {
+			w.spent(len(buf))
 			return nil, cerr
 		}
 	}
+}
+
+// spent counts n bytes that a decoder produced for a member which is then
+// refused (by a limit, or a time-out) toward MaxScanBytes: they cost as
+// much as scanned bytes, and a container of many members that each inflate
+// up to the ratio limit must run out of budget rather than into the
+// deadline. Bytes of accepted members are counted once, by object.
+func (w *Walker) spent(n int) {
+	w.total += int64(n)
 }

@@ -1,7 +1,6 @@
 package unpack
 
 import (
-	"archive/zip"
 	"bufio"
 	"bytes"
 	"compress/bzip2"
@@ -10,8 +9,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"math"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 
@@ -44,65 +46,336 @@ var (
 	zipDescriptorSig = []byte("PK\x07\x08")
 )
 
-func zipBzip2(r io.Reader) io.ReadCloser { return io.NopCloser(bzip2.NewReader(r)) }
-
-// walkZip reads the central directory with archive/zip. When that fails (a
-// truncated or damaged archive), it walks the local file headers from the
-// start instead, so whatever precedes the damage is still scanned.
+// walkZip walks the central directory itself, one record at a time, so
+// that nothing is held per entry: an archive of a million entries costs no
+// more memory than one of ten, and the Walker's MaxFiles ends the walk.
+// Each entry's local header is read where the central record says, and
+// the bytes it covers (local header and data) must not overlap those of an
+// entry already read nor the central directory: overlapping entries (the
+// "better zip bomb", many records inflating one shared stream) end the walk
+// as CORRUPTED at the first overlap. When the central directory cannot be
+// found or read, the local file headers are walked from the start instead,
+// so whatever precedes the damage is still scanned.
 func walkZip(ctx context.Context, c *Container, yield func(Member) error) error {
-	zr, err := zip.NewReader(bytes.NewReader(c.Data), int64(len(c.Data)))
-	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
-		// ErrInsecurePath ("../x", "/etc/x") comes with a usable reader:
-		// nothing is extracted to disk, so such names are only reported.
+	d := c.Data
+	cd, err := zipFindDirectory(d)
+	if err != nil {
 		return walkZipLocal(ctx, c, yield, err)
 	}
-	zr.RegisterDecompressor(zipMethodBzip2, zipBzip2)
-	for _, f := range zr.File {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if f.FileInfo().IsDir() {
-			continue
-		}
-		m := Member{
-			Name:   f.Name,
-			Size:   clampSize(f.UncompressedSize64),
-			Packed: clampSize(f.CompressedSize64),
-		}
-		var rc io.ReadCloser
-		if zipEncrypted(f.Flags, f.Method) {
-			m.Encrypted = true
-		} else {
-			m.Open = func() (io.Reader, error) {
-				if f.Method == zipMethodDeflate64 || f.Method == zipMethodLZMA {
-					raw, err := f.OpenRaw()
-					if err != nil {
-						return nil, fmt.Errorf("%w: zip: %v", ErrCorrupt, err)
-					}
-					return zipExtraMethod(f.Method, f.Flags, clampSize(f.UncompressedSize64), raw)
-				}
-				r, err := f.Open()
-				if err != nil {
-					if errors.Is(err, zip.ErrAlgorithm) {
-						return nil, fmt.Errorf("%w: zip: unsupported compression method %d", ErrCorrupt, f.Method)
-					}
-					return nil, fmt.Errorf("%w: zip: %v", ErrCorrupt, err)
-				}
-				rc = r
-				return r, nil
+	var spans zipSpans
+	dec := &zipDecoders{}
+	pos, entries := cd.start, uint64(0)
+	for pos < cd.end {
+		if entries&0xff == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
 			}
 		}
-		err := yield(m)
-		if rc != nil {
-			// Close releases the decompressor; its error only repeats
-			// what reading already reported.
-			_ = rc.Close()
-		}
+		e, next, err := zipCentralEntry(d, pos, cd.base)
 		if err != nil {
+			if entries == 0 {
+				return walkZipLocal(ctx, c, yield, err)
+			}
+			return fmt.Errorf("%w: central directory entry %d: %v", ErrCorrupt, entries+1, err)
+		}
+		pos = next
+		entries++
+		if e.isDir() {
+			continue
+		}
+		m := Member{Name: e.name, Size: clampSize(e.usize), Packed: clampSize(e.csize)}
+		if zipEncrypted(e.flags, e.method) {
+			m.Encrypted = true
+		} else {
+			body, lerr := zipLocalData(d, e)
+			if lerr == nil {
+				lo, hi := e.offset, e.dataStart+int64(len(body))
+				if hi > cd.start && lo < cd.end {
+					return fmt.Errorf("%w: overlapping zip entries: %q at offset %d runs into the central directory", ErrCorrupt, e.name, e.offset)
+				}
+				if prev, ok := spans.add(lo, hi, e.name); !ok {
+					return fmt.Errorf("%w: overlapping zip entries: %q at offset %d overlaps %q", ErrCorrupt, e.name, e.offset, prev)
+				}
+			}
+			m.Open = func() (io.Reader, error) {
+				if lerr != nil {
+					return nil, lerr
+				}
+				return dec.open(e, body)
+			}
+		}
+		if err := yield(m); err != nil {
 			return err
 		}
 	}
+	if pos > cd.end {
+		return fmt.Errorf("%w: central directory runs past its end record", ErrCorrupt)
+	}
+	if cd.zip64 && entries != cd.count || !cd.zip64 && uint16(entries) != uint16(cd.count) {
+		return fmt.Errorf("%w: end record declares %d entries, central directory holds %d", ErrCorrupt, cd.count, entries)
+	}
 	return nil
+}
+
+// zipDirectory is where the central directory sits, from the end records.
+type zipDirectory struct {
+	start, end int64  // the central directory's bytes (end: the end record)
+	base       int64  // added to every offset (data prepended to the archive)
+	count      uint64 // entries declared by the end record
+	zip64      bool
+}
+
+const (
+	zipEndLen      = 22 // end of central directory record, without the comment
+	zipEnd64LocLen = 20 // zip64 end of central directory locator
+	zipEnd64Len    = 56 // zip64 end of central directory record, fixed part
+	zipCentralLen  = 46 // central directory header, fixed part
+	zipLocalLen    = 30 // local file header, fixed part
+)
+
+// zipFindDirectory reads the end of central directory record (the last one
+// whose comment fits the file) and, when there is one, the zip64 end
+// record, and locates the first central directory header. Archives with
+// data prepended (self-extractors) have offsets relative to the archive's
+// own start: when the directory is not at its offset but right before the
+// end record, the difference is the base added to every offset.
+func zipFindDirectory(d []byte) (zipDirectory, error) {
+	var cd zipDirectory
+	le := binary.LittleEndian
+	eocd := -1
+	for i := len(d) - zipEndLen; i >= 0 && i >= len(d)-zipEndLen-0xffff; i-- {
+		if d[i] == 'P' && bytes.Equal(d[i:i+4], []byte("PK\x05\x06")) &&
+			i+zipEndLen+int(le.Uint16(d[i+20:])) <= len(d) {
+			eocd = i
+			break
+		}
+	}
+	if eocd < 0 {
+		return cd, errors.New("no end of central directory record")
+	}
+	e := d[eocd:]
+	cd.count = uint64(le.Uint16(e[10:]))
+	size := uint64(le.Uint32(e[12:]))
+	off := uint64(le.Uint32(e[16:]))
+	end := int64(eocd)
+	if loc := eocd - zipEnd64LocLen; loc >= zipEnd64Len && bytes.Equal(d[loc:loc+4], []byte("PK\x06\x07")) {
+		// The locator gives the zip64 record's offset; an archive with
+		// data prepended has it right before the locator instead.
+		at := le.Uint64(d[loc+8:])
+		for _, cand := range []uint64{at, uint64(loc - zipEnd64Len)} {
+			if cand <= uint64(loc-zipEnd64Len) && bytes.Equal(d[cand:cand+4], []byte("PK\x06\x06")) {
+				r := d[cand:]
+				cd.count = le.Uint64(r[32:])
+				size = le.Uint64(r[40:])
+				off = le.Uint64(r[48:])
+				cd.zip64 = true
+				end = int64(cand)
+				break
+			}
+		}
+	}
+	if size > uint64(end) || off > uint64(len(d)) {
+		return cd, fmt.Errorf("central directory of %d bytes at offset %d outside the file", size, off)
+	}
+	for _, base := range []int64{0, end - int64(size) - int64(off)} {
+		start := base + int64(off)
+		if base < 0 || start > end {
+			continue
+		}
+		if start == end && cd.count == 0 || start+4 <= end && bytes.Equal(d[start:start+4], zipCentralSig) {
+			cd.start, cd.end, cd.base = start, end, base
+			return cd, nil
+		}
+	}
+	return cd, fmt.Errorf("no central directory header at offset %d", off)
+}
+
+// zipCentral is what one central directory header says about a member.
+type zipCentral struct {
+	name          string
+	flags, method uint16
+	crc           uint32
+	csize, usize  uint64
+	offset        int64 // of the local header, base included
+	dataStart     int64 // set by zipLocalData
+	creator       uint16
+	extAttrs      uint32
+}
+
+// zipCentralEntry parses the central directory header at pos and returns
+// the position of the next one.
+func zipCentralEntry(d []byte, pos, base int64) (*zipCentral, int64, error) {
+	le := binary.LittleEndian
+	if pos+zipCentralLen > int64(len(d)) {
+		return nil, 0, errors.New("truncated")
+	}
+	h := d[pos:]
+	if !bytes.Equal(h[:4], zipCentralSig) {
+		return nil, 0, fmt.Errorf("no central directory header at offset %d", pos)
+	}
+	nlen, elen, clen := int64(le.Uint16(h[28:])), int64(le.Uint16(h[30:])), int64(le.Uint16(h[32:]))
+	next := pos + zipCentralLen + nlen + elen + clen
+	if next > int64(len(d)) {
+		return nil, 0, errors.New("truncated")
+	}
+	e := &zipCentral{
+		name:     string(h[zipCentralLen : zipCentralLen+nlen]),
+		creator:  le.Uint16(h[4:]) >> 8,
+		flags:    le.Uint16(h[8:]),
+		method:   le.Uint16(h[10:]),
+		crc:      le.Uint32(h[16:]),
+		csize:    uint64(le.Uint32(h[20:])),
+		usize:    uint64(le.Uint32(h[24:])),
+		extAttrs: le.Uint32(h[38:]),
+	}
+	off := uint64(le.Uint32(h[42:]))
+	// Zip64 extended information (APPNOTE 4.5.3): each field is present
+	// only when the header's own field is saturated, in this order.
+	extra := h[zipCentralLen+nlen : zipCentralLen+nlen+elen]
+	for len(extra) >= 4 {
+		id, n := le.Uint16(extra), int(le.Uint16(extra[2:]))
+		if 4+n > len(extra) {
+			break
+		}
+		f := extra[4 : 4+n]
+		if id == 0x0001 {
+			for _, p := range []*uint64{&e.usize, &e.csize, &off} {
+				if *p == math.MaxUint32 && len(f) >= 8 {
+					*p = le.Uint64(f)
+					f = f[8:]
+				}
+			}
+		}
+		extra = extra[4+n:]
+	}
+	if off > uint64(len(d)) || int64(off)+base > int64(len(d)) {
+		e.offset = int64(len(d))
+	} else {
+		e.offset = int64(off) + base
+	}
+	return e, next, nil
+}
+
+// isDir: an entry named like a folder or marked one by its attributes,
+// with nothing in it (a "folder" holding data is scanned as a file).
+func (e *zipCentral) isDir() bool {
+	dir := strings.HasSuffix(e.name, "/")
+	switch e.creator {
+	case 3, 19: // Unix, OS X: st_mode in the high half
+		dir = dir || (e.extAttrs>>16)&0o170000 == 0o040000
+	case 0, 11, 14: // FAT, NTFS, VFAT: the MS-DOS directory attribute
+		dir = dir || e.extAttrs&0x10 != 0
+	}
+	return dir && e.usize == 0 && e.csize <= 2
+}
+
+// zipLocalData reads the local header the central record points at and
+// returns the member's compressed bytes (cut short when the file is).
+func zipLocalData(d []byte, e *zipCentral) ([]byte, error) {
+	le := binary.LittleEndian
+	at := e.offset
+	if at+zipLocalLen > int64(len(d)) || !bytes.Equal(d[at:at+4], zipLocalSig) {
+		e.dataStart = at
+		return nil, fmt.Errorf("%w: zip: no local header for %q at offset %d", ErrCorrupt, e.name, at)
+	}
+	start := at + zipLocalLen + int64(le.Uint16(d[at+26:])) + int64(le.Uint16(d[at+28:]))
+	e.dataStart = start
+	if start > int64(len(d)) {
+		return nil, fmt.Errorf("%w: zip: local header of %q truncated", ErrCorrupt, e.name)
+	}
+	end := int64(len(d))
+	if e.csize <= uint64(end-start) {
+		end = start + int64(e.csize)
+	}
+	return d[start:end], nil
+}
+
+// zipSpans holds the byte ranges of the entries read so far, sorted and
+// disjoint, to find an entry that overlaps another.
+type zipSpans struct {
+	lo, hi []int64
+	names  []string
+}
+
+// add records [lo, hi); it fails, naming the other entry, when the range
+// overlaps one already recorded.
+func (s *zipSpans) add(lo, hi int64, name string) (string, bool) {
+	i := sort.Search(len(s.lo), func(i int) bool { return s.lo[i] >= lo })
+	if i < len(s.lo) && s.lo[i] < hi {
+		return s.names[i], false
+	}
+	if i > 0 && s.hi[i-1] > lo {
+		return s.names[i-1], false
+	}
+	s.lo = slices.Insert(s.lo, i, lo)
+	s.hi = slices.Insert(s.hi, i, hi)
+	s.names = slices.Insert(s.names, i, name)
+	return "", true
+}
+
+// zipDecoders opens members, reusing one flate decoder for the archive.
+type zipDecoders struct {
+	flate io.ReadCloser
+}
+
+// open returns the reader of a member's uncompressed content, checked
+// against the central record's size and CRC-32.
+func (z *zipDecoders) open(e *zipCentral, body []byte) (io.Reader, error) {
+	short := uint64(len(body)) < e.csize
+	var src io.Reader = bytes.NewReader(body)
+	if short {
+		src = truncatedReader(body)
+	}
+	var r io.Reader
+	switch e.method {
+	case zipMethodStore:
+		r = src
+	case zipMethodDeflate:
+		if z.flate == nil {
+			z.flate = flate.NewReader(src)
+		} else if err := z.flate.(flate.Resetter).Reset(src, nil); err != nil {
+			return nil, fmt.Errorf("%w: zip: %v", ErrCorrupt, err)
+		}
+		r = z.flate
+	case zipMethodBzip2:
+		r = bzip2.NewReader(src)
+	case zipMethodDeflate64, zipMethodLZMA:
+		var err error
+		if r, err = zipExtraMethod(e.method, e.flags, clampSize(e.usize), src); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("%w: zip: unsupported compression method %d", ErrCorrupt, e.method)
+	}
+	return &zipChecked{r: r, e: e}, nil
+}
+
+// zipChecked counts and checksums what a member's decoder produces: more
+// than the declared size, or a CRC-32 that does not match at the end, is
+// an error (the bytes read are still scanned).
+type zipChecked struct {
+	r   io.Reader
+	e   *zipCentral
+	n   uint64
+	crc uint32
+}
+
+func (z *zipChecked) Read(p []byte) (int, error) {
+	n, err := z.r.Read(p)
+	z.n += uint64(n)
+	z.crc = crc32.Update(z.crc, crc32.IEEETable, p[:n])
+	if z.n > z.e.usize {
+		return n, fmt.Errorf("%w: zip: %q holds more than its declared %d bytes", ErrCorrupt, z.e.name, z.e.usize)
+	}
+	if err == io.EOF {
+		if z.n != z.e.usize {
+			return n, fmt.Errorf("%w: zip: %q holds %d bytes, not its declared %d: %v", ErrCorrupt, z.e.name, z.n, z.e.usize, io.ErrUnexpectedEOF)
+		}
+		if z.e.crc != 0 && z.crc != z.e.crc {
+			return n, fmt.Errorf("%w: zip: checksum error in %q", ErrCorrupt, z.e.name)
+		}
+	}
+	return n, err
 }
 
 func zipEncrypted(flags, method uint16) bool {

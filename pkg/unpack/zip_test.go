@@ -7,17 +7,21 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"io"
 	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ulikunitz/xz/lzma"
 
+	"ave/pkg/filetype"
 	"ave/pkg/verdict"
 )
 
@@ -528,4 +532,240 @@ func FuzzInflate64(f *testing.F) {
 			t.Fatalf("%d bytes from %d", len(out), len(in))
 		}
 	})
+}
+
+// overlapZipBomb is the overlapping-entries construction of Fifield's
+// "better zip bomb" in its simplest form: one local entry holding a deflate
+// stream of mib MiB of zeros, and n central directory entries that all
+// point at it. The end record holds n modulo 65536.
+func overlapZipBomb(t testing.TB, mib, n int) []byte {
+	t.Helper()
+	var body bytes.Buffer
+	crc, packed := zeroDeflate(t, &body, mib)
+	le := binary.LittleEndian
+	b := append([]byte(nil), zipLocalSig...)
+	b = le.AppendUint16(b, 20)
+	b = le.AppendUint16(b, 0)
+	b = le.AppendUint16(b, zipMethodDeflate)
+	b = le.AppendUint32(b, 0)
+	b = le.AppendUint32(b, crc)
+	b = le.AppendUint32(b, uint32(packed))
+	b = le.AppendUint32(b, uint32(mib<<20))
+	b = le.AppendUint16(b, 1)
+	b = le.AppendUint16(b, 0)
+	b = append(b, 'k')
+	b = append(b, body.Bytes()...)
+	cdStart := len(b)
+	for i := 0; i < n; i++ {
+		name := strconv.Itoa(i)
+		b = append(b, zipCentralSig...)
+		b = le.AppendUint16(b, 20)
+		b = le.AppendUint16(b, 20)
+		b = le.AppendUint16(b, 0)
+		b = le.AppendUint16(b, zipMethodDeflate)
+		b = le.AppendUint32(b, 0)
+		b = le.AppendUint32(b, crc)
+		b = le.AppendUint32(b, uint32(packed))
+		b = le.AppendUint32(b, uint32(mib<<20))
+		b = le.AppendUint16(b, uint16(len(name)))
+		b = append(b, make([]byte, 12)...) // extra, comment, disk, attributes
+		b = le.AppendUint32(b, 0)          // every local header at offset 0
+		b = append(b, name...)
+	}
+	cdSize := len(b) - cdStart
+	b = append(b, "PK\x05\x06"...)
+	b = le.AppendUint32(b, 0)
+	b = le.AppendUint16(b, uint16(n))
+	b = le.AppendUint16(b, uint16(n))
+	b = le.AppendUint32(b, uint32(cdSize))
+	b = le.AppendUint32(b, uint32(cdStart))
+	return le.AppendUint16(b, 0)
+}
+
+func TestZipOverlappingEntriesEndFast(t *testing.T) {
+	// 21 MiB of zeros in 21 KiB: each entry would inflate up to the ratio
+	// limit (5 MB) before being refused; 2,000 of them ran to the deadline.
+	data := overlapZipBomb(t, 21, 2000)
+	start := time.Now()
+	inflated := 0
+	w := &Walker{Inspect: func(ctx context.Context, o *Object) ([]verdict.Detection, bool, error) {
+		if o.Depth > 0 {
+			inflated++
+		}
+		return nil, false, nil
+	}}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res := w.Walk(ctx, "bomb.zip", data, "", false)
+	took := time.Since(start)
+	wantDetection(t, res, "bomb.zip", verdict.Corrupted, "overlapping zip entries")
+	if res.Status != verdict.Corrupted {
+		t.Errorf("status %s:\n%s", res.Status, dump(res))
+	}
+	ratio := 0
+	for _, d := range res.Detections {
+		if strings.Contains(d.Reason, "compression ratio") {
+			ratio++
+		}
+	}
+	if inflated+ratio > 2 {
+		t.Errorf("%d entries inflated and %d refused by the ratio: the shared data was read again\n%s", inflated, ratio, dump(res))
+	}
+	t.Logf("%d bytes, walked in %s:\n%s", len(data), took, dump(res))
+	if took > 5*time.Second {
+		t.Errorf("took %s", took)
+	}
+}
+
+func TestZipEntryInsideAnotherIsOverlapping(t *testing.T) {
+	// Entry "outer" is stored and its data holds the whole local entry of
+	// "inner" (Fifield's "quoted" overlap): different local headers, one
+	// range inside the other.
+	le := binary.LittleEndian
+	local := func(name string, method uint16, body []byte) []byte {
+		b := append([]byte(nil), zipLocalSig...)
+		b = le.AppendUint16(b, 20)
+		b = le.AppendUint16(b, 0)
+		b = le.AppendUint16(b, method)
+		b = le.AppendUint32(b, 0)
+		b = le.AppendUint32(b, crc32.ChecksumIEEE(body))
+		b = le.AppendUint32(b, uint32(len(body)))
+		b = le.AppendUint32(b, uint32(len(body)))
+		b = le.AppendUint16(b, uint16(len(name)))
+		b = le.AppendUint16(b, 0)
+		return append(append(b, name...), body...)
+	}
+	inner := local("inner", zipMethodStore, []byte("inner data"))
+	outer := local("outer", zipMethodStore, inner)
+	var cd []byte
+	for _, e := range []struct {
+		name string
+		off  int
+		body []byte
+	}{{"outer", 0, inner}, {"inner", zipLocalLen + 5, []byte("inner data")}} {
+		cd = append(cd, zipCentralSig...)
+		cd = le.AppendUint16(cd, 20)
+		cd = le.AppendUint16(cd, 20)
+		cd = le.AppendUint16(cd, 0)
+		cd = le.AppendUint16(cd, zipMethodStore)
+		cd = le.AppendUint32(cd, 0)
+		cd = le.AppendUint32(cd, crc32.ChecksumIEEE(e.body))
+		cd = le.AppendUint32(cd, uint32(len(e.body)))
+		cd = le.AppendUint32(cd, uint32(len(e.body)))
+		cd = le.AppendUint16(cd, uint16(len(e.name)))
+		cd = append(cd, make([]byte, 12)...)
+		cd = le.AppendUint32(cd, uint32(e.off))
+		cd = append(cd, e.name...)
+	}
+	data := append(append([]byte(nil), outer...), cd...)
+	data = append(data, "PK\x05\x06\x00\x00\x00\x00\x02\x00\x02\x00"...)
+	data = le.AppendUint32(data, uint32(len(cd)))
+	data = le.AppendUint32(data, uint32(len(outer)))
+	data = le.AppendUint16(data, 0)
+	res := walk("q.zip", data, Limits{})
+	// outer itself is a (directory-less) zip, walked from its local header.
+	wantDetection(t, res, "q.zip", verdict.Corrupted, `overlapping zip entries: "inner" at offset 35 overlaps "outer"`)
+	if res.Objects != 3 {
+		t.Errorf("want q.zip, q.zip/outer and q.zip/outer/inner:\n%s", dump(res))
+	}
+}
+
+func TestRefusedMembersCountTowardMaxScanBytes(t *testing.T) {
+	// 100 separate members of 4 MiB of zeros (4 KiB packed each): each is
+	// refused by the ratio limit after inflating about 1 MiB. Those bytes
+	// count: a 16 MiB budget ends the walk after about 16 of them.
+	var body bytes.Buffer
+	crc, packed := zeroDeflate(t, &body, 4)
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for i := 0; i < 100; i++ {
+		w, err := zw.CreateRaw(&zip.FileHeader{Name: fmt.Sprintf("z%03d.bin", i), Method: zip.Deflate, CRC32: crc,
+			CompressedSize64: uint64(packed), UncompressedSize64: 4 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(body.Bytes())
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	res := walk("r.zip", buf.Bytes(), Limits{MaxScanBytes: 16 << 20})
+	ratio, budget := 0, 0
+	for _, d := range res.Detections {
+		switch {
+		case strings.Contains(d.Reason, "compression ratio"):
+			ratio++
+		case d.Status == verdict.Unchecked && strings.Contains(d.Reason, "total bytes scanned over MaxScanBytes"):
+			budget++
+		}
+	}
+	if budget == 0 || ratio > 20 || res.Status != verdict.Unchecked {
+		t.Fatalf("%d refused by the ratio, %d by the budget:\n%s", ratio, budget, dump(res))
+	}
+}
+
+// manyEntryZip is a zip of n stored one-byte entries written by Go (which
+// adds zip64 end records past 65,535 entries).
+func manyEntryZip(t testing.TB, n int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for i := 0; i < n; i++ {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: strconv.Itoa(i), Method: zip.Store})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte{'x'})
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestZipHugeEntryCountHasBoundedHeap(t *testing.T) {
+	data := manyEntryZip(t, 200000)
+	// The same archive with end records that lie: 5 entries declared.
+	lying := append([]byte(nil), data...)
+	le := binary.LittleEndian
+	eocd := bytes.LastIndex(lying, []byte("PK\x05\x06"))
+	le.PutUint16(lying[eocd+8:], 5)
+	le.PutUint16(lying[eocd+10:], 5)
+	if z64 := bytes.LastIndex(lying, []byte("PK\x06\x06")); z64 > 0 {
+		le.PutUint64(lying[z64+24:], 5)
+		le.PutUint64(lying[z64+32:], 5)
+	} else {
+		t.Fatal("Go wrote no zip64 end record")
+	}
+	for name, in := range map[string][]byte{"true": data, "lying": lying} {
+		var res verdict.Result
+		grew := heapGrowth(func() { res = walk("many.zip", in, Limits{MaxFiles: 10000}) })
+		wantDetection(t, res, "many.zip", verdict.Unchecked, "more than MaxFiles 10000 members")
+		if res.Objects != 10001 {
+			t.Errorf("%s: %d objects, want the archive and 10,000 members", name, res.Objects)
+		}
+		t.Logf("%s count: %d bytes, heap growth %.1f MiB", name, len(in), float64(grew)/(1<<20))
+		if grew > 16<<20 {
+			t.Errorf("%s count: heap grew %d MiB for 200,000 entries", name, grew>>20)
+		}
+	}
+}
+
+func TestZipWithDataPrependedIsRead(t *testing.T) {
+	// A self-extractor: the archive's offsets count from its own start.
+	z := makeZip(t, zipEntry{"a.txt", []byte("alpha"), zip.Deflate}, zipEntry{"eicar.com", eicar, zip.Store})
+	data := append(bytes.Repeat([]byte{0x90}, 5000), z...)
+	res := walkHint("sfx.zip", data, filetype.Zip, Limits{})
+	wantDetection(t, res, "sfx.zip/eicar.com", verdict.Infected, "")
+	wantNoDetection(t, res, verdict.Corrupted)
+	if res.Objects != 3 {
+		t.Errorf("%d objects:\n%s", res.Objects, dump(res))
+	}
+}
+
+func TestZipFolderEntryWithDataIsScanned(t *testing.T) {
+	// Go's writer drops the data of folder entries: name it after writing.
+	data := bytes.ReplaceAll(makeZip(t, zipEntry{"hiddenX", eicar, zip.Deflate}), []byte("hiddenX"), []byte("hidden/"))
+	res := walk("f.zip", data, Limits{})
+	wantDetection(t, res, "f.zip/hidden", verdict.Infected, "")
 }
