@@ -14,7 +14,8 @@ func init() {
 }
 
 // walkUUE yields every uuencoded file in a text object, named by its
-// "begin NNN name" line. The text around the files is not a member: the
+// "begin NNN name" line, and every base64 file of sharutils' "uuencode -m"
+// ("begin-base64 NNN name", base64 lines, a "====" line). The text around the files is not a member: the
 // Walker has already inspected the whole object. A file without its "end"
 // line yields what was decoded, and the walk then reports the object
 // CORRUPTED once every file has been yielded.
@@ -34,28 +35,37 @@ func walkUUE(ctx context.Context, c *Container, yield func(Member) error) error 
 		next := txtLineEnd(d, pos)
 		line := txtTrimEOL(d[pos:next])
 		pos = next
-		name, ok := uuBeginLine(line)
+		name, b64, ok := uuBeginLine(line)
 		if !ok {
 			continue
 		}
 		files++
 		var out []byte
+		var dec uuBase64
 		ended := false
+		endLine, isData := []byte("end"), uuDataLine
+		if b64 {
+			endLine, isData = []byte("===="), uuBase64Line
+		}
 		for pos < len(d) {
 			next := txtLineEnd(d, pos)
 			line := txtTrimEOL(d[pos:next])
-			if bytes.Equal(bytes.TrimRight(line, " \t"), []byte("end")) {
+			if bytes.Equal(bytes.TrimRight(line, " \t"), endLine) {
 				pos, ended = next, true
 				break
 			}
-			if _, again := uuBeginLine(line); again || !uuDataLine(line) {
+			if _, _, again := uuBeginLine(line); again || !isData(line) {
 				break
 			}
-			out = uuDecodeLine(out, line)
+			if b64 {
+				out = dec.decode(out, line)
+			} else {
+				out = uuDecodeLine(out, line)
+			}
 			pos = next
 		}
 		if !ended {
-			problems = append(problems, fmt.Sprintf("%q has no end line", name))
+			problems = append(problems, fmt.Sprintf("%q has no %s line", name, endLine))
 		}
 		if err := yield(Member{Name: name, Size: int64(len(out)), Packed: -1, Data: out}); err != nil {
 			return err
@@ -70,25 +80,87 @@ func walkUUE(ctx context.Context, c *Container, yield func(Member) error) error 
 	return nil
 }
 
-// uuBeginLine parses "begin NNN name" (NNN three or four octal digits) and
-// returns the name.
-func uuBeginLine(line []byte) (string, bool) {
+// uuBeginLine parses "begin NNN name" or "begin-base64 NNN name" (NNN
+// three or four octal digits) and returns the name and whether the file is
+// base64.
+func uuBeginLine(line []byte) (name string, b64, ok bool) {
 	rest, ok := bytes.CutPrefix(line, []byte("begin "))
 	if !ok {
-		return "", false
+		if rest, ok = bytes.CutPrefix(line, []byte("begin-base64 ")); !ok {
+			return "", false, false
+		}
+		b64 = true
 	}
 	n := 0
 	for n < len(rest) && n < 4 && rest[n] >= '0' && rest[n] <= '7' {
 		n++
 	}
 	if n < 3 || len(rest) <= n || rest[n] != ' ' {
-		return "", false
+		return "", false, false
 	}
-	name := strings.TrimSpace(string(rest[n+1:]))
+	name = strings.TrimSpace(string(rest[n+1:]))
 	if name == "" {
-		return "", false
+		return "", false, false
 	}
-	return name, true
+	return name, b64, true
+}
+
+// uuBase64Line reports whether a line can be base64 data: not empty and
+// only base64 characters, padding and blanks.
+func uuBase64Line(line []byte) bool {
+	if len(bytes.TrimSpace(line)) == 0 {
+		return false
+	}
+	for _, c := range line {
+		if uuBase64Value(c) < 0 && c != '=' && c != ' ' && c != '\t' {
+			return false
+		}
+	}
+	return true
+}
+
+func uuBase64Value(c byte) int {
+	switch {
+	case c >= 'A' && c <= 'Z':
+		return int(c - 'A')
+	case c >= 'a' && c <= 'z':
+		return int(c-'a') + 26
+	case c >= '0' && c <= '9':
+		return int(c-'0') + 52
+	case c == '+':
+		return 62
+	case c == '/':
+		return 63
+	}
+	return -1
+}
+
+// uuBase64 decodes base64 leniently across lines: blanks are skipped, and
+// "=" ends a group (its leftover bits are dropped), so lines that are not
+// multiples of four characters still decode to what they hold.
+type uuBase64 struct {
+	acc   uint32
+	nbits uint
+}
+
+func (u *uuBase64) decode(out, line []byte) []byte {
+	for _, c := range line {
+		v := uuBase64Value(c)
+		if v < 0 {
+			if c == '=' {
+				u.acc, u.nbits = 0, 0
+			}
+			continue
+		}
+		u.acc = u.acc<<6 | uint32(v)
+		u.nbits += 6
+		if u.nbits >= 8 {
+			u.nbits -= 8
+			out = append(out, byte(u.acc>>u.nbits))
+			u.acc &= 1<<u.nbits - 1
+		}
+	}
+	return out
 }
 
 // uuDataLine reports whether a line can be uuencoded data: not empty and

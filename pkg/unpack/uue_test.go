@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"ave/pkg/filetype"
 	"ave/pkg/verdict"
 )
 
@@ -129,8 +130,70 @@ func TestUUECleanIsClean(t *testing.T) {
 	}
 }
 
+// uuencodeBase64Go writes what sharutils' "uuencode -m" writes: base64
+// lines of 60 characters between "begin-base64" and "====".
+func uuencodeBase64Go(name string, data []byte) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "begin-base64 644 %s\n", name)
+	enc := base64.StdEncoding.EncodeToString(data)
+	for len(enc) > 60 {
+		b.WriteString(enc[:60] + "\n")
+		enc = enc[60:]
+	}
+	if enc != "" {
+		b.WriteString(enc + "\n")
+	}
+	b.WriteString("====\n")
+	return b.String()
+}
+
+func TestUUEBase64MadeBySharutils(t *testing.T) {
+	payload := append(bytes.Repeat([]byte{0, 0xff, '=', '\n'}, 40), eicar...)
+	enc := toolEncode(t, "e.bin", payload, "uuencode", "-m", "e.bin", "dir/e.com")
+	if !bytes.HasPrefix(enc, []byte("begin-base64 ")) {
+		t.Fatalf("uuencode -m wrote %q", enc)
+	}
+	var got []Member
+	err := walkUUE(context.Background(), &Container{Data: append([]byte("Hello\n\n"), enc...)}, func(m Member) error {
+		got = append(got, m)
+		return nil
+	})
+	if err != nil || len(got) != 1 || got[0].Name != "dir/e.com" || !bytes.Equal(got[0].Data, payload) {
+		t.Fatalf("err %v members %+v", err, got)
+	}
+	res := walkHint("m.txt", append([]byte("Hello\n\n"), enc...), filetype.UUE, Limits{})
+	wantDetection(t, res, "m.txt/dir/e.com", verdict.Infected, "")
+}
+
+func TestUUEBase64GeneratedAndMixed(t *testing.T) {
+	for n := 0; n < 70; n++ { // every padding and line-length case
+		data := bytes.Repeat([]byte{0xa5, 0x01, 0x7e}, n)[:2*n]
+		text := uuencodeBase64Go("x.bin", data)
+		var got []byte
+		err := walkUUE(context.Background(), &Container{Data: []byte(text)}, func(m Member) error {
+			got = m.Data
+			return nil
+		})
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%d bytes: err %v, got %x", len(data), err, got)
+		}
+	}
+	// Both kinds in one text (detected as uue by its "begin 644" line),
+	// with CRLF line ends; one base64 file lacks its "====" line.
+	body := strings.ReplaceAll("intro\n"+uuencodeGo("a.txt", []byte("alpha"))+uuencodeBase64Go("b.com", eicar)+"\n"+
+		strings.TrimSuffix(uuencodeBase64Go("c.txt", []byte("cut short")), "====\n"), "\n", "\r\n")
+	res := walk("mixed.txt", []byte(body), Limits{})
+	wantDetection(t, res, "mixed.txt/b.com", verdict.Infected, "")
+	wantDetection(t, res, "mixed.txt", verdict.Corrupted, `"c.txt" has no ==== line`)
+	if res.Objects != 4 {
+		t.Errorf("%d objects:\n%s", res.Objects, dump(res))
+	}
+}
+
 func FuzzWalkUUE(f *testing.F) {
 	f.Add([]byte(uuencodeGo("a.txt", []byte("harmless"))))
+	f.Add([]byte(uuencodeBase64Go("a.txt", []byte("harmless base64"))))
+	f.Add([]byte("begin-base64 644 a\nAAB=CC\n====\nbegin-base64 0755 b\n/w\n"))
 	f.Add([]byte("text\nbegin 644 x\nM" + strings.Repeat("!", 70) + "\n"))
 	f.Add([]byte("begin 0755 a\n\x7f\n" + uuencodeGo("b", []byte("bb"))))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -156,6 +219,7 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		writeFile(t, filepath.Join(dir, name), []byte(fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", data)))
 	}
 	seed("FuzzWalkUUE", "sharutils", append([]byte("Mail text\n\n"), toolEncode(t, "a.txt", harmless, "uuencode", "a.txt", "a.txt")...))
+	seed("FuzzWalkUUE", "sharutils-base64", append([]byte("Mail text\n\n"), toolEncode(t, "a.txt", harmless, "uuencode", "-m", "a.txt", "a.txt")...))
 	seed("FuzzWalkUUE", "two-files", []byte(uuencodeGo("a", harmless)+"x\n"+uuencodeGo("b.zip", makeZip(t, zipEntry{"z.txt", harmless, 8}))))
 	seed("FuzzWalkYEnc", "uuenview", toolEncode(t, "a.txt", harmless, "uuenview", "-y", "a.txt"))
 	seed("FuzzWalkYEnc", "multipart", []byte(yencGo("a", harmless[:10], 1, 2, 0, len(harmless))+yencGo("a", harmless[10:], 2, 2, 10, len(harmless))))

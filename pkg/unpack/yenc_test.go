@@ -1,13 +1,16 @@
 package unpack
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"hash/crc32"
 	"strings"
 	"testing"
 
+	"ave/pkg/filetype"
 	"ave/pkg/verdict"
 )
 
@@ -97,4 +100,55 @@ func FuzzWalkYEnc(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzWalkWatched(t, "f.yenc", data)
 	})
+}
+
+// TestYEncDecodedBinaryIsTypedByContent: the decoded file of a yEnc text is
+// typed from its own bytes (a PE, a zip), not as the text's "binary", and
+// a zip inside is opened.
+func TestYEncDecodedBinaryIsTypedByContent(t *testing.T) {
+	pe := make([]byte, 512)
+	copy(pe, "MZ")
+	binary.LittleEndian.PutUint32(pe[0x3c:], 0x80)
+	copy(pe[0x80:], "PE\x00\x00")
+	copy(pe[0x200-len(eicar):], eicar)
+	zipped := makeZip(t, zipEntry{"inner.com", eicar, zip.Deflate})
+	text := "Subject-less article\n\n" + yencGo("prog.exe", pe, 0, 0, 0, 0) + yencGo("pack.zip", zipped, 0, 0, 0, 0)
+	typed := map[string]filetype.Type{}
+	w := &Walker{Inspect: func(ctx context.Context, o *Object) ([]verdict.Detection, bool, error) {
+		typed[o.Path] = o.Type
+		return inspectEICAR(ctx, o)
+	}}
+	// Without a hint, as the engine sees it, and with the hint a MIME
+	// part or the caller may give.
+	for _, hint := range []filetype.Type{"", filetype.YEnc} {
+		clear(typed)
+		res := w.Walk(context.Background(), "post.txt", []byte(text), hint, false)
+		if typed["post.txt"] != filetype.YEnc {
+			t.Errorf("hint %q: the text is typed %q, not yenc", hint, typed["post.txt"])
+		}
+		if typed["post.txt/prog.exe"] != filetype.PE || typed["post.txt/pack.zip"] != filetype.Zip {
+			t.Errorf("hint %q: decoded members typed %v", hint, typed)
+		}
+		wantDetection(t, res, "post.txt/prog.exe", verdict.Infected, "")
+		wantDetection(t, res, "post.txt/pack.zip/inner.com", verdict.Infected, "")
+	}
+}
+
+// TestYEncOfHighEntropyDataWithHint: yEnc of random-looking data is 8-bit
+// text that filetype sees as "binary" (a pkg/filetype matter); given the
+// hint, the decoded zip is still typed by its content and opened.
+func TestYEncOfHighEntropyDataWithHint(t *testing.T) {
+	zipped := makeZip(t, zipEntry{"noise.bin", randomBytes(t, 64<<10), zip.Store}, zipEntry{"inner.com", eicar, zip.Store})
+	text := []byte(yencGo("pack.zip", zipped, 0, 0, 0, 0))
+	t.Logf("without a hint the text is typed %q", filetype.Detect(text, ""))
+	typed := map[string]filetype.Type{}
+	w := &Walker{Inspect: func(ctx context.Context, o *Object) ([]verdict.Detection, bool, error) {
+		typed[o.Path] = o.Type
+		return inspectEICAR(ctx, o)
+	}}
+	res := w.Walk(context.Background(), "post", text, filetype.YEnc, false)
+	if typed["post/pack.zip"] != filetype.Zip {
+		t.Errorf("decoded member typed %v", typed)
+	}
+	wantDetection(t, res, "post/pack.zip/inner.com", verdict.Infected, "")
 }
