@@ -39,6 +39,7 @@ var bombs = []bomb{
 	{"zip nested 50 deep (a 16-byte file at the bottom)", "16 B", func() ([]byte, error) { return deepZip(50) }},
 	{"zip: 100,000 stored 1-byte entries", "100,000 files", func() ([]byte, error) { return manyZip(100000) }},
 	{"zip: 1,000,000 stored 1-byte entries", "1,000,000 files", func() ([]byte, error) { return manyZip(1000000) }},
+	{"zip: 600,000 empty entries, each with its own local header (under MaxObjectSize)", "600,000 files", func() ([]byte, error) { return emptyEntriesZip(600000) }},
 	{"zip: 1,000,000 central-directory entries sharing one local entry", "1,000,000 files", func() ([]byte, error) {
 		return overlapZip(nil, 1000000)
 	}},
@@ -176,6 +177,21 @@ func manyZip(n int) ([]byte, error) {
 			return nil, err
 		}
 		w.Write([]byte{'x'})
+	}
+	err := zw.Close()
+	return buf.Bytes(), err
+}
+
+// emptyEntriesZip is a zip of n empty stored entries with short names and
+// no data descriptors (about 86 bytes each): the most entries that fit in
+// MaxObjectSize without sharing anything, so only the member count limits it.
+func emptyEntriesZip(n int) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for i := 0; i < n; i++ {
+		if _, err := zw.CreateRaw(&zip.FileHeader{Name: fmt.Sprintf("%x", i), Method: zip.Store, CRC32: 0}); err != nil {
+			return nil, err
+		}
 	}
 	err := zw.Close()
 	return buf.Bytes(), err
