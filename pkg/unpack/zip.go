@@ -51,9 +51,10 @@ var (
 // more memory than one of ten, and the Walker's MaxFiles ends the walk.
 // Each entry's local header is read where the central record says, and
 // the bytes it covers (local header and data) must not overlap those of an
-// entry already read nor the central directory: overlapping entries (the
-// "better zip bomb", many records inflating one shared stream) end the walk
-// as CORRUPTED at the first overlap. When the central directory cannot be
+// entry already read nor the central directory: an overlapping entry is
+// reported CORRUPTED without being decoded, the container too, and after
+// zipMaxOverlaps of them the walk stops (the "better zip bomb": thousands
+// of records inflating one shared stream). When the central directory cannot be
 // found or read, the local file headers are walked from the start instead,
 // so whatever precedes the damage is still scanned.
 func walkZip(ctx context.Context, c *Container, yield func(Member) error) error {
@@ -63,6 +64,7 @@ func walkZip(ctx context.Context, c *Container, yield func(Member) error) error 
 		return walkZipLocal(ctx, c, yield, err)
 	}
 	var spans zipSpans
+	overlaps, firstOverlap := 0, ""
 	dec := &zipDecoders{}
 	pos, entries := cd.start, uint64(0)
 	for pos < cd.end {
@@ -90,11 +92,22 @@ func walkZip(ctx context.Context, c *Container, yield func(Member) error) error 
 			body, lerr := zipLocalData(d, e)
 			if lerr == nil {
 				lo, hi := e.offset, e.dataStart+int64(len(body))
+				what := ""
 				if hi > cd.start && lo < cd.end {
-					return fmt.Errorf("%w: overlapping zip entries: %q at offset %d runs into the central directory", ErrCorrupt, e.name, e.offset)
+					what = fmt.Sprintf("%q at offset %d runs into the central directory", e.name, e.offset)
+				} else if prev, ok := spans.add(lo, hi, e.name); !ok {
+					what = fmt.Sprintf("%q at offset %d overlaps %q", e.name, e.offset, prev)
 				}
-				if prev, ok := spans.add(lo, hi, e.name); !ok {
-					return fmt.Errorf("%w: overlapping zip entries: %q at offset %d overlaps %q", ErrCorrupt, e.name, e.offset, prev)
+				if what != "" {
+					// The entry is not read: its bytes belong to another.
+					overlaps++
+					if firstOverlap == "" {
+						firstOverlap = what
+					}
+					if overlaps > zipMaxOverlaps {
+						return fmt.Errorf("%w: overlapping zip entries: %s; walk stopped at %d overlapping entries", ErrCorrupt, firstOverlap, overlaps)
+					}
+					lerr = fmt.Errorf("%w: zip: overlapping zip entries: %s", ErrCorrupt, what)
 				}
 			}
 			m.Open = func() (io.Reader, error) {
@@ -108,6 +121,9 @@ func walkZip(ctx context.Context, c *Container, yield func(Member) error) error 
 			return err
 		}
 	}
+	if overlaps > 0 {
+		return fmt.Errorf("%w: overlapping zip entries: %s (%d entries not read)", ErrCorrupt, firstOverlap, overlaps)
+	}
 	if pos > cd.end {
 		return fmt.Errorf("%w: central directory runs past its end record", ErrCorrupt)
 	}
@@ -116,6 +132,11 @@ func walkZip(ctx context.Context, c *Container, yield func(Member) error) error 
 	}
 	return nil
 }
+
+// zipMaxOverlaps is how many overlapping entries are reported one by one
+// before the walk stops: a few can be a damaged archive, thousands are a
+// bomb (Fifield's "better zip bomb" shares one stream between them all).
+const zipMaxOverlaps = 3
 
 // zipDirectory is where the central directory sits, from the end records.
 type zipDirectory struct {

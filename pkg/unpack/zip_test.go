@@ -620,7 +620,7 @@ func TestZipOverlappingEntriesEndFast(t *testing.T) {
 func TestZipEntryInsideAnotherIsOverlapping(t *testing.T) {
 	// Entry "outer" is stored and its data holds the whole local entry of
 	// "inner" (Fifield's "quoted" overlap): different local headers, one
-	// range inside the other.
+	// range inside the other. A third entry after them is still read.
 	le := binary.LittleEndian
 	local := func(name string, method uint16, body []byte) []byte {
 		b := append([]byte(nil), zipLocalSig...)
@@ -637,12 +637,13 @@ func TestZipEntryInsideAnotherIsOverlapping(t *testing.T) {
 	}
 	inner := local("inner", zipMethodStore, []byte("inner data"))
 	outer := local("outer", zipMethodStore, inner)
+	third := local("eicar.com", zipMethodStore, eicar)
 	var cd []byte
 	for _, e := range []struct {
 		name string
 		off  int
 		body []byte
-	}{{"outer", 0, inner}, {"inner", zipLocalLen + 5, []byte("inner data")}} {
+	}{{"outer", 0, inner}, {"inner", zipLocalLen + 5, []byte("inner data")}, {"eicar.com", len(outer), eicar}} {
 		cd = append(cd, zipCentralSig...)
 		cd = le.AppendUint16(cd, 20)
 		cd = le.AppendUint16(cd, 20)
@@ -657,16 +658,18 @@ func TestZipEntryInsideAnotherIsOverlapping(t *testing.T) {
 		cd = le.AppendUint32(cd, uint32(e.off))
 		cd = append(cd, e.name...)
 	}
-	data := append(append([]byte(nil), outer...), cd...)
-	data = append(data, "PK\x05\x06\x00\x00\x00\x00\x02\x00\x02\x00"...)
+	data := append(append(append([]byte(nil), outer...), third...), cd...)
+	data = append(data, "PK\x05\x06\x00\x00\x00\x00\x03\x00\x03\x00"...)
 	data = le.AppendUint32(data, uint32(len(cd)))
-	data = le.AppendUint32(data, uint32(len(outer)))
+	data = le.AppendUint32(data, uint32(len(outer)+len(third)))
 	data = le.AppendUint16(data, 0)
 	res := walk("q.zip", data, Limits{})
 	// outer itself is a (directory-less) zip, walked from its local header.
 	wantDetection(t, res, "q.zip", verdict.Corrupted, `overlapping zip entries: "inner" at offset 35 overlaps "outer"`)
-	if res.Objects != 3 {
-		t.Errorf("want q.zip, q.zip/outer and q.zip/outer/inner:\n%s", dump(res))
+	wantDetection(t, res, "q.zip/inner", verdict.Corrupted, "overlapping zip entries")
+	wantDetection(t, res, "q.zip/eicar.com", verdict.Infected, "")
+	if res.Objects != 4 {
+		t.Errorf("want q.zip, q.zip/outer, q.zip/outer/inner and q.zip/eicar.com:\n%s", dump(res))
 	}
 }
 
