@@ -99,7 +99,10 @@ type ScanHeader struct {
 	// content detection finds nothing specific.
 	TypeHint string `protobuf:"bytes,2,opt,name=type_hint,json=typeHint,proto3" json:"type_hint,omitempty"`
 	// size is the total size when known in advance, 0 otherwise.
-	Size          int64 `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
+	Size int64 `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
+	// list_objects asks for ScanResponse.listed_objects: every object
+	// scanned, with its path, content type, depth and size.
+	ListObjects   bool `protobuf:"varint,4,opt,name=list_objects,json=listObjects,proto3" json:"list_objects,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -153,6 +156,13 @@ func (x *ScanHeader) GetSize() int64 {
 		return x.Size
 	}
 	return 0
+}
+
+func (x *ScanHeader) GetListObjects() bool {
+	if x != nil {
+		return x.ListObjects
+	}
+	return false
 }
 
 type ScanChunk struct {
@@ -209,9 +219,12 @@ func (x *ScanChunk) GetData() []byte {
 }
 
 type ScanPathRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
-	TypeHint      string                 `protobuf:"bytes,2,opt,name=type_hint,json=typeHint,proto3" json:"type_hint,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Path     string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	TypeHint string                 `protobuf:"bytes,2,opt,name=type_hint,json=typeHint,proto3" json:"type_hint,omitempty"`
+	// list_objects asks for ScanResponse.listed_objects: every object
+	// scanned, with its path, content type, depth and size.
+	ListObjects   bool `protobuf:"varint,3,opt,name=list_objects,json=listObjects,proto3" json:"list_objects,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -258,6 +271,13 @@ func (x *ScanPathRequest) GetTypeHint() string {
 		return x.TypeHint
 	}
 	return ""
+}
+
+func (x *ScanPathRequest) GetListObjects() bool {
+	if x != nil {
+		return x.ListObjects
+	}
+	return false
 }
 
 type Detection struct {
@@ -370,14 +390,21 @@ type ScanResponse struct {
 	// status is the roll-up of every object: the most severe one.
 	Status Status `protobuf:"varint,1,opt,name=status,proto3,enum=ave.v1.Status" json:"status,omitempty"`
 	// detections lists every object that was not clean.
-	Detections    []*Detection `protobuf:"bytes,2,rep,name=detections,proto3" json:"detections,omitempty"`
-	DbVersion     string       `protobuf:"bytes,3,opt,name=db_version,json=dbVersion,proto3" json:"db_version,omitempty"`
-	Objects       int64        `protobuf:"varint,4,opt,name=objects,proto3" json:"objects,omitempty"`
-	Bytes         int64        `protobuf:"varint,5,opt,name=bytes,proto3" json:"bytes,omitempty"`
-	DurationUs    int64        `protobuf:"varint,6,opt,name=duration_us,json=durationUs,proto3" json:"duration_us,omitempty"`
-	Cached        bool         `protobuf:"varint,7,opt,name=cached,proto3" json:"cached,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Detections []*Detection `protobuf:"bytes,2,rep,name=detections,proto3" json:"detections,omitempty"`
+	DbVersion  string       `protobuf:"bytes,3,opt,name=db_version,json=dbVersion,proto3" json:"db_version,omitempty"`
+	Objects    int64        `protobuf:"varint,4,opt,name=objects,proto3" json:"objects,omitempty"`
+	Bytes      int64        `protobuf:"varint,5,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	DurationUs int64        `protobuf:"varint,6,opt,name=duration_us,json=durationUs,proto3" json:"duration_us,omitempty"`
+	Cached     bool         `protobuf:"varint,7,opt,name=cached,proto3" json:"cached,omitempty"`
+	// listed_objects lists, in scan order, every object scanned (the top one and
+	// each member at every depth), only when the request set list_objects.
+	// Members refused before they could be read (encrypted, over a limit)
+	// are not scanned objects: they appear in detections only. The list is
+	// bounded by the server; objects_truncated says it was cut.
+	ListedObjects    []*ObjectInfo `protobuf:"bytes,8,rep,name=listed_objects,json=listedObjects,proto3" json:"listed_objects,omitempty"`
+	ObjectsTruncated bool          `protobuf:"varint,9,opt,name=objects_truncated,json=objectsTruncated,proto3" json:"objects_truncated,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ScanResponse) Reset() {
@@ -459,6 +486,94 @@ func (x *ScanResponse) GetCached() bool {
 	return false
 }
 
+func (x *ScanResponse) GetListedObjects() []*ObjectInfo {
+	if x != nil {
+		return x.ListedObjects
+	}
+	return nil
+}
+
+func (x *ScanResponse) GetObjectsTruncated() bool {
+	if x != nil {
+		return x.ObjectsTruncated
+	}
+	return false
+}
+
+// ObjectInfo is one scanned object, clean or not.
+type ObjectInfo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// path in the same form as Detection.path: "mail.eml/2/invoice.zip/a.exe".
+	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// type detected by content, the same names as Detection.type ("pe",
+	// "zip", "text", "binary", ...).
+	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	// depth: 0 is the scanned object.
+	Depth int32 `protobuf:"varint,3,opt,name=depth,proto3" json:"depth,omitempty"`
+	// size in bytes of the object's content as scanned.
+	Size          int64 `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ObjectInfo) Reset() {
+	*x = ObjectInfo{}
+	mi := &file_proto_ave_v1_scanner_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ObjectInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ObjectInfo) ProtoMessage() {}
+
+func (x *ObjectInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_ave_v1_scanner_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ObjectInfo.ProtoReflect.Descriptor instead.
+func (*ObjectInfo) Descriptor() ([]byte, []int) {
+	return file_proto_ave_v1_scanner_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ObjectInfo) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *ObjectInfo) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *ObjectInfo) GetDepth() int32 {
+	if x != nil {
+		return x.Depth
+	}
+	return 0
+}
+
+func (x *ObjectInfo) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
 type ReloadRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -467,7 +582,7 @@ type ReloadRequest struct {
 
 func (x *ReloadRequest) Reset() {
 	*x = ReloadRequest{}
-	mi := &file_proto_ave_v1_scanner_proto_msgTypes[5]
+	mi := &file_proto_ave_v1_scanner_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -479,7 +594,7 @@ func (x *ReloadRequest) String() string {
 func (*ReloadRequest) ProtoMessage() {}
 
 func (x *ReloadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ave_v1_scanner_proto_msgTypes[5]
+	mi := &file_proto_ave_v1_scanner_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -492,7 +607,7 @@ func (x *ReloadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReloadRequest.ProtoReflect.Descriptor instead.
 func (*ReloadRequest) Descriptor() ([]byte, []int) {
-	return file_proto_ave_v1_scanner_proto_rawDescGZIP(), []int{5}
+	return file_proto_ave_v1_scanner_proto_rawDescGZIP(), []int{6}
 }
 
 type ReloadResponse struct {
@@ -509,7 +624,7 @@ type ReloadResponse struct {
 
 func (x *ReloadResponse) Reset() {
 	*x = ReloadResponse{}
-	mi := &file_proto_ave_v1_scanner_proto_msgTypes[6]
+	mi := &file_proto_ave_v1_scanner_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -521,7 +636,7 @@ func (x *ReloadResponse) String() string {
 func (*ReloadResponse) ProtoMessage() {}
 
 func (x *ReloadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ave_v1_scanner_proto_msgTypes[6]
+	mi := &file_proto_ave_v1_scanner_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -534,7 +649,7 @@ func (x *ReloadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReloadResponse.ProtoReflect.Descriptor instead.
 func (*ReloadResponse) Descriptor() ([]byte, []int) {
-	return file_proto_ave_v1_scanner_proto_rawDescGZIP(), []int{6}
+	return file_proto_ave_v1_scanner_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ReloadResponse) GetDbVersion() string {
@@ -573,7 +688,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_proto_ave_v1_scanner_proto_msgTypes[7]
+	mi := &file_proto_ave_v1_scanner_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -585,7 +700,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ave_v1_scanner_proto_msgTypes[7]
+	mi := &file_proto_ave_v1_scanner_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -598,7 +713,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_proto_ave_v1_scanner_proto_rawDescGZIP(), []int{7}
+	return file_proto_ave_v1_scanner_proto_rawDescGZIP(), []int{8}
 }
 
 type StatusResponse struct {
@@ -628,7 +743,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_proto_ave_v1_scanner_proto_msgTypes[8]
+	mi := &file_proto_ave_v1_scanner_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -640,7 +755,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_ave_v1_scanner_proto_msgTypes[8]
+	mi := &file_proto_ave_v1_scanner_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -653,7 +768,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_proto_ave_v1_scanner_proto_rawDescGZIP(), []int{8}
+	return file_proto_ave_v1_scanner_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *StatusResponse) GetDbVersion() string {
@@ -772,18 +887,20 @@ var File_proto_ave_v1_scanner_proto protoreflect.FileDescriptor
 
 const file_proto_ave_v1_scanner_proto_rawDesc = "" +
 	"\n" +
-	"\x1aproto/ave/v1/scanner.proto\x12\x06ave.v1\"Q\n" +
+	"\x1aproto/ave/v1/scanner.proto\x12\x06ave.v1\"t\n" +
 	"\n" +
 	"ScanHeader\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
 	"\ttype_hint\x18\x02 \x01(\tR\btypeHint\x12\x12\n" +
-	"\x04size\x18\x03 \x01(\x03R\x04size\"K\n" +
+	"\x04size\x18\x03 \x01(\x03R\x04size\x12!\n" +
+	"\flist_objects\x18\x04 \x01(\bR\vlistObjects\"K\n" +
 	"\tScanChunk\x12*\n" +
 	"\x06header\x18\x01 \x01(\v2\x12.ave.v1.ScanHeaderR\x06header\x12\x12\n" +
-	"\x04data\x18\x02 \x01(\fR\x04data\"B\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\"e\n" +
 	"\x0fScanPathRequest\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x1b\n" +
-	"\ttype_hint\x18\x02 \x01(\tR\btypeHint\"\x9f\x02\n" +
+	"\ttype_hint\x18\x02 \x01(\tR\btypeHint\x12!\n" +
+	"\flist_objects\x18\x03 \x01(\bR\vlistObjects\"\x9f\x02\n" +
 	"\tDetection\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12&\n" +
 	"\x06status\x18\x02 \x01(\x0e2\x0e.ave.v1.StatusR\x06status\x12\x12\n" +
@@ -795,7 +912,7 @@ const file_proto_ave_v1_scanner_proto_rawDesc = "" +
 	"\x04meta\x18\b \x03(\v2\x1b.ave.v1.Detection.MetaEntryR\x04meta\x1a7\n" +
 	"\tMetaEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf1\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd9\x02\n" +
 	"\fScanResponse\x12&\n" +
 	"\x06status\x18\x01 \x01(\x0e2\x0e.ave.v1.StatusR\x06status\x121\n" +
 	"\n" +
@@ -807,7 +924,15 @@ const file_proto_ave_v1_scanner_proto_rawDesc = "" +
 	"\x05bytes\x18\x05 \x01(\x03R\x05bytes\x12\x1f\n" +
 	"\vduration_us\x18\x06 \x01(\x03R\n" +
 	"durationUs\x12\x16\n" +
-	"\x06cached\x18\a \x01(\bR\x06cached\"\x0f\n" +
+	"\x06cached\x18\a \x01(\bR\x06cached\x129\n" +
+	"\x0elisted_objects\x18\b \x03(\v2\x12.ave.v1.ObjectInfoR\rlistedObjects\x12+\n" +
+	"\x11objects_truncated\x18\t \x01(\bR\x10objectsTruncated\"^\n" +
+	"\n" +
+	"ObjectInfo\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x14\n" +
+	"\x05depth\x18\x03 \x01(\x05R\x05depth\x12\x12\n" +
+	"\x04size\x18\x04 \x01(\x03R\x04size\"\x0f\n" +
 	"\rReloadRequest\"\xf7\x01\n" +
 	"\x0eReloadResponse\x12\x1d\n" +
 	"\n" +
@@ -877,7 +1002,7 @@ func file_proto_ave_v1_scanner_proto_rawDescGZIP() []byte {
 }
 
 var file_proto_ave_v1_scanner_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_proto_ave_v1_scanner_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_proto_ave_v1_scanner_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_proto_ave_v1_scanner_proto_goTypes = []any{
 	(Status)(0),             // 0: ave.v1.Status
 	(*ScanHeader)(nil),      // 1: ave.v1.ScanHeader
@@ -885,37 +1010,39 @@ var file_proto_ave_v1_scanner_proto_goTypes = []any{
 	(*ScanPathRequest)(nil), // 3: ave.v1.ScanPathRequest
 	(*Detection)(nil),       // 4: ave.v1.Detection
 	(*ScanResponse)(nil),    // 5: ave.v1.ScanResponse
-	(*ReloadRequest)(nil),   // 6: ave.v1.ReloadRequest
-	(*ReloadResponse)(nil),  // 7: ave.v1.ReloadResponse
-	(*StatusRequest)(nil),   // 8: ave.v1.StatusRequest
-	(*StatusResponse)(nil),  // 9: ave.v1.StatusResponse
-	nil,                     // 10: ave.v1.Detection.MetaEntry
-	nil,                     // 11: ave.v1.ReloadResponse.SignaturesEntry
-	nil,                     // 12: ave.v1.StatusResponse.SignaturesEntry
-	nil,                     // 13: ave.v1.StatusResponse.TotalsEntry
+	(*ObjectInfo)(nil),      // 6: ave.v1.ObjectInfo
+	(*ReloadRequest)(nil),   // 7: ave.v1.ReloadRequest
+	(*ReloadResponse)(nil),  // 8: ave.v1.ReloadResponse
+	(*StatusRequest)(nil),   // 9: ave.v1.StatusRequest
+	(*StatusResponse)(nil),  // 10: ave.v1.StatusResponse
+	nil,                     // 11: ave.v1.Detection.MetaEntry
+	nil,                     // 12: ave.v1.ReloadResponse.SignaturesEntry
+	nil,                     // 13: ave.v1.StatusResponse.SignaturesEntry
+	nil,                     // 14: ave.v1.StatusResponse.TotalsEntry
 }
 var file_proto_ave_v1_scanner_proto_depIdxs = []int32{
 	1,  // 0: ave.v1.ScanChunk.header:type_name -> ave.v1.ScanHeader
 	0,  // 1: ave.v1.Detection.status:type_name -> ave.v1.Status
-	10, // 2: ave.v1.Detection.meta:type_name -> ave.v1.Detection.MetaEntry
+	11, // 2: ave.v1.Detection.meta:type_name -> ave.v1.Detection.MetaEntry
 	0,  // 3: ave.v1.ScanResponse.status:type_name -> ave.v1.Status
 	4,  // 4: ave.v1.ScanResponse.detections:type_name -> ave.v1.Detection
-	11, // 5: ave.v1.ReloadResponse.signatures:type_name -> ave.v1.ReloadResponse.SignaturesEntry
-	12, // 6: ave.v1.StatusResponse.signatures:type_name -> ave.v1.StatusResponse.SignaturesEntry
-	13, // 7: ave.v1.StatusResponse.totals:type_name -> ave.v1.StatusResponse.TotalsEntry
-	2,  // 8: ave.v1.Engine.Scan:input_type -> ave.v1.ScanChunk
-	3,  // 9: ave.v1.Engine.ScanPath:input_type -> ave.v1.ScanPathRequest
-	6,  // 10: ave.v1.Engine.Reload:input_type -> ave.v1.ReloadRequest
-	8,  // 11: ave.v1.Engine.Status:input_type -> ave.v1.StatusRequest
-	5,  // 12: ave.v1.Engine.Scan:output_type -> ave.v1.ScanResponse
-	5,  // 13: ave.v1.Engine.ScanPath:output_type -> ave.v1.ScanResponse
-	7,  // 14: ave.v1.Engine.Reload:output_type -> ave.v1.ReloadResponse
-	9,  // 15: ave.v1.Engine.Status:output_type -> ave.v1.StatusResponse
-	12, // [12:16] is the sub-list for method output_type
-	8,  // [8:12] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	6,  // 5: ave.v1.ScanResponse.listed_objects:type_name -> ave.v1.ObjectInfo
+	12, // 6: ave.v1.ReloadResponse.signatures:type_name -> ave.v1.ReloadResponse.SignaturesEntry
+	13, // 7: ave.v1.StatusResponse.signatures:type_name -> ave.v1.StatusResponse.SignaturesEntry
+	14, // 8: ave.v1.StatusResponse.totals:type_name -> ave.v1.StatusResponse.TotalsEntry
+	2,  // 9: ave.v1.Engine.Scan:input_type -> ave.v1.ScanChunk
+	3,  // 10: ave.v1.Engine.ScanPath:input_type -> ave.v1.ScanPathRequest
+	7,  // 11: ave.v1.Engine.Reload:input_type -> ave.v1.ReloadRequest
+	9,  // 12: ave.v1.Engine.Status:input_type -> ave.v1.StatusRequest
+	5,  // 13: ave.v1.Engine.Scan:output_type -> ave.v1.ScanResponse
+	5,  // 14: ave.v1.Engine.ScanPath:output_type -> ave.v1.ScanResponse
+	8,  // 15: ave.v1.Engine.Reload:output_type -> ave.v1.ReloadResponse
+	10, // 16: ave.v1.Engine.Status:output_type -> ave.v1.StatusResponse
+	13, // [13:17] is the sub-list for method output_type
+	9,  // [9:13] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_proto_ave_v1_scanner_proto_init() }
@@ -929,7 +1056,7 @@ func file_proto_ave_v1_scanner_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_ave_v1_scanner_proto_rawDesc), len(file_proto_ave_v1_scanner_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
