@@ -73,6 +73,9 @@ func walkZip(ctx context.Context, c *Container, yield func(Member) error) error 
 				return err
 			}
 		}
+		if entries > 0 && bytes.HasPrefix(d[pos:], []byte("PK\x05\x05")) {
+			break // the digital signature record that may end the directory
+		}
 		e, next, err := zipCentralEntry(d, pos, cd.base)
 		if err != nil {
 			if entries == 0 {
