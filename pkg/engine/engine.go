@@ -46,6 +46,10 @@ type Options struct {
 	// CacheEntries bounds the result cache; negative disables it
 	// (default 100,000).
 	CacheEntries int
+	// MaxListedObjects bounds Result.ListedObjects of a scan that asks
+	// for the list (default DefaultMaxListedObjects); past it the list is
+	// cut and ObjectsTruncated set, the scan itself goes on.
+	MaxListedObjects int
 }
 
 func (o Options) normalize() Options {
@@ -61,6 +65,9 @@ func (o Options) normalize() Options {
 	}
 	if o.CacheEntries == 0 {
 		o.CacheEntries = 100000
+	}
+	if o.MaxListedObjects <= 0 {
+		o.MaxListedObjects = DefaultMaxListedObjects
 	}
 	return o
 }
@@ -163,6 +170,9 @@ type Request struct {
 	Data []byte
 	// Truncated means Data is only the first MaxObjectSize bytes.
 	Truncated bool
+	// ListObjects asks for Result.ListedObjects: every object scanned,
+	// clean or not, bounded by Options.MaxListedObjects.
+	ListObjects bool
 }
 
 // Response is the outcome of one scan. Result's slices may be shared with
@@ -192,7 +202,7 @@ func (t *Ticket) Scan(ctx context.Context, req Request) (Response, error) {
 	defer ref.release()
 	key := cacheKey{sum: sha256.Sum256(req.Data), name: req.Name, hint: string(req.Hint), version: ref.db.Digest}
 	if !req.Truncated {
-		if r, ok := e.cache.get(key); ok {
+		if r, ok := e.cache.get(key, req.ListObjects); ok {
 			e.cacheHits.Add(1)
 			e.count(r.Status.String())
 			return Response{Result: r, DBVersion: ref.db.Version, Duration: time.Since(start), Cached: true}, nil
@@ -216,7 +226,7 @@ func (t *Ticket) Scan(ctx context.Context, req Request) (Response, error) {
 		return Response{}, err
 	}
 	if !req.Truncated && cacheable(res) {
-		e.cache.put(key, res)
+		e.cache.put(key, res, req.ListObjects)
 	}
 	e.count(res.Status.String())
 	return Response{Result: res, DBVersion: ref.db.Version, Duration: time.Since(start)}, nil
@@ -242,8 +252,15 @@ func (e *Engine) scan(ctx context.Context, ref *dbRef, req Request) (verdict.Res
 	}
 	defer ref.putScanner(sc)
 	m := &matcher{db: ref.db, sc: sc}
-	w := unpack.Walker{Limits: e.opt.Limits, Inspect: m.inspect}
-	return w.Walk(ctx, req.Name, req.Data, req.Hint, req.Truncated), nil
+	if !req.ListObjects {
+		w := unpack.Walker{Limits: e.opt.Limits, Inspect: m.inspect}
+		return w.Walk(ctx, req.Name, req.Data, req.Hint, req.Truncated), nil
+	}
+	l := &lister{next: m.inspect, max: e.opt.MaxListedObjects}
+	w := unpack.Walker{Limits: e.opt.Limits, Inspect: l.inspect}
+	res := w.Walk(ctx, req.Name, req.Data, req.Hint, req.Truncated)
+	res.ListedObjects, res.ObjectsTruncated = l.list, l.truncated
+	return res, nil
 }
 
 func (e *Engine) count(status string) {

@@ -137,21 +137,21 @@ func TestCacheKeepsLimitsButNotTimeouts(t *testing.T) {
 func TestCacheIsBoundedLRU(t *testing.T) {
 	c := newCache(2)
 	k := func(n string) cacheKey { return cacheKey{name: n} }
-	c.put(k("a"), verdict.Result{Objects: 1})
-	c.put(k("b"), verdict.Result{Objects: 2})
-	if _, ok := c.get(k("a")); !ok { // a is now the most recent
+	c.put(k("a"), verdict.Result{Objects: 1}, false)
+	c.put(k("b"), verdict.Result{Objects: 2}, false)
+	if _, ok := c.get(k("a"), false); !ok { // a is now the most recent
 		t.Fatal("a missing")
 	}
-	c.put(k("c"), verdict.Result{Objects: 3})
-	if _, ok := c.get(k("b")); ok {
+	c.put(k("c"), verdict.Result{Objects: 3}, false)
+	if _, ok := c.get(k("b"), false); ok {
 		t.Fatal("b should have been evicted")
 	}
 	if c.len() != 2 {
 		t.Fatalf("len %d", c.len())
 	}
 	var off *cache
-	off.put(k("x"), verdict.Result{})
-	if _, ok := off.get(k("x")); ok || off.len() != 0 {
+	off.put(k("x"), verdict.Result{}, false)
+	if _, ok := off.get(k("x"), false); ok || off.len() != 0 {
 		t.Fatal("a nil cache must stay empty")
 	}
 }

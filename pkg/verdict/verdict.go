@@ -76,6 +76,25 @@ type Result struct {
 	Objects int64
 	// Bytes counts the bytes scanned over all objects.
 	Bytes int64
+	// ListedObjects lists every object scanned, clean or not, in scan
+	// order, when the scan was asked to list them (it is nil otherwise).
+	// Members refused before they could be read (encrypted, over a
+	// limit) are not scanned objects: they appear in Detections only.
+	ListedObjects []Object
+	// ObjectsTruncated reports that ListedObjects was cut at the engine's
+	// bound; the scan itself went on.
+	ObjectsTruncated bool
+}
+
+// Object describes one scanned object, clean or not.
+type Object struct {
+	// Path in the same form as Detection.Path.
+	Path string
+	// Type is the file type detected by content (Detection.Type names).
+	Type  string
+	Depth int
+	// Size is the length in bytes of the content scanned.
+	Size int64
 }
 
 // Add records a detection and raises the roll-up status.
