@@ -207,30 +207,34 @@ func HeaderBlock(raw []byte) []byte {
 // LF or NUL becomes a space. It reports false for a line that is not a
 // "Name: value" field.
 func cleanLine(l, eol string) (string, bool) {
+	l = strings.ReplaceAll(l, "\x00", " ")
+	l = strings.ReplaceAll(l, "\r\n", "\n")
+	l = strings.ReplaceAll(l, "\r", "\n")
 	var b strings.Builder
-	for i := 0; i < len(l); i++ {
-		c := l[i]
-		switch c {
-		case '\r', '\n':
-			j := i
-			for j < len(l) && (l[j] == '\r' || l[j] == '\n') {
-				j++
-			}
-			if j < len(l) && isBlank(l[j]) {
-				b.WriteString(eol)
-			} else if j < len(l) {
-				b.WriteByte(' ')
-			}
-			i = j - 1
-		case 0:
-			b.WriteByte(' ')
+	for n, seg := range strings.Split(l, "\n") {
+		seg = strings.TrimRight(seg, " \t")
+		switch {
+		case n == 0:
+			b.WriteString(seg)
+		case seg == "":
+			// A blank continuation line would end the header.
+		case isBlank(seg[0]):
+			b.WriteString(eol + seg)
 		default:
-			b.WriteByte(c)
+			b.WriteString(" " + seg)
 		}
 	}
 	s := strings.TrimRight(b.String(), " \t")
-	if !isField([]byte(s)) {
+	// A strict field name: no blanks before the colon (a line "From :"
+	// at the top would read as an mbox envelope line).
+	i := strings.IndexByte(s, ':')
+	if i <= 0 {
 		return "", false
+	}
+	for _, c := range []byte(s[:i]) {
+		if c <= ' ' || c >= 0x7f {
+			return "", false
+		}
 	}
 	return s, true
 }

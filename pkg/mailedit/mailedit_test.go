@@ -483,12 +483,13 @@ func TestWriteSeeds(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	str := func(s string) string { return "string(" + strconv.Quote(s) + ")" }
 	for name, m := range msgs {
 		q := "[]byte(" + strconv.Quote(m) + ")"
 		write("FuzzLeaves", name, q)
-		write("FuzzReplace", name, q, "byte('\\x05')", strconv.Quote("removed: infected\n--x"))
-		write("FuzzAppendPart", name, q, strconv.Quote("report.txt"), strconv.Quote("scan report\n"))
-		write("FuzzTagSubject", name, q, strconv.Quote("[VIRUS]"))
+		write("FuzzReplace", name, q, "byte('\\x05')", str("removed: infected\n--x"))
+		write("FuzzAppendPart", name, q, str("report.txt"), str("scan report\n"))
+		write("FuzzTagSubject", name, q, str("[VIRUS]"))
 	}
-	write("FuzzTagSubject", "utf8", "[]byte("+strconv.Quote("Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n\r\n")+")", strconv.Quote("[☣]"))
+	write("FuzzTagSubject", "utf8", "[]byte("+strconv.Quote("Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n\r\n")+")", str("[☣]"))
 }
