@@ -74,9 +74,29 @@ type Result struct {
 	Cached    bool
 }
 
+// ScanOptions are the optional parts of a scan request.
+type ScanOptions struct {
+	// TypeHint is an optional detected or declared type ("mail", "zip",
+	// ...); the daemon still detects the type by content.
+	TypeHint string
+	// ListObjects asks for Result.ListedObjects: every object scanned (the
+	// top one and each member at every depth), clean or not, with its path,
+	// content type, depth and size, in scan order. The daemon bounds the
+	// list (10,000 by default) and sets Result.ObjectsTruncated when it
+	// cut it. Members refused before they could be read (encrypted, over a
+	// limit) are listed in Detections only.
+	ListObjects bool
+}
+
 // Scan streams r to the daemon under name (with an optional type hint) and
 // returns the verdict. size may be 0 when unknown.
 func (c *Client) Scan(ctx context.Context, name, hint string, size int64, r io.Reader) (*Result, error) {
+	return c.ScanWithOptions(ctx, name, size, r, ScanOptions{TypeHint: hint})
+}
+
+// ScanWithOptions is Scan with every option: it streams r to the daemon
+// under name and returns the verdict. size may be 0 when unknown.
+func (c *Client) ScanWithOptions(ctx context.Context, name string, size int64, r io.Reader, opt ScanOptions) (*Result, error) {
 	stream, err := c.api.Scan(ctx)
 	if err != nil {
 		return nil, mapErr(err)
@@ -86,7 +106,7 @@ func (c *Client) Scan(ctx context.Context, name, hint string, size int64, r io.R
 		n = int(size) + 1 // +1: the read that finds the end
 	}
 	buf := make([]byte, n)
-	header := &avev1.ScanHeader{Name: name, TypeHint: hint, Size: size}
+	header := &avev1.ScanHeader{Name: name, TypeHint: opt.TypeHint, Size: size, ListObjects: opt.ListObjects}
 	sent := false
 	for {
 		n, rerr := io.ReadFull(r, buf)
@@ -124,9 +144,19 @@ func (c *Client) ScanBytes(ctx context.Context, name, hint string, data []byte) 
 	return c.Scan(ctx, name, hint, int64(len(data)), bytes.NewReader(data))
 }
 
+// ScanBytesWithOptions scans an object held in memory.
+func (c *Client) ScanBytesWithOptions(ctx context.Context, name string, data []byte, opt ScanOptions) (*Result, error) {
+	return c.ScanWithOptions(ctx, name, int64(len(data)), bytes.NewReader(data), opt)
+}
+
 // ScanPath asks the daemon to open path itself (same host only).
 func (c *Client) ScanPath(ctx context.Context, path, hint string) (*Result, error) {
-	resp, err := c.api.ScanPath(ctx, &avev1.ScanPathRequest{Path: path, TypeHint: hint})
+	return c.ScanPathWithOptions(ctx, path, ScanOptions{TypeHint: hint})
+}
+
+// ScanPathWithOptions is ScanPath with every option.
+func (c *Client) ScanPathWithOptions(ctx context.Context, path string, opt ScanOptions) (*Result, error) {
+	resp, err := c.api.ScanPath(ctx, &avev1.ScanPathRequest{Path: path, TypeHint: opt.TypeHint, ListObjects: opt.ListObjects})
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -174,6 +204,13 @@ func fromProto(p *avev1.ScanResponse) *Result {
 			Reason: d.GetReason(), Type: d.GetType(), Depth: int(d.GetDepth()), Meta: d.GetMeta(),
 		})
 	}
+	if objs := p.GetListedObjects(); len(objs) > 0 {
+		r.ListedObjects = make([]verdict.Object, len(objs))
+		for i, o := range objs {
+			r.ListedObjects[i] = verdict.Object{Path: o.GetPath(), Type: o.GetType(), Depth: int(o.GetDepth()), Size: o.GetSize()}
+		}
+	}
+	r.ObjectsTruncated = p.GetObjectsTruncated()
 	return r
 }
 

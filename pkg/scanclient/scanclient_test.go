@@ -22,3 +22,23 @@ func TestStatusNamesAgreeWithTheProtoEnum(t *testing.T) {
 		t.Fatalf("unknown status must be UNCHECKED, got %v", got)
 	}
 }
+
+func TestListedObjectsComeBackAsVerdictObjects(t *testing.T) {
+	p := &avev1.ScanResponse{
+		Status:  avev1.Status_CLEAN,
+		Objects: 2,
+		ListedObjects: []*avev1.ObjectInfo{
+			{Path: "m.eml", Type: "mail", Size: 700},
+			{Path: "m.eml/b.exe", Type: "pe", Depth: 1, Size: 512},
+		},
+		ObjectsTruncated: true,
+	}
+	r := fromProto(p)
+	want := []verdict.Object{{Path: "m.eml", Type: "mail", Size: 700}, {Path: "m.eml/b.exe", Type: "pe", Depth: 1, Size: 512}}
+	if len(r.ListedObjects) != 2 || r.ListedObjects[0] != want[0] || r.ListedObjects[1] != want[1] || !r.ObjectsTruncated || r.Objects != 2 {
+		t.Fatalf("got %+v", r.Result)
+	}
+	if r := fromProto(&avev1.ScanResponse{Status: avev1.Status_CLEAN, Objects: 1}); r.ListedObjects != nil || r.ObjectsTruncated {
+		t.Fatalf("no list asked: %+v", r.Result)
+	}
+}

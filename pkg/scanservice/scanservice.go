@@ -99,7 +99,7 @@ func (svc *Service) Scan(stream avev1.Engine_ScanServer) error {
 		}
 		add(c.GetData())
 	}
-	resp, err := t.Scan(stream.Context(), engine.Request{Name: h.GetName(), Hint: filetype.Type(h.GetTypeHint()), Data: buf, Truncated: truncated})
+	resp, err := t.Scan(stream.Context(), engine.Request{Name: h.GetName(), Hint: filetype.Type(h.GetTypeHint()), Data: buf, Truncated: truncated, ListObjects: h.GetListObjects()})
 	if err != nil {
 		return toStatus(err)
 	}
@@ -145,7 +145,7 @@ func (svc *Service) ScanPath(ctx context.Context, req *avev1.ScanPathRequest) (*
 	if truncated {
 		k = int(max)
 	}
-	resp, err := t.Scan(ctx, engine.Request{Name: req.GetPath(), Hint: filetype.Type(req.GetTypeHint()), Data: buf[:k], Truncated: truncated})
+	resp, err := t.Scan(ctx, engine.Request{Name: req.GetPath(), Hint: filetype.Type(req.GetTypeHint()), Data: buf[:k], Truncated: truncated, ListObjects: req.GetListObjects()})
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -250,6 +250,17 @@ func toProto(r engine.Response) *avev1.ScanResponse {
 		Bytes:      r.Bytes,
 		DurationUs: r.Duration.Microseconds(),
 		Cached:     r.Cached,
+
+		ObjectsTruncated: r.ObjectsTruncated,
+	}
+	if len(r.ListedObjects) > 0 {
+		// One allocation for all the messages: a list may be 10,000 long.
+		infos := make([]avev1.ObjectInfo, len(r.ListedObjects))
+		out.ListedObjects = make([]*avev1.ObjectInfo, len(r.ListedObjects))
+		for i, o := range r.ListedObjects {
+			infos[i].Path, infos[i].Type, infos[i].Depth, infos[i].Size = o.Path, o.Type, int32(o.Depth), o.Size
+			out.ListedObjects[i] = &infos[i]
+		}
 	}
 	for _, d := range r.Detections {
 		out.Detections = append(out.Detections, &avev1.Detection{
