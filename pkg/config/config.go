@@ -32,6 +32,23 @@ type section map[string]func(v string) error
 type schema struct {
 	owned  map[string]section // by lower-case section name
 	prefix string             // the family this binary owns, e.g. "aveserver."
+
+	// families are sections named by a prefix and a name chosen by the
+	// user, e.g. "smtpscan.group:" for [smtpscan.group:NAME]: the function
+	// is called with NAME as written for each such section, in file order,
+	// and returns the schema of that section or why the name is refused.
+	families map[string]func(name string) (section, error)
+
+	// foreign lists the sections of prefix that another loader owns (one
+	// binary may read the family with several loaders): exact lower-case
+	// names, or prefixes ending in ":" for families. They are left alone.
+	foreign []string
+
+	// repeatable holds the lower-case names of the keys that may be given
+	// more than once in a section of this schema (lists such as Senders):
+	// their parser is called once for every value, in file order. Any
+	// other key given twice in one section is an error.
+	repeatable map[string]bool
 }
 
 // Errors collects every problem found in a file.
@@ -52,15 +69,18 @@ func (s schema) apply(file string) error {
 		return nil
 	}
 	f, err := ini.LoadSources(ini.LoadOptions{
-		Insensitive:              false,
-		IgnoreInlineComment:      true,
-		AllowShadows:             false,
-		SpaceBeforeInlineComment: true,
+		Insensitive:                false,
+		IgnoreInlineComment:        true,
+		AllowShadows:               true, // repeated keys: lists, or "given more than once"
+		AllowDuplicateShadowValues: true,
+		AllowNonUniqueSections:     true, // repeated sections: "given more than once"
+		SpaceBeforeInlineComment:   true,
 	}, file)
 	if err != nil {
 		return fmt.Errorf("config: %s: %w", file, err)
 	}
 	var errs Errors
+	seen := map[string]bool{} // lower-case names of the sections parsed
 	for _, sec := range f.Sections() {
 		name := sec.Name()
 		if name == ini.DefaultSection {
@@ -74,22 +94,43 @@ func (s schema) apply(file string) error {
 			errs = append(errs, fmt.Errorf("%s: [%s]: unknown section (sections start with %s)", file, name, strings.Join(knownPrefixes, ", ")))
 			continue
 		}
-		if !strings.HasPrefix(lname, s.prefix) {
-			continue // another binary's section
+		if !strings.HasPrefix(lname, s.prefix) || s.isForeign(lname) {
+			continue // another binary's or another loader's section
 		}
-		keys, ok := s.owned[lname]
-		if !ok {
-			errs = append(errs, fmt.Errorf("%s: [%s]: unknown section", file, name))
+		if seen[lname] {
+			errs = append(errs, fmt.Errorf("%s: [%s]: section given more than once", file, name))
 			continue
 		}
+		keys, err := s.sectionOf(name, lname)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: [%s]: %v", file, name, err))
+			continue
+		}
+		seen[lname] = true
+		given := map[string]bool{} // lower-case key names of this section
 		for _, k := range sec.Keys() {
-			parse, ok := keys[strings.ToLower(k.Name())]
+			lk := strings.ToLower(k.Name())
+			parse, ok := keys[lk]
 			if !ok {
 				errs = append(errs, fmt.Errorf("%s: [%s] %s: unknown key", file, name, k.Name()))
 				continue
 			}
-			if err := parse(strings.TrimSpace(k.Value())); err != nil {
-				errs = append(errs, fmt.Errorf("%s: [%s] %s=%s: %v", file, name, k.Name(), k.Value(), err))
+			// Every value in file order. ini drops empty values from
+			// the list (and so an empty value repeated or beside another
+			// goes unseen): a key given only empty is one empty value.
+			values := k.ValueWithShadows()
+			if len(values) == 0 {
+				values = []string{""}
+			}
+			if !s.repeatable[lk] && (given[lk] || len(values) > 1) {
+				errs = append(errs, fmt.Errorf("%s: [%s] %s: given more than once", file, name, k.Name()))
+				continue
+			}
+			given[lk] = true
+			for _, v := range values {
+				if err := parse(strings.TrimSpace(v)); err != nil {
+					errs = append(errs, fmt.Errorf("%s: [%s] %s=%s: %v", file, name, k.Name(), v, err))
+				}
 			}
 		}
 	}
@@ -97,6 +138,29 @@ func (s schema) apply(file string) error {
 		return errs
 	}
 	return nil
+}
+
+// sectionOf returns the schema of the owned section lname (name as
+// written), fixed or of a family.
+func (s schema) sectionOf(name, lname string) (section, error) {
+	if keys, ok := s.owned[lname]; ok {
+		return keys, nil
+	}
+	for prefix, open := range s.families {
+		if strings.HasPrefix(lname, prefix) {
+			return open(name[len(prefix):])
+		}
+	}
+	return nil, errors.New("unknown section")
+}
+
+func (s schema) isForeign(lname string) bool {
+	for _, f := range s.foreign {
+		if lname == f || strings.HasSuffix(f, ":") && strings.HasPrefix(lname, f) {
+			return true
+		}
+	}
+	return false
 }
 
 func hasKnownPrefix(lname string) bool {

@@ -11,20 +11,23 @@ import (
 
 // SMTPScan holds the [smtpscan.general] and [smtpscan.limits] sections
 // read by smtpscanner. Zero values never reach smtpscanner: LoadSMTPScan
-// starts from DefaultSMTPScan. The group policy sections
-// ([smtpscan.group:NAME], [smtpscan.report]) belong to the policy issue and
-// are not parsed yet.
+// starts from DefaultSMTPScan. The mail policy sections
+// ([smtpscan.group:NAME], [smtpscan.report], [smtpscan.notify]) are read by
+// LoadMailPolicy.
 type SMTPScan struct {
 	// [smtpscan.general]
-	ListenAddress string      // host:port (TCP) or an absolute unix socket path
-	Protocol      string      // "smtp" or "lmtp": what smtpscanner speaks to the MTA
-	ForwardMailer Mailer      // where accepted mail goes
-	SpoolDir      string      // messages in flight, synced before they are scanned
-	ServerAddress string      // aveserver socket ("" = [aveserver.general] ListenAddress)
-	Hostname      string      // name in the greeting and in EHLO/LHLO downstream ("" = the host name)
-	ScannedHeader string      // header line added to every forwarded message ("" = none)
-	TagHeader     string      // header name carrying the status and names on "tag" ("" = none)
-	Actions       MailActions // what to do by status
+	ListenAddress string // host:port (TCP) or an absolute unix socket path
+	Protocol      string // "smtp" or "lmtp": what smtpscanner speaks to the MTA
+	ForwardMailer Mailer // where accepted mail goes
+	SpoolDir      string // messages in flight, synced before they are scanned
+	ServerAddress string // aveserver socket ("" = [aveserver.general] ListenAddress)
+	Hostname      string // name in the greeting and in EHLO/LHLO downstream ("" = the host name)
+	ScannedHeader string // header line added to every forwarded message ("" = none)
+	TagHeader     string // header name carrying the status and names on "tag" ("" = none)
+	// age X25519 identity of the mail quarantine stores (QuarantinePath
+	// of the groups); created with mode 0600 on first use.
+	QuarantineKeyFile string
+	Actions           MailActions // what to do by status
 
 	// [smtpscan.limits]
 	MaxCheckTime   time.Duration // time allowed to scan one message before 451
@@ -160,12 +163,13 @@ func (a MailActions) For(s string) MailAction {
 // content_filter on 127.0.0.1:10025 re-injecting on 127.0.0.1:10026.
 func DefaultSMTPScan() SMTPScan {
 	return SMTPScan{
-		ListenAddress: "127.0.0.1:10025",
-		Protocol:      "smtp",
-		ForwardMailer: Mailer{Protocol: "smtp", Network: "tcp", Address: "127.0.0.1:10026"},
-		SpoolDir:      "/var/spool/ave/smtpscanner",
-		ScannedHeader: "X-Virus-Scanned: AVE smtpscanner",
-		TagHeader:     "X-AVE-Status",
+		ListenAddress:     "127.0.0.1:10025",
+		Protocol:          "smtp",
+		ForwardMailer:     Mailer{Protocol: "smtp", Network: "tcp", Address: "127.0.0.1:10026"},
+		SpoolDir:          "/var/spool/ave/smtpscanner",
+		ScannedHeader:     "X-Virus-Scanned: AVE smtpscanner",
+		TagHeader:         "X-AVE-Status",
+		QuarantineKeyFile: "/var/lib/ave/quarantine.key",
 		Actions: MailActions{
 			Infected:   MailReject,
 			Suspicious: MailReject,
@@ -185,25 +189,25 @@ func DefaultSMTPScan() SMTPScan {
 
 // LoadSMTPScan reads the [smtpscan.general] and [smtpscan.limits] sections
 // of file over the defaults. An empty file name gives the defaults.
-// [smtpscan.group:*] and [smtpscan.report] are not known yet: the policy
-// issue adds them.
+// The mail policy sections are LoadMailPolicy's and left alone here.
 func LoadSMTPScan(file string) (SMTPScan, error) {
 	c := DefaultSMTPScan()
-	s := schema{prefix: "smtpscan.", owned: map[string]section{
+	s := schema{prefix: "smtpscan.", foreign: mailPolicySections, owned: map[string]section{
 		"smtpscan.general": {
-			"listenaddress":    listenAddr(&c.ListenAddress),
-			"protocol":         oneOf(&c.Protocol, "smtp", "lmtp"),
-			"forwardmailer":    mailer(&c.ForwardMailer),
-			"spooldir":         absPath(&c.SpoolDir),
-			"serveraddress":    str(&c.ServerAddress),
-			"hostname":         str(&c.Hostname),
-			"scannedheader":    headerLine(&c.ScannedHeader),
-			"tagheader":        headerName(&c.TagHeader),
-			"infectedaction":   mailAction(&c.Actions.Infected),
-			"suspiciousaction": mailAction(&c.Actions.Suspicious),
-			"protectedaction":  mailAction(&c.Actions.Protected),
-			"corruptedaction":  mailAction(&c.Actions.Corrupted),
-			"uncheckedaction":  mailAction(&c.Actions.Unchecked),
+			"listenaddress":     listenAddr(&c.ListenAddress),
+			"protocol":          oneOf(&c.Protocol, "smtp", "lmtp"),
+			"forwardmailer":     mailer(&c.ForwardMailer),
+			"spooldir":          absPath(&c.SpoolDir),
+			"serveraddress":     str(&c.ServerAddress),
+			"hostname":          str(&c.Hostname),
+			"scannedheader":     headerLine(&c.ScannedHeader),
+			"tagheader":         headerName(&c.TagHeader),
+			"quarantinekeyfile": absPath(&c.QuarantineKeyFile),
+			"infectedaction":    mailAction(&c.Actions.Infected),
+			"suspiciousaction":  mailAction(&c.Actions.Suspicious),
+			"protectedaction":   mailAction(&c.Actions.Protected),
+			"corruptedaction":   mailAction(&c.Actions.Corrupted),
+			"uncheckedaction":   mailAction(&c.Actions.Unchecked),
 		},
 		"smtpscan.limits": {
 			"maxchecktime":   duration(&c.MaxCheckTime, time.Second),
