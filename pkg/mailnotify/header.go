@@ -101,8 +101,8 @@ func decodeValue(v string) string {
 }
 
 // oneLine makes s a single line of valid UTF-8: line breaks and tabs
-// become spaces, other control characters are dropped, blanks at both
-// ends are trimmed.
+// become spaces, other control characters are dropped, runs of blanks
+// become one space, blanks at both ends are trimmed.
 func oneLine(s string) string {
 	s = strings.ToValidUTF8(s, "\ufffd")
 	var b strings.Builder
@@ -116,7 +116,7 @@ func oneLine(s string) string {
 			b.WriteRune(r)
 		}
 	}
-	return strings.TrimSpace(b.String())
+	return strings.Join(strings.Fields(b.String()), " ")
 }
 
 // multiLine makes s lines of valid UTF-8 separated by LF (from LF, CRLF or
@@ -186,8 +186,11 @@ func writeField(b *bytes.Buffer, name, value string) {
 	line := len(name) + 1
 	b.WriteString(name)
 	b.WriteByte(':')
+	// line is 0 at the start of a continuation line, where any token
+	// fits; a token too long for the first line starts the value on the
+	// next.
 	for _, t := range toks {
-		if line+1+len(t) > 78 && line > len(name)+1 {
+		if line+1+len(t) > 78 && line > 0 {
 			b.WriteString("\r\n")
 			line = 0
 		}
