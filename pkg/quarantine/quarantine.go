@@ -1,15 +1,19 @@
 // Package quarantine is AVE's encrypted object store, used for the
 // quarantine (objects taken out of the way) and for backups (copies kept
 // before a file is removed, cured or moved). kavscanner writes into it;
-// avectl lists, shows, restores and deletes; smtpscanner will keep
-// quarantined messages in it too.
+// avectl lists, shows, restores and deletes; smtpscanner's mail policy
+// keeps whole messages ("message" entries, with their envelope, which
+// avectl quarantine release re-injects) and parts removed from messages
+// ("part" entries) in it.
 //
 // Each entry is two files in the store directory (mode 0700): ID.age, the
 // content encrypted with age (X25519) to the store's identity, and ID.json,
 // the metadata (original path, size, mode, owner, times, reason, names),
 // written after the content: an entry without its .json is incomplete and
-// not listed. Both are written atomically and synced before Put returns,
-// so a caller may delete the original once Put returned nil.
+// not listed. Each is written to a temporary file, synced, renamed into
+// place and the directory synced (the content's rename is on disk before
+// the metadata appears), all before Put returns: a caller may delete the
+// original, or answer 250 for a message, once Put returned nil.
 //
 // The identity lives in a key file (age's text format, mode 0600) created
 // on first use. Whoever can read the key can read the store; whoever can
@@ -18,6 +22,7 @@
 package quarantine
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -35,6 +40,13 @@ import (
 
 	"filippo.io/age"
 	"github.com/google/renameio/v2"
+)
+
+// Entry kinds.
+const (
+	KindFile    = "file"    // a file of the file system (kavscanner); entries without a kind
+	KindMessage = "message" // a whole mail message with its envelope (smtpscanner)
+	KindPart    = "part"    // a part removed from a message (smtpscanner)
 )
 
 // Sentinel errors.
@@ -58,7 +70,30 @@ type Entry struct {
 	Status   string      `json:"status,omitempty"` // INFECTED, SUSPICIOUS, ...
 	Names    []string    `json:"names,omitempty"`  // signature names
 	Producer string      `json:"producer,omitempty"`
+
+	// Kind is KindFile, KindMessage or KindPart. Put sets KindFile when
+	// it is empty; Get reads entries written without one as KindFile.
+	Kind string `json:"kind,omitempty"`
+
+	// Mail metadata (message and part entries). From, Rcpts, Body and
+	// SMTPUTF8 are the envelope a release re-injects the message with.
+	From      string   `json:"from,omitempty"`       // envelope sender; "" is the null sender <>
+	Rcpts     []string `json:"rcpts,omitempty"`      // envelope recipients the entry was kept for
+	Body      string   `json:"body,omitempty"`       // MAIL BODY=: "8BITMIME" or "" (7BIT)
+	SMTPUTF8  bool     `json:"smtputf8,omitempty"`   // MAIL had SMTPUTF8
+	Group     string   `json:"group,omitempty"`      // policy group(s), comma-separated
+	MessageID string   `json:"message_id,omitempty"` // Message-ID header field
+	QueueID   string   `json:"queue_id,omitempty"`   // smtpscanner's queue ID (in its log)
+	PartName  string   `json:"part_name,omitempty"`  // part entries: the attachment's name
+
+	// Released is when the message was last re-injected (avectl
+	// quarantine release), to the recipients ReleasedTo.
+	Released   time.Time `json:"released,omitzero"`
+	ReleasedTo []string  `json:"released_to,omitempty"`
 }
+
+// IsMail reports a message or part entry.
+func (e Entry) IsMail() bool { return e.Kind == KindMessage || e.Kind == KindPart }
 
 // Store is one store directory. It is safe for concurrent use by
 // goroutines and by processes (entries have unique IDs).
@@ -74,7 +109,14 @@ func Open(dir, keyFile string) (*Store, error) {
 	if dir == "" || keyFile == "" {
 		return nil, errors.New("quarantine: store directory and key file are required")
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("quarantine: %w", err)
+		}
+		if err := syncDir(filepath.Dir(filepath.Clean(dir))); err != nil {
+			return nil, fmt.Errorf("quarantine: %w", err)
+		}
+	} else if err != nil {
 		return nil, fmt.Errorf("quarantine: %w", err)
 	}
 	id, err := LoadOrCreateKey(keyFile)
@@ -148,41 +190,118 @@ func LoadOrCreateKey(file string) (*age.X25519Identity, error) {
 }
 
 // Put encrypts r into the store with the metadata of e (ID, Stored, Size
-// and SHA256 are filled in) and returns the completed entry.
+// and SHA256 are filled in, Kind defaults to KindFile) and returns the
+// completed entry. The content, the metadata and the directory are synced
+// before it returns; on error nothing of the entry is left.
 func (s *Store) Put(r io.Reader, e Entry) (Entry, error) {
+	switch e.Kind {
+	case "":
+		e.Kind = KindFile
+	case KindFile, KindMessage, KindPart:
+	default:
+		return e, fmt.Errorf("quarantine: unknown entry kind %q", e.Kind)
+	}
 	e.ID = newID()
 	e.Stored = time.Now().UTC()
-	pf, err := renameio.NewPendingFile(s.path(e.ID, ".age"), renameio.WithStaticPermissions(0o600))
-	if err != nil {
-		return e, fmt.Errorf("quarantine: %w", err)
-	}
-	defer pf.Cleanup()
-	w, err := age.Encrypt(pf, s.rcpt)
-	if err != nil {
-		return e, fmt.Errorf("quarantine: %w", err)
-	}
+	var n int64
 	h := sha256.New()
-	n, err := io.Copy(w, io.TeeReader(r, h))
+	err := s.writeAtomic(s.path(e.ID, ".age"), func(f io.Writer) error {
+		w, err := age.Encrypt(f, s.rcpt)
+		if err != nil {
+			return err
+		}
+		n, err = io.Copy(w, io.TeeReader(r, h))
+		if err != nil {
+			return fmt.Errorf("storing %s: %w", e.Path, err)
+		}
+		return w.Close()
+	})
 	if err != nil {
-		return e, fmt.Errorf("quarantine: storing %s: %w", e.Path, err)
-	}
-	if err := w.Close(); err != nil {
 		return e, fmt.Errorf("quarantine: %w", err)
 	}
-	if err := pf.CloseAtomicallyReplace(); err != nil {
-		return e, fmt.Errorf("quarantine: %w", err)
-	}
-	e.Size, e.SHA256 = n, hex.EncodeToString(h.Sum(nil))
-	meta, err := json.MarshalIndent(e, "", "  ")
-	if err != nil {
-		return e, fmt.Errorf("quarantine: %w", err)
-	}
-	if err := renameio.WriteFile(s.path(e.ID, ".json"), append(meta, '\n'), 0o600, renameio.WithStaticPermissions(0o600)); err != nil {
+	// The content's name is durable before the metadata names it.
+	if err := syncDir(s.dir); err != nil {
 		os.Remove(s.path(e.ID, ".age"))
 		return e, fmt.Errorf("quarantine: %w", err)
 	}
-	syncDir(s.dir)
+	e.Size, e.SHA256 = n, hex.EncodeToString(h.Sum(nil))
+	if err := s.writeMeta(e); err != nil {
+		os.Remove(s.path(e.ID, ".json"))
+		os.Remove(s.path(e.ID, ".age"))
+		return e, err
+	}
 	return e, nil
+}
+
+// Update rewrites the metadata of entry id with what fn makes of it
+// (atomically, synced with the directory) and returns the new entry. ID,
+// Stored, Size, SHA256 and Kind cannot change.
+func (s *Store) Update(id string, fn func(*Entry)) (Entry, error) {
+	old, err := s.Get(id)
+	if err != nil {
+		return old, err
+	}
+	e := old
+	fn(&e)
+	e.ID, e.Stored, e.Size, e.SHA256, e.Kind = old.ID, old.Stored, old.Size, old.SHA256, old.Kind
+	if err := s.writeMeta(e); err != nil {
+		return old, err
+	}
+	return e, nil
+}
+
+// writeMeta writes e's metadata file atomically and syncs the directory.
+func (s *Store) writeMeta(e Entry) error {
+	meta, err := json.MarshalIndent(e, "", "  ")
+	if err != nil {
+		return fmt.Errorf("quarantine: %w", err)
+	}
+	meta = append(meta, '\n')
+	if err := s.writeAtomic(s.path(e.ID, ".json"), func(w io.Writer) error {
+		_, err := w.Write(meta)
+		return err
+	}); err != nil {
+		return fmt.Errorf("quarantine: %w", err)
+	}
+	if err := syncDir(s.dir); err != nil {
+		return fmt.Errorf("quarantine: %w", err)
+	}
+	return nil
+}
+
+// writeAtomic writes name (mode 0600) through a temporary file in the
+// same directory that is synced and renamed over name. The temporary name
+// starts with a dot and never ends in .json or .age, so List skips it.
+func (s *Store) writeAtomic(name string, write func(io.Writer) error) error {
+	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	done := false
+	defer func() {
+		if !done {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err := f.Chmod(0o600); err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		return err
+	}
+	if err := syncFile(f); err != nil {
+		return fmt.Errorf("sync %s: %w", tmp, err)
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, name); err != nil {
+		return err
+	}
+	done = true
+	return nil
 }
 
 // PutFile stores the regular file at path (not following a final symlink)
@@ -253,7 +372,28 @@ func (s *Store) Get(id string) (Entry, error) {
 		return e, fmt.Errorf("quarantine: %s: %w", id, err)
 	}
 	e.ID = id
+	if e.Kind == "" {
+		e.Kind = KindFile
+	}
 	return e, nil
+}
+
+// Load returns the metadata and the decrypted content of entry id, checked
+// against the stored SHA-256.
+func (s *Store) Load(id string) (Entry, []byte, error) {
+	e, err := s.Get(id)
+	if err != nil {
+		return e, nil, err
+	}
+	var buf bytes.Buffer
+	if _, err := s.WriteTo(id, &buf); err != nil {
+		return e, nil, err
+	}
+	sum := sha256.Sum256(buf.Bytes())
+	if got := hex.EncodeToString(sum[:]); e.SHA256 != "" && got != e.SHA256 {
+		return e, nil, fmt.Errorf("quarantine: %s: content digest %s, stored %s", id, got, e.SHA256)
+	}
+	return e, buf.Bytes(), nil
 }
 
 // WriteTo decrypts the content of entry id into w.
@@ -290,10 +430,17 @@ func (s *Store) Restore(id, dest string, overwrite bool) (string, error) {
 	if dest == "" {
 		dest = e.Path
 	}
+	if dest == "" {
+		return "", fmt.Errorf("quarantine: %s: no original path: a destination is needed", id)
+	}
 	if _, err := os.Lstat(dest); err == nil && !overwrite {
 		return dest, fmt.Errorf("%w: %s", ErrExists, dest)
 	}
-	pf, err := renameio.NewPendingFile(dest, renameio.WithStaticPermissions(e.Mode.Perm()))
+	perm := e.Mode.Perm()
+	if e.Kind != KindFile || perm == 0 {
+		perm = 0o600 // mail: nobody's file; keep it private
+	}
+	pf, err := renameio.NewPendingFile(dest, renameio.WithStaticPermissions(perm))
 	if err != nil {
 		return dest, fmt.Errorf("quarantine: restore: %w", err)
 	}
@@ -305,7 +452,7 @@ func (s *Store) Restore(id, dest string, overwrite bool) (string, error) {
 	if got := hex.EncodeToString(h.Sum(nil)); e.SHA256 != "" && got != e.SHA256 {
 		return dest, fmt.Errorf("quarantine: %s: content digest %s, stored %s", id, got, e.SHA256)
 	}
-	if os.Geteuid() == 0 {
+	if os.Geteuid() == 0 && e.Kind == KindFile {
 		if err := pf.Chown(e.UID, e.GID); err != nil {
 			return dest, fmt.Errorf("quarantine: restore: %w", err)
 		}
@@ -355,9 +502,18 @@ func validID(id string) bool {
 	return !strings.Contains(id, "..")
 }
 
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
+// syncFile is (*os.File).Sync; tests replace it to see what is synced.
+var syncFile = (*os.File).Sync
+
+// syncDir makes the names in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
 	}
+	defer d.Close()
+	if err := syncFile(d); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
 }
