@@ -17,7 +17,13 @@ import (
 // It is for profiling the engine without gRPC in the way:
 //
 //	go test -run XXX -bench Corpus -cpuprofile cpu.out ./pkg/engine/
-func BenchmarkCorpus(b *testing.B) {
+func BenchmarkCorpus(b *testing.B) { benchCorpus(b, false) }
+
+// BenchmarkCorpusListObjects is BenchmarkCorpus with every scan asked to
+// list its objects (Request.ListObjects): the cost of the list.
+func BenchmarkCorpusListObjects(b *testing.B) { benchCorpus(b, true) }
+
+func benchCorpus(b *testing.B, list bool) {
 	dir := os.Getenv("AVE_BENCH_DATA")
 	if dir == "" {
 		dir = "../../bench-out/data"
@@ -59,7 +65,7 @@ func BenchmarkCorpus(b *testing.B) {
 						b.Error(err)
 						continue
 					}
-					r, err := e.Scan(context.Background(), Request{Name: p, Data: data})
+					r, err := e.Scan(context.Background(), Request{Name: p, Data: data, ListObjects: list})
 					if err != nil {
 						b.Error(err)
 					}
