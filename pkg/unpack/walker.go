@@ -89,6 +89,10 @@ type InspectFunc func(ctx context.Context, o *Object) (dets []verdict.Detection,
 type Walker struct {
 	Limits  Limits
 	Inspect InspectFunc
+	// Visit, when set, is called for every member the walk reaches, before
+	// it is read or refused by a limit (size: declared, or -1), in walk
+	// order; a member that is read is then passed to Inspect.
+	Visit func(path string, depth int, size int64)
 
 	res     verdict.Result
 	total   int64
@@ -251,6 +255,9 @@ func (w *Walker) member(ctx context.Context, parent string, container []byte, de
 	}
 	p := parent + "/" + name
 	d := depth + 1 + m.Depth
+	if w.Visit != nil {
+		w.Visit(p, d, m.Size)
+	}
 	if d > w.Limits.MaxDepth {
 		w.unchecked(p, "", d, limitReason("nesting deeper than MaxDepth %d", w.Limits.MaxDepth))
 		return
