@@ -4,7 +4,7 @@
 //	avectl [--socket PATH] [-c FILE] status [--json]
 //	avectl [--socket PATH] reload
 //	avectl [--socket PATH] scan [--json] [--jobs N] [--server-path] [--quiet] PATH...
-//	avectl [-c FILE] quarantine [--backup] list|show|restore|delete [ID]
+//	avectl [-c FILE] quarantine [--backup|--mail] [--store DIR] [--key FILE] list|show|restore|release|delete [ID]
 //
 // scan exits 0 when everything is clean, 1 when something was found
 // (any status other than CLEAN), 2 on errors.
@@ -33,8 +33,11 @@ commands:
       --server-path        let aveserver open the files itself (same host)
       --quiet              print only what is not clean
       --timeout D          per-object time limit (default 2m)
-  quarantine [--backup] list|show ID|restore ID [--to PATH] [--force]|delete ID
-                           the encrypted quarantine (or backup) store of [scanner.path]
+  quarantine [--backup|--mail] [--store DIR] [--key FILE]
+      list|show ID|restore ID [--to PATH] [--force]|release ID [--to ADDR]...|delete ID
+                           the encrypted quarantine (or backup) store of [scanner.path],
+                           or smtpscanner's mail quarantine (--mail): "avectl quarantine
+                           help" for the details
 
 exit status of scan: 0 all clean, 1 something found, 2 errors
 the socket defaults to $AVE_SOCKET, then [aveserver.general] ListenAddress of
@@ -55,6 +58,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
+	cmd, rest := fs.Arg(0), fs.Args()[1:]
+	if cmd == "quarantine" { // local: no daemon
+		return cmdQuarantine(*cfgFile, rest, stdout, stderr)
+	}
 	addr, err := socketAddress(*socket, *cfgFile)
 	if err != nil {
 		fmt.Fprintln(stderr, "avectl:", err)
@@ -66,7 +73,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	defer c.Close()
-	cmd, rest := fs.Arg(0), fs.Args()[1:]
 	switch cmd {
 	case "status":
 		return cmdStatus(c, rest, stdout, stderr)
@@ -74,8 +80,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdReload(c, stdout, stderr)
 	case "scan":
 		return cmdScan(c, rest, stdout, stderr)
-	case "quarantine":
-		return cmdQuarantine(*cfgFile, rest, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return 0
