@@ -73,7 +73,7 @@ func checkMessage(msg []byte) (*parsed, error) {
 		} else if strings.TrimSpace(l) == "" {
 			return nil, fmt.Errorf("blank continuation line")
 		}
-		if !strings.HasPrefix(l, "To:") && !strings.HasPrefix(l, "From:") && !strings.HasPrefix(l, "Content-") && len(l) > 78 {
+		if !strings.HasPrefix(l, "To:") && !strings.HasPrefix(l, "From:") && !strings.HasPrefix(l, "Message-ID:") && !strings.HasPrefix(l, "Content-") && len(l) > 78 {
 			return nil, fmt.Errorf("header line longer than 78: %q", l)
 		}
 	}

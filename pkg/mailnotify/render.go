@@ -85,6 +85,9 @@ func rawHeaderLines(h []byte) string {
 // otherwise.
 func (v *values) expand(b *strings.Builder, ps []piece, multi bool) {
 	for _, p := range ps {
+		if !multi && b.Len() > 2*maxHeaderValue {
+			return // a header line: the rest would be cut anyway
+		}
 		if p.macro == "" {
 			b.WriteString(p.lit)
 			continue
