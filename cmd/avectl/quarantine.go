@@ -20,7 +20,7 @@ import (
 	"ave/pkg/quarantine"
 )
 
-const quarantineUsage = `usage: avectl [-c FILE] quarantine [--backup|--mail] [--store DIR] [--key FILE] COMMAND
+const quarantineUsage = `usage: avectl [-c FILE] quarantine [--backup|--mail [--group NAME]] [--store DIR] [--key FILE] COMMAND
   list [--json]                 entries, oldest first: ID, time, status, names, then
                                 path (files) or sender, recipients, Message-ID (mail)
   show ID [--meta|--content]    file entries: the decrypted content on standard output;
@@ -37,30 +37,25 @@ const quarantineUsage = `usage: avectl [-c FILE] quarantine [--backup|--mail] [-
                                 entry released before
   delete ID                     remove the entry
 The store is [scanner.path] QuarantinePath (BackupPath with --backup) with
-KeyFile; --mail is the mail quarantine of smtpscanner (default ` + defaultMailStore + `,
-key ` + defaultMailKey + `); --store DIR (or --dir) and --key FILE pick a store
+KeyFile; --mail is smtpscanner's mail quarantine: QuarantinePath of
+[smtpscan.group:default] (or of --group NAME) with [smtpscan.general]
+QuarantineKeyFile; --store DIR (or --dir) and --key FILE pick a store
 explicitly. Store flags may also follow COMMAND.
 exit status: 0 done (release: every recipient accepted), 1 no such entry or
 a recipient refused (the entry stays), 2 other errors
 `
 
-// Defaults of the mail quarantine ([smtpscan.group:default] QuarantinePath
-// and QuarantineKeyFile) while the policy configuration is not read here.
-const (
-	defaultMailStore = "/var/lib/ave/mail-quarantine"
-	defaultMailKey   = "/var/lib/ave/quarantine.key"
-)
-
 // storeFlags pick the store; they are accepted before and after COMMAND.
 type storeFlags struct {
 	backup, mail bool
 	dir, store   string
-	key          string
+	key, group   string
 }
 
 func (o *storeFlags) add(fl *flag.FlagSet) {
 	fl.BoolVar(&o.backup, "backup", o.backup, "the backup store ([scanner.path] BackupPath)")
 	fl.BoolVar(&o.mail, "mail", o.mail, "the mail quarantine (smtpscanner)")
+	fl.StringVar(&o.group, "group", o.group, "with --mail: the store of [smtpscan.group:NAME] (default: default)")
 	fl.StringVar(&o.dir, "dir", o.dir, "store directory")
 	fl.StringVar(&o.store, "store", o.store, "store directory")
 	fl.StringVar(&o.key, "key", o.key, "key file")
@@ -77,20 +72,35 @@ func resolveConfig(cfgFile string) string {
 	return cfgFile
 }
 
-// mailStore is the mail quarantine's directory and key file.
-func mailStore(cfgFile string) (dir, key string, err error) {
-	// TODO(issue #6): read [smtpscan.group:default] QuarantinePath and
-	// QuarantineKeyFile with config.LoadMailPolicy(cfgFile) once it exists;
-	// until then the defaults below (the scanner's key file), overridden
-	// by --store and --key.
-	_ = cfgFile
-	return defaultMailStore, defaultMailKey, nil
+// mailStore is the mail quarantine of group ("" = the default group):
+// its QuarantinePath and [smtpscan.general] QuarantineKeyFile.
+func mailStore(cfgFile, group string) (dir, key string, err error) {
+	pol, err := config.LoadMailPolicy(cfgFile)
+	if err != nil {
+		return "", "", err
+	}
+	smtp, err := config.LoadSMTPScan(cfgFile)
+	if err != nil {
+		return "", "", err
+	}
+	if group == "" {
+		group = config.DefaultGroupName
+	}
+	for _, g := range pol.Groups {
+		if strings.EqualFold(g.Name, group) {
+			return g.QuarantinePath, smtp.QuarantineKeyFile, nil
+		}
+	}
+	return "", "", fmt.Errorf("quarantine: no group %q in [smtpscan.group:*]", group)
 }
 
 // open opens the store the flags name.
 func (o *storeFlags) open(cfgFile string) (*quarantine.Store, error) {
 	if o.backup && o.mail {
 		return nil, errors.New("quarantine: --backup and --mail exclude each other")
+	}
+	if o.group != "" && !o.mail {
+		return nil, errors.New("quarantine: --group goes with --mail")
 	}
 	if o.dir != "" && o.store != "" && o.dir != o.store {
 		return nil, errors.New("quarantine: --dir and --store name different stores")
@@ -103,7 +113,7 @@ func (o *storeFlags) open(cfgFile string) (*quarantine.Store, error) {
 		var cd, ck string
 		if o.mail {
 			var err error
-			if cd, ck, err = mailStore(cfgFile); err != nil {
+			if cd, ck, err = mailStore(cfgFile, o.group); err != nil {
 				return nil, err
 			}
 		} else {

@@ -372,3 +372,45 @@ func itoa(n int) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
+
+func TestMailFindsTheStoresOfTheConfiguration(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "mail.key")
+	def, sales := filepath.Join(dir, "q-default"), filepath.Join(dir, "q-sales")
+	conf := filepath.Join(dir, "ave.conf")
+	text := "[smtpscan.general]\nQuarantineKeyFile = " + key + "\n\n" +
+		"[smtpscan.group:sales]\nRecipients = @sales\\.example\\.com$\nQuarantinePath = " + sales + "\n\n" +
+		"[smtpscan.group:default]\nQuarantinePath = " + def + "\n"
+	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	put := func(store string) string {
+		s, err := quarantine.Open(store, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := s.Put(strings.NewReader(testMsg), messageEntry())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.ID
+	}
+	d, sl := put(def), put(sales)
+	for _, tc := range []struct {
+		args      []string
+		want, not string
+	}{
+		{[]string{"--mail", "list"}, d, sl},
+		{[]string{"list", "--mail", "--group", "sales"}, sl, d},
+	} {
+		var out, errOut bytes.Buffer
+		code := run(append([]string{"-c", conf, "quarantine"}, tc.args...), &out, &errOut)
+		if code != 0 || !strings.Contains(out.String(), tc.want) || strings.Contains(out.String(), tc.not) {
+			t.Fatalf("%v: exit %d\n%s%s", tc.args, code, out.String(), errOut.String())
+		}
+	}
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-c", conf, "quarantine", "--mail", "--group", "nope", "list"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "nope") {
+		t.Fatalf("unknown group: %d %s", code, errOut.String())
+	}
+}
