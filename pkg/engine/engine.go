@@ -256,8 +256,8 @@ func (e *Engine) scan(ctx context.Context, ref *dbRef, req Request) (verdict.Res
 		w := unpack.Walker{Limits: e.opt.Limits, Inspect: m.inspect}
 		return w.Walk(ctx, req.Name, req.Data, req.Hint, req.Truncated), nil
 	}
-	l := &lister{next: m.inspect, max: e.opt.MaxListedObjects}
-	w := unpack.Walker{Limits: e.opt.Limits, Inspect: l.inspect}
+	l := newLister(m.inspect, e.opt.MaxListedObjects)
+	w := unpack.Walker{Limits: e.opt.Limits, Inspect: l.inspect, Visit: l.visit}
 	res := w.Walk(ctx, req.Name, req.Data, req.Hint, req.Truncated)
 	res.ListedObjects, res.ObjectsTruncated = l.list, l.truncated
 	return res, nil

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"ave/internal/testkit"
+	"ave/pkg/unpack"
 	"ave/pkg/verdict"
 )
 
@@ -69,6 +70,41 @@ func TestListObjectsListsEveryObjectInScanOrder(t *testing.T) {
 	}
 	if r.ListedObjects[0].Path != "m.eml" || !(zi < idx["m.eml/docs.zip/a.txt"] && idx["m.eml/docs.zip/a.txt"] < idx["m.eml/docs.zip/b.exe"]) {
 		t.Fatalf("not in scan order: %+v", r.ListedObjects)
+	}
+}
+
+func TestMembersRefusedBeforeReadingAreListedWithoutType(t *testing.T) {
+	e := newEngine(t, nil, Options{CacheEntries: -1, Limits: unpack.Limits{MaxObjectSize: 4096}})
+	mail := testkit.Mail("enc.zip", testkit.EncryptedZip(t, "evil.exe", fakePE()))
+	r := scanReq(t, e, Request{Name: "m.eml", Data: mail, ListObjects: true})
+	want := []verdict.Object{
+		{Path: "m.eml", Type: "mail", Depth: 0, Size: int64(len(mail))},
+		{Path: "m.eml/1", Type: "text", Depth: 1, Size: 6},
+		{Path: "m.eml/enc.zip", Type: "zip", Depth: 1, Size: -1},
+		{Path: "m.eml/enc.zip/evil.exe", Type: "", Depth: 2, Size: 0x200},
+	}
+	if r.Status != verdict.Protected || len(r.ListedObjects) != len(want) {
+		t.Fatalf("got %+v", r.Result)
+	}
+	for i, w := range want {
+		if w.Size < 0 {
+			w.Size = r.ListedObjects[i].Size
+		}
+		if r.ListedObjects[i] != w {
+			t.Errorf("object %d: got %+v, want %+v", i, r.ListedObjects[i], w)
+		}
+	}
+
+	// A member over MaxObjectSize between two that are read keeps its place.
+	big := make([]byte, 8192)
+	z := testkit.Zip(t, testkit.File{Name: "a.txt", Data: []byte("a\n")}, testkit.File{Name: "big.bin", Data: big}, testkit.File{Name: "c.exe", Data: fakePE()})
+	r = scanReq(t, e, Request{Name: "z.zip", Data: z, ListObjects: true})
+	got := ""
+	for _, o := range r.ListedObjects {
+		got += fmt.Sprintf("%s:%s:%d:%d ", o.Path, o.Type, o.Depth, o.Size)
+	}
+	if got != fmt.Sprintf("z.zip:zip:0:%d z.zip/a.txt:text:1:2 z.zip/big.bin::1:8192 z.zip/c.exe:pe:1:512 ", len(z)) || r.Status != verdict.Unchecked {
+		t.Fatalf("got %s (%v)", got, r.Status)
 	}
 }
 

@@ -79,12 +79,12 @@ type ScanOptions struct {
 	// TypeHint is an optional detected or declared type ("mail", "zip",
 	// ...); the daemon still detects the type by content.
 	TypeHint string
-	// ListObjects asks for Result.ListedObjects: every object scanned (the
-	// top one and each member at every depth), clean or not, with its path,
-	// content type, depth and size, in scan order. The daemon bounds the
-	// list (10,000 by default) and sets Result.ObjectsTruncated when it
-	// cut it. Members refused before they could be read (encrypted, over a
-	// limit) are listed in Detections only.
+	// ListObjects asks for Result.ListedObjects: every object the scan
+	// reached (the top one and each member at every depth), clean or not,
+	// with its path, content type, depth and size, in scan order; members
+	// refused before they could be read (encrypted, over a limit) have an
+	// empty type. The daemon bounds the list (10,000 by default) and sets
+	// Result.ObjectsTruncated when it cut it.
 	ListObjects bool
 }
 

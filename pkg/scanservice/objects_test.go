@@ -173,3 +173,19 @@ func TestListedObjectsAreTruncatedAtTheBound(t *testing.T) {
 }
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
+
+func TestEncryptedMemberIsListedByName(t *testing.T) {
+	h := start(t, engine.Options{})
+	mail := testkit.Mail("enc.zip", testkit.EncryptedZip(t, "evil.exe", fakePE()))
+	res, err := h.client.ScanBytesWithOptions(ctx(t), "m.eml", mail, scanclient.ScanOptions{ListObjects: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != verdict.Protected || len(res.ListedObjects) != 4 {
+		t.Fatalf("got %+v", res.Result)
+	}
+	last := res.ListedObjects[3]
+	if last != (verdict.Object{Path: "m.eml/enc.zip/evil.exe", Depth: 2, Size: 0x200}) {
+		t.Fatalf("encrypted member: %+v", last)
+	}
+}

@@ -76,24 +76,27 @@ type Result struct {
 	Objects int64
 	// Bytes counts the bytes scanned over all objects.
 	Bytes int64
-	// ListedObjects lists every object scanned, clean or not, in scan
-	// order, when the scan was asked to list them (it is nil otherwise).
-	// Members refused before they could be read (encrypted, over a
-	// limit) are not scanned objects: they appear in Detections only.
+	// ListedObjects lists every object the scan reached, clean or not, in
+	// scan order (the top one and each member at every depth), when the
+	// scan was asked to list them; it is nil otherwise. A member refused
+	// before it could be read (encrypted, over a limit) is listed with an
+	// empty Type and its declared size; Detections says why.
 	ListedObjects []Object
 	// ObjectsTruncated reports that ListedObjects was cut at the engine's
 	// bound; the scan itself went on.
 	ObjectsTruncated bool
 }
 
-// Object describes one scanned object, clean or not.
+// Object describes one object of a scan, clean or not.
 type Object struct {
 	// Path in the same form as Detection.Path.
 	Path string
-	// Type is the file type detected by content (Detection.Type names).
+	// Type is the file type detected by content (Detection.Type names),
+	// empty for a member that was not read.
 	Type  string
 	Depth int
-	// Size is the length in bytes of the content scanned.
+	// Size is the length in bytes of the content scanned; for a member
+	// that was not read, its declared size (0 when unknown).
 	Size int64
 }
 

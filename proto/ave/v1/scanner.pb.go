@@ -396,11 +396,12 @@ type ScanResponse struct {
 	Bytes      int64        `protobuf:"varint,5,opt,name=bytes,proto3" json:"bytes,omitempty"`
 	DurationUs int64        `protobuf:"varint,6,opt,name=duration_us,json=durationUs,proto3" json:"duration_us,omitempty"`
 	Cached     bool         `protobuf:"varint,7,opt,name=cached,proto3" json:"cached,omitempty"`
-	// listed_objects lists, in scan order, every object scanned (the top one and
-	// each member at every depth), only when the request set list_objects.
-	// Members refused before they could be read (encrypted, over a limit)
-	// are not scanned objects: they appear in detections only. The list is
-	// bounded by the server; objects_truncated says it was cut.
+	// listed_objects lists, in scan order, every object the scan reached,
+	// clean or not (the top one and each member at every depth), only when
+	// the request set list_objects. A member refused before it could be read
+	// (encrypted, over a limit) is listed with an empty type and its
+	// declared size; detections says why. The list is bounded by the server
+	// (10,000 entries by default); objects_truncated says it was cut.
 	ListedObjects    []*ObjectInfo `protobuf:"bytes,8,rep,name=listed_objects,json=listedObjects,proto3" json:"listed_objects,omitempty"`
 	ObjectsTruncated bool          `protobuf:"varint,9,opt,name=objects_truncated,json=objectsTruncated,proto3" json:"objects_truncated,omitempty"`
 	unknownFields    protoimpl.UnknownFields
@@ -500,17 +501,18 @@ func (x *ScanResponse) GetObjectsTruncated() bool {
 	return false
 }
 
-// ObjectInfo is one scanned object, clean or not.
+// ObjectInfo is one object of a scan, clean or not.
 type ObjectInfo struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// path in the same form as Detection.path: "mail.eml/2/invoice.zip/a.exe".
 	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
 	// type detected by content, the same names as Detection.type ("pe",
-	// "zip", "text", "binary", ...).
+	// "zip", "text", "binary", ...); empty for a member that was not read.
 	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
 	// depth: 0 is the scanned object.
 	Depth int32 `protobuf:"varint,3,opt,name=depth,proto3" json:"depth,omitempty"`
-	// size in bytes of the object's content as scanned.
+	// size in bytes of the object's content as scanned; for a member that
+	// was not read, its declared size (0 when unknown).
 	Size          int64 `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
