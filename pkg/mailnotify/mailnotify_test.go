@@ -442,3 +442,14 @@ func TestLimiter(t *testing.T) {
 		t.Error("limit 0 allows")
 	}
 }
+
+func TestZeroTemplates(t *testing.T) {
+	var ts Templates
+	msg, err := ts.Render(Recipient, "", "a@example.org", Data{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := checkMessage(msg); err != nil {
+		t.Fatal(err)
+	}
+}

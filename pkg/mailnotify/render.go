@@ -127,6 +127,9 @@ func (t *Templates) Render(kind Kind, from, to string, d Data, atts []Attachment
 		t = New(nil, nil, nil)
 	}
 	tm := t.t[kind]
+	if tm == nil { // a zero Templates
+		tm = New(nil, nil, nil).t[kind]
+	}
 	if from == "" {
 		from = DefaultFrom
 	}
