@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"html"
-	"regexp"
 
 	"ave/pkg/filetype"
 )
@@ -14,10 +13,6 @@ import (
 func init() {
 	Register(Format{Name: "html", Types: []filetype.Type{filetype.HTML}, Walk: walkHTML})
 }
-
-// htmlDataURIRe matches "data:[type][;params],payload" up to the quote,
-// bracket or parenthesis that ends the attribute or CSS url().
-var htmlDataURIRe = regexp.MustCompile(`(?i)data:([a-z0-9!#$&^_.+/-]{0,100})((?:;[a-z0-9=._+-]{0,100}){0,8}),([^"'<>()]*)`)
 
 // walkHTML yields what an HTML document hides from a scan of its source:
 //
@@ -28,12 +23,17 @@ var htmlDataURIRe = regexp.MustCompile(`(?i)data:([a-z0-9!#$&^_.+/-]{0,100})((?:
 func walkHTML(ctx context.Context, c *Container, yield func(Member) error) error {
 	d := c.Data
 	n := 0
-	for _, m := range htmlDataURIRe.FindAllSubmatchIndex(d, -1) {
+	for from := 0; ; {
+		m, ok := nextDataURI(d, from)
+		if !ok {
+			break
+		}
+		from = m.end
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		params := bytes.ToLower(d[m[4]:m[5]])
-		payload := d[m[6]:m[7]]
+		params := bytes.ToLower(d[m.params : m.payload-1])
+		payload := d[m.payload:m.end]
 		var data []byte
 		if bytes.Contains(params, []byte(";base64")) {
 			data = lenientBase64(payload)
@@ -49,13 +49,189 @@ func walkHTML(ctx context.Context, c *Container, yield func(Member) error) error
 		}
 	}
 	if bytes.Contains(d, []byte("&#")) {
-		text := []byte(html.UnescapeString(string(d)))
+		text := htmlUnescape(d)
+		if text == nil {
+			return nil // no reference decoded: the text is the source itself
+		}
 		if err := yield(Member{Name: "html-unescaped", Size: int64(len(text)), Packed: -1, Data: text}); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// dataURI locates one data: URI in a document: it starts at start, its
+// ";params" (possibly empty) run from params to payload-1 (the comma), and
+// its payload from payload to end.
+type dataURI struct {
+	start, params, payload, end int
+}
+
+// nextDataURI finds the first data: URI that starts at or after from. It
+// matches what the regular expression
+//
+//	(?i)data:([a-z0-9!#$&^_.+/-]{0,100})((?:;[a-z0-9=._+-]{0,100}){0,8}),([^"'<>()]*)
+//
+// matches (the media type and each parameter at most 100 characters, at
+// most 8 parameters, the payload up to the quote, bracket or parenthesis
+// that ends the attribute or CSS url()), in one pass: the candidates are
+// found with a byte search for ':', so a document without "data:" costs
+// little more than a memchr.
+func nextDataURI(d []byte, from int) (dataURI, bool) {
+	for pos := from; pos < len(d); {
+		i := bytes.IndexByte(d[pos:], ':')
+		if i < 0 {
+			break
+		}
+		colon := pos + i
+		pos = colon + 1
+		start := colon - 4
+		if start < from || !isData(d[start:colon]) {
+			continue
+		}
+		if m, ok := dataURIAt(d, start, colon+1); ok {
+			return m, true
+		}
+	}
+	return dataURI{}, false
+}
+
+// isData reports whether b (4 bytes) is "data" in any case.
+func isData(b []byte) bool {
+	return b[0]|0x20 == 'd' && b[1]|0x20 == 'a' && b[2]|0x20 == 't' && b[3]|0x20 == 'a'
+}
+
+// dataURIAt matches the rest of a data: URI after "data:" at p.
+func dataURIAt(d []byte, start, p int) (dataURI, bool) {
+	j, ok := uriRun(d, p, uriTypeChar)
+	if !ok {
+		return dataURI{}, false
+	}
+	params := j
+	for k := 0; j < len(d) && d[j] == ';'; k++ {
+		if k == 8 {
+			return dataURI{}, false // a ninth parameter where "," is needed
+		}
+		if j, ok = uriRun(d, j+1, uriParamChar); !ok {
+			return dataURI{}, false
+		}
+	}
+	if j >= len(d) || d[j] != ',' {
+		return dataURI{}, false
+	}
+	payload := j + 1
+	end := len(d)
+	if e := bytes.IndexAny(d[payload:], `"'<>()`); e >= 0 {
+		end = payload + e
+	}
+	return dataURI{start: start, params: params, payload: payload, end: end}, true
+}
+
+// uriRun skips up to 100 characters of a class from p; ok is false when
+// there are more (the regular expression's {0,100} cannot then be followed
+// by ";" or ",", which are outside both classes). Case folding as in (?i):
+// the Kelvin sign and the long s are letters too.
+func uriRun(d []byte, p int, class *[256]bool) (int, bool) {
+	for n := 0; p < len(d); n++ {
+		c := d[p]
+		w := 0
+		switch {
+		case class[c]:
+			w = 1
+		case c == 0xe2 && p+2 < len(d) && d[p+1] == 0x84 && d[p+2] == 0xaa: // U+212A KELVIN SIGN
+			w = 3
+		case c == 0xc5 && p+1 < len(d) && d[p+1] == 0xbf: // U+017F LATIN SMALL LETTER LONG S
+			w = 2
+		}
+		if w == 0 {
+			return p, true
+		}
+		if n == 100 {
+			return p, false
+		}
+		p += w
+	}
+	return p, true
+}
+
+var uriTypeChar, uriParamChar = asciiClass("!#$&^_.+/-"), asciiClass("=._+-")
+
+// asciiClass is the set of ASCII letters, digits and extra.
+func asciiClass(extra string) *[256]bool {
+	var t [256]bool
+	for c := 0; c < 256; c++ {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+	}
+	for i := 0; i < len(extra); i++ {
+		t[extra[i]] = true
+	}
+	return &t
+}
+
+// htmlUnescape returns d with its character references decoded exactly as
+// html.UnescapeString(string(d)) decodes them, or nil when that changes
+// nothing. Text between references is copied once, into one buffer; each
+// reference is decoded alone by html.UnescapeString.
+func htmlUnescape(d []byte) []byte {
+	var out []byte
+	last := 0 // d[last:] not yet copied
+	var ref []byte
+	for pos := 0; pos < len(d); {
+		i := bytes.IndexByte(d[pos:], '&')
+		if i < 0 {
+			break
+		}
+		amp := pos + i
+		end := entityEnd(d, amp)
+		pos = end
+		// html.UnescapeString looks at the length of what follows the
+		// "&" (at least "&#." for a numeric reference) and stops at the
+		// first character that cannot continue a reference: a blank after
+		// the reference stands for whatever follows it in d.
+		ref = append(ref[:0], d[amp:end]...)
+		if end < len(d) {
+			ref = append(ref, ' ')
+		}
+		dec := html.UnescapeString(string(ref))
+		if end < len(d) {
+			dec = dec[:len(dec)-1]
+		}
+		if dec == string(d[amp:end]) {
+			continue
+		}
+		if out == nil {
+			out = make([]byte, 0, len(d))
+		}
+		out = append(out, d[last:amp]...)
+		out = append(out, dec...)
+		last = end
+	}
+	if out == nil {
+		return nil
+	}
+	return append(out, d[last:]...)
+}
+
+// entityEnd returns the end of the character reference that may start at
+// the "&" at amp: "&", an optional "#", a run of ASCII letters and digits
+// and an optional ";". That covers all html.UnescapeString reads of it,
+// and never another "&", so decoding each reference alone and copying
+// the rest decodes the whole.
+func entityEnd(d []byte, amp int) int {
+	j := amp + 1
+	if j < len(d) && d[j] == '#' {
+		j++
+	}
+	for j < len(d) && htmlAlnum[d[j]] {
+		j++
+	}
+	if j < len(d) && d[j] == ';' {
+		j++
+	}
+	return j
+}
+
+var htmlAlnum = asciiClass("")
 
 // lenientBase64 decodes base64 or base64url, skipping whitespace, HTML
 // line-break entities' leftovers and anything else outside the alphabet;

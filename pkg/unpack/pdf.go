@@ -66,7 +66,7 @@ func walkPDF(ctx context.Context, c *Container, yield func(Member) error) error 
 	// their decoded text is searched for features and file names too,
 	// within a budget (it is metadata, not content).
 	budget := int64(16 << 20)
-	for _, o := range objs {
+	for _, o := range objs.streams {
 		if encrypted || budget <= 0 || !o.typeIs("ObjStm") {
 			continue
 		}
@@ -78,7 +78,7 @@ func walkPDF(ctx context.Context, c *Container, yield func(Member) error) error 
 		}
 	}
 
-	for _, o := range objs {
+	for _, o := range objs.streams {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -113,7 +113,7 @@ func walkPDF(ctx context.Context, c *Container, yield func(Member) error) error 
 	}
 	// A file that merely starts with "%PDF-" and holds no object is left
 	// as it is: it has been scanned whole.
-	if pdfObjRe.Match(d) && !bytes.Contains(d, []byte("%%EOF")) {
+	if len(objs.locs) > 0 && !bytes.Contains(d, []byte("%%EOF")) {
 		return fmt.Errorf("%w: no %%%%EOF marker (truncated)", ErrCorrupt)
 	}
 	return nil
@@ -128,7 +128,6 @@ type pdfObject struct {
 }
 
 var (
-	pdfObjRe      = regexp.MustCompile(`(\d{1,10})[ \t\r\n\f\x00]+(\d{1,5})[ \t\r\n\f\x00]+obj`)
 	pdfLengthRe   = regexp.MustCompile(`/Length[ \t\r\n\f\x00]+(\d{1,12})(?:[ \t\r\n\f\x00]+(\d{1,5})[ \t\r\n\f\x00]+R)?`)
 	pdfFilterRe   = regexp.MustCompile(`/Filter[ \t\r\n\f\x00]*(\[[^\]]{0,1000}\]|/[^ \t\r\n\f\x00/\[\]<>()%]+)`)
 	pdfNameRe     = regexp.MustCompile(`/([^ \t\r\n\f\x00/\[\]<>()%]+)`)
@@ -145,27 +144,103 @@ func (o *pdfObject) typeIs(t string) bool {
 	return m != nil && string(m[1]) == t
 }
 
+// pdfObjLoc is where one "N G obj" header is: from start to end (just past
+// "obj"), its object number from num to numEnd.
+type pdfObjLoc struct{ start, end, num, numEnd int }
+
+// pdfObjHeaders finds every object header, as the regular expression
+//
+//	(\d{1,10})[ \t\r\n\f\x00]+(\d{1,5})[ \t\r\n\f\x00]+obj
+//
+// matches them (leftmost, not overlapping), in one pass: each "obj" found
+// by a byte search is checked backwards. The bytes before an "obj" that
+// such a match covers are digits and blanks only, so they never reach back
+// into the previous match, which ends with "obj".
+func pdfObjHeaders(d []byte) []pdfObjLoc {
+	var out []pdfObjLoc
+	for pos := 0; ; {
+		i := bytes.Index(d[pos:], []byte("obj"))
+		if i < 0 {
+			return out
+		}
+		k := pos + i
+		pos = k + 3
+		j := k
+		for j > 0 && pdfBlank(d[j-1]) {
+			j--
+		}
+		genEnd := j
+		if genEnd == k {
+			continue
+		}
+		for j > 0 && j > genEnd-6 && isDigit(d[j-1]) {
+			j--
+		}
+		if g := genEnd - j; g == 0 || g > 5 || j == 0 || !pdfBlank(d[j-1]) {
+			continue
+		}
+		for j > 0 && pdfBlank(d[j-1]) {
+			j--
+		}
+		numEnd := j
+		for j > 0 && j > numEnd-10 && isDigit(d[j-1]) {
+			j--
+		}
+		if j == numEnd {
+			continue
+		}
+		out = append(out, pdfObjLoc{start: j, end: k + 3, num: j, numEnd: numEnd})
+	}
+}
+
+func pdfBlank(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == 0
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// pdfObjList is what pdfObjects finds: the stream objects, and every
+// object header (with or without a stream).
+type pdfObjList struct {
+	streams []pdfObject
+	locs    []pdfObjLoc
+}
+
 // pdfObjects finds the stream objects of a document.
-func pdfObjects(d []byte) []pdfObject {
-	locs := pdfObjRe.FindAllSubmatchIndex(d, -1)
+func pdfObjects(d []byte) pdfObjList {
+	locs := pdfObjHeaders(d)
 	bodies := map[int][]byte{} // object number -> body, to resolve /Length refs
 	for i, l := range locs {
 		end := len(d)
 		if i+1 < len(locs) {
-			end = locs[i+1][0]
+			end = locs[i+1].start
 		}
-		if num, err := strconv.Atoi(string(d[l[2]:l[3]])); err == nil {
-			bodies[num] = d[l[1]:end]
+		if num, err := strconv.Atoi(string(d[l.num:l.numEnd])); err == nil {
+			bodies[num] = d[l.end:end]
 		}
+	}
+	// The next "endstream" at or after some offset, remembered: streams
+	// without a usable /Length are searched forward from their start, and
+	// starts only grow, so one search serves every stream before the
+	// "endstream" it found (and a failed search, every later stream).
+	endAt, endFrom := -1, -1
+	nextEndstream := func(start int) int {
+		if endFrom < 0 || endFrom > start || (endAt >= 0 && endAt < start) {
+			endFrom, endAt = start, -1
+			if e := bytes.Index(d[start:], endstream); e >= 0 {
+				endAt = start + e
+			}
+		}
+		return endAt
 	}
 	var out []pdfObject
 	for i, l := range locs {
-		num, _ := strconv.Atoi(string(d[l[2]:l[3]]))
+		num, _ := strconv.Atoi(string(d[l.num:l.numEnd]))
 		bodyEnd := len(d)
 		if i+1 < len(locs) {
-			bodyEnd = locs[i+1][0]
+			bodyEnd = locs[i+1].start
 		}
-		body := d[l[1]:bodyEnd]
+		body := d[l.end:bodyEnd]
 		s := bytes.Index(body, []byte("stream"))
 		if s < 0 {
 			continue
@@ -174,7 +249,7 @@ func pdfObjects(d []byte) []pdfObject {
 			continue // an object without a stream
 		}
 		dict := body[:s]
-		start := l[1] + s + len("stream")
+		start := l.end + s + len("stream")
 		switch {
 		case bytes.HasPrefix(d[start:], []byte("\r\n")):
 			start += 2
@@ -191,8 +266,8 @@ func pdfObjects(d []byte) []pdfObject {
 		if o.end < 0 {
 			// Search from where the stream starts, even past the next
 			// "obj": a stream's data may hold anything.
-			if e := bytes.Index(d[start:], endstream); e >= 0 {
-				o.end = start + e
+			if e := nextEndstream(start); e >= 0 {
+				o.end = e
 				if o.end > start && d[o.end-1] == '\n' {
 					o.end--
 				}
@@ -205,7 +280,7 @@ func pdfObjects(d []byte) []pdfObject {
 		}
 		out = append(out, o)
 	}
-	return out
+	return pdfObjList{streams: out, locs: locs}
 }
 
 // pdfLength reads /Length: a number, or a reference to an object whose

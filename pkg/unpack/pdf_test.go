@@ -9,7 +9,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -263,4 +266,67 @@ func FuzzWalkPDF(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzWalkWatched(t, "f.pdf", data)
 	})
+}
+
+// pdfObjRefRe is the regular expression pdfObjHeaders implements.
+var pdfObjRefRe = regexp.MustCompile(`(\d{1,10})[ \t\r\n\f\x00]+(\d{1,5})[ \t\r\n\f\x00]+obj`)
+
+func checkPDFObjHeaders(t *testing.T, d []byte) {
+	t.Helper()
+	want := pdfObjRefRe.FindAllSubmatchIndex(d, -1)
+	got := pdfObjHeaders(d)
+	if len(got) != len(want) {
+		t.Fatalf("%q: %d object headers, the regexp finds %d: %v / %v", d, len(got), len(want), got, want)
+	}
+	for i, w := range want {
+		g := got[i]
+		if g.start != w[0] || g.end != w[1] || g.num != w[2] || g.numEnd != w[3] {
+			t.Fatalf("%q: header %d at %+v, the regexp says %v", d, i, g, w)
+		}
+	}
+}
+
+func TestPDFObjHeadersMatchReference(t *testing.T) {
+	for _, c := range []string{"", "obj", "1 0 obj", "1 0obj", "10 obj", "1  0 \r\nobj", "\x001\x000\x00obj",
+		"12345678901 0 obj", "1 123456 obj", "1 12345 obj", "x1 0 objobj 2 0 obj", "1 0 obj2 0 obj", "1 0 0 obj",
+		"a 1 0 obj", "1 0 obj 1 0 obj"} {
+		checkPDFObjHeaders(t, []byte(c))
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	pieces := []string{"obj", "ob", "j", " ", "\n", "\x00", "\t", "0", "1", "12", "123456", "12345678901", "R", "<<", "stream", "x"}
+	for i := 0; i < 20000; i++ {
+		var b strings.Builder
+		for n := rng.IntN(30); n > 0; n-- {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		checkPDFObjHeaders(t, []byte(b.String()))
+	}
+}
+
+func FuzzPDFObjHeaders(f *testing.F) {
+	f.Add([]byte("1 0 obj << /Length 3 >> stream\nabc\nendstream endobj 12345678901 2 obj"))
+	f.Fuzz(func(t *testing.T, d []byte) {
+		checkPDFObjHeaders(t, d)
+	})
+}
+
+// TestPDFStreamsWithoutLength: streams whose /Length is missing end at the
+// next "endstream", which one search finds for all of them.
+func TestPDFStreamsWithoutLength(t *testing.T) {
+	d := []byte("%PDF-1.4\n1 0 obj\n<< >>\nstream\nAAA\n2 0 obj << >> stream\r\nBBB\r\nendstream\nendobj\n" +
+		"3 0 obj << >> stream\nCCC\nendstream endobj\n4 0 obj << >> stream\nDDD")
+	objs := pdfObjects(d)
+	var got []string
+	for _, o := range objs.streams {
+		got = append(got, fmt.Sprintf("%d:%q:%v", o.num, d[o.start:o.end], o.truncated))
+	}
+	want := []string{
+		`1:"AAA\n2 0 obj << >> stream\r\nBBB":false`,
+		`2:"BBB":false`,
+		`3:"CCC":false`,
+		`4:"DDD":true`,
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("streams %q, want %q", got, want)
+	}
 }
