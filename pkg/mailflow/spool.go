@@ -1,7 +1,7 @@
 package mailflow
 
 import (
-	"bufio"
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -28,15 +30,50 @@ const spoolSuffix = ".msg"
 // locked by other live processes sharing the directory (--stdio
 // instances) are left alone. Safe for concurrent use.
 type Spool struct {
-	dir string
+	dir    string
+	maxMem int64
+	budget atomic.Int64 // bytes of memory copies left
 }
 
-// OpenSpool creates dir (0700) if needed.
+// OpenSpool creates dir (0700) if needed. Messages of up to
+// DefaultMaxInMemory bytes are kept in memory too, DefaultMemoryBudget
+// at most for all of them (see SetMemory).
 func OpenSpool(dir string) (*Spool, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSpool, err)
 	}
-	return &Spool{dir: dir}, nil
+	s := &Spool{dir: dir}
+	s.SetMemory(DefaultMaxInMemory, DefaultMemoryBudget)
+	return s, nil
+}
+
+// SetMemory sets the largest message kept in memory as well as in its
+// file (rounded down to a power of two times 64 KiB, at most 16 MiB; 0
+// keeps none) and the memory all such copies may take together. Call it
+// before the first Create.
+func (s *Spool) SetMemory(maxInMemory, budget int64) {
+	s.maxMem = 0
+	for c := maxBufClass; c >= 0; c-- {
+		if int64(minBuf)<<c <= maxInMemory {
+			s.maxMem = int64(minBuf) << c
+			break
+		}
+	}
+	s.budget.Store(budget)
+}
+
+func (s *Spool) maxInMemory() int64 { return s.maxMem }
+
+// reserve takes n bytes of the memory budget, or returns false.
+func (s *Spool) reserve(n int64) bool {
+	if s.maxMem == 0 {
+		return false
+	}
+	if s.budget.Add(-n) < 0 {
+		s.budget.Add(n)
+		return false
+	}
+	return true
 }
 
 // Dir returns the spool directory.
@@ -81,13 +118,21 @@ func (s *Spool) Recover() ([]Leftover, error) {
 // Message is one spooled message: its bytes exactly as received (after
 // SMTP dot-unstuffing). Not safe for concurrent use; the reader returned
 // by Reader may be used while no write happens.
+//
+// A message no larger than the spool's in-memory limit (SetMemory) is
+// also kept in memory, within the spool's memory budget, from ReadFrom
+// until Remove: it reaches the file in one write, and Reader reads the
+// memory copy instead of the file.
 type Message struct {
 	ID       string // queue id: the spool file's base name
 	path     string
 	f        *os.File
+	sp       *Spool
 	size     int64
 	created  time.Time
 	received time.Duration
+	mem      []byte // the whole message (nil: read it from the file)
+	held     int64  // bytes of the spool's MemoryBudget this message holds
 }
 
 // Create makes a new, empty spool file.
@@ -107,31 +152,108 @@ func (s *Spool) Create() (*Message, error) {
 		os.Remove(p)
 		return nil, fmt.Errorf("%w: lock: %v", ErrSpool, err)
 	}
-	return &Message{ID: id, path: p, f: f, created: time.Now()}, nil
+	return &Message{ID: id, path: p, f: f, sp: s, created: time.Now()}, nil
 }
 
 // ReadFrom copies the message from r into the spool file and syncs it.
 // A read error of r (the client went away, the size limit) is returned
-// as it is; a write or sync error is wrapped in ErrSpool.
-func (m *Message) ReadFrom(r io.Reader) (int64, error) {
-	w := bufio.NewWriterSize(writerOnly{m.f}, 64<<10)
-	n, err := io.Copy(w, readerOnly{r})
-	m.size += n
-	if err != nil {
-		var we writeErr
-		if errors.As(err, &we) {
-			return n, fmt.Errorf("%w: %v", ErrSpool, we.error)
-		}
-		return n, err
+// as it is; a write or sync error is wrapped in ErrSpool. Call it once.
+//
+// The message is read into a buffer that grows (by powers of two, from
+// a pool) up to the in-memory limit; a message that fits is written with
+// one write(2), then synced, and kept for Reader. A larger one (or one
+// that finds the memory budget spent) is written out each time the
+// buffer fills.
+func (m *Message) ReadFrom(r io.Reader) (n int64, err error) {
+	buf := getBuf(minBuf)
+	if m.sp.reserve(int64(cap(buf))) {
+		m.held = int64(cap(buf))
 	}
-	if err := w.Flush(); err != nil {
-		return n, fmt.Errorf("%w: %v", ErrSpool, err)
+	inMem := m.held > 0 // else the buffer is only a write buffer
+	defer func() {
+		if err != nil || !inMem {
+			putBuf(buf)
+			m.release()
+		}
+	}()
+	var probe [4096]byte
+	for {
+		dst := buf[len(buf):cap(buf)]
+		full := len(dst) == 0
+		if full && inMem {
+			if grown, ok := m.grow(buf); ok {
+				buf = grown
+				continue
+			}
+		}
+		if full {
+			// Read a little first: a message that ends exactly here
+			// stays in memory; else the buffer is written out.
+			dst = probe[:]
+		}
+		k, rerr := r.Read(dst)
+		n += int64(k)
+		m.size = n
+		if !full {
+			buf = buf[:len(buf)+k]
+		} else if k > 0 {
+			inMem = false
+			if err := m.write(buf); err != nil {
+				return n, err
+			}
+			buf = append(buf[:0], probe[:k]...)
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return n, rerr
+		}
+	}
+	if err := m.write(buf); err != nil {
+		return n, err
 	}
 	if err := m.f.Sync(); err != nil {
 		return n, fmt.Errorf("%w: %v", ErrSpool, err)
 	}
+	if inMem {
+		m.mem = buf
+	}
 	m.received = time.Since(m.created)
 	return n, nil
+}
+
+// grow returns buf's content in a buffer twice as large, or false when the
+// message may not take more memory.
+func (m *Message) grow(buf []byte) ([]byte, bool) {
+	want := int64(cap(buf)) * 2
+	if want > m.sp.maxInMemory() || !m.sp.reserve(want-m.held) {
+		return nil, false
+	}
+	m.held = want
+	nb := getBuf(int(want))[:len(buf)]
+	copy(nb, buf)
+	putBuf(buf)
+	return nb, true
+}
+
+// write appends p to the file; errors are wrapped in ErrSpool.
+func (m *Message) write(p []byte) error {
+	if len(p) == 0 {
+		return nil
+	}
+	if _, err := m.f.Write(p); err != nil {
+		return fmt.Errorf("%w: %v", ErrSpool, err)
+	}
+	return nil
+}
+
+// release gives the memory back to the spool's budget.
+func (m *Message) release() {
+	if m.held > 0 {
+		m.sp.budget.Add(m.held)
+		m.held = 0
+	}
 }
 
 // Size is the number of bytes spooled.
@@ -141,13 +263,64 @@ func (m *Message) Size() int64 { return m.size }
 func (m *Message) Received() time.Duration { return m.received }
 
 // Reader returns a new reader of the whole message.
-func (m *Message) Reader() io.Reader { return io.NewSectionReader(m.f, 0, m.size) }
+func (m *Message) Reader() io.Reader {
+	if m.mem != nil {
+		return bytes.NewReader(m.mem)
+	}
+	return io.NewSectionReader(m.f, 0, m.size)
+}
 
-// Remove closes and deletes the spool file: call it once the outcome is
-// final (replied to the MTA or about to be).
+// Remove closes and deletes the spool file and frees the memory copy:
+// call it once the outcome is final (replied to the MTA or about to be),
+// when no reader of the message is in use any more.
 func (m *Message) Remove() error {
+	if m.mem != nil {
+		putBuf(m.mem)
+		m.mem = nil
+	}
+	m.release()
 	m.f.Close()
 	return os.Remove(m.path)
+}
+
+// Memory held by messages: buffers come in powers of two from minBuf to
+// the largest MaxInMemory, recycled through one pool per size.
+const (
+	minBuf              = 64 << 10
+	maxBufClass         = 8 // minBuf << 8 = 16 MiB
+	DefaultMaxInMemory  = 4 << 20
+	DefaultMemoryBudget = 64 << 20
+)
+
+var bufPools [maxBufClass + 1]sync.Pool
+
+// bufClass returns the class of a buffer of n bytes (a power of two
+// times minBuf), or -1.
+func bufClass(n int) int {
+	for c := 0; c <= maxBufClass; c++ {
+		if n == minBuf<<c {
+			return c
+		}
+	}
+	return -1
+}
+
+// getBuf returns an empty buffer of capacity n (a power of two times
+// minBuf).
+func getBuf(n int) []byte {
+	if c := bufClass(n); c >= 0 {
+		if p, ok := bufPools[c].Get().(*[]byte); ok {
+			return (*p)[:0]
+		}
+	}
+	return make([]byte, 0, n)
+}
+
+func putBuf(b []byte) {
+	if c := bufClass(cap(b)); c >= 0 {
+		b = b[:0]
+		bufPools[c].Put(&b)
+	}
 }
 
 // inUse reports whether another open file description holds the lock.
@@ -159,20 +332,3 @@ func inUse(p string) bool {
 	defer f.Close()
 	return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil
 }
-
-type writeErr struct{ error }
-
-// writerOnly marks write errors so ReadFrom can tell them from read errors.
-type writerOnly struct{ f *os.File }
-
-func (w writerOnly) Write(p []byte) (int, error) {
-	n, err := w.f.Write(p)
-	if err != nil {
-		return n, writeErr{err}
-	}
-	return n, nil
-}
-
-type readerOnly struct{ r io.Reader }
-
-func (r readerOnly) Read(p []byte) (int, error) { return r.r.Read(p) }

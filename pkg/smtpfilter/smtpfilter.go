@@ -79,6 +79,8 @@ func New(opt Options) *Server {
 	// DATA lines are unlimited: the filter must pass any message the
 	// MTA accepted (go-smtp's default 2000 applies inside DATA too).
 	srv.MaxLineLength = 0
+	// DATA is taken in large reads (go-smtp's default buffer is 4 KiB).
+	srv.ReadBufferSize = 64 << 10
 	// go-smtp sets the read deadline before each command line only, so
 	// the whole DATA transfer has to fit in one ReadTimeout.
 	srv.ReadTimeout = opt.ReadTimeout

@@ -2,6 +2,7 @@ package smtp
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 )
@@ -68,6 +69,30 @@ func newDataReader(c *Conn) *dataReader {
 	return dr
 }
 
+// Run data through a simple state machine to elide leading dots and
+// detect the End-of-Data (<CR><LF>.<CR><LF>) line. The states are those of
+// net/textproto's dotReader, with one modification: CRLF is not rewritten
+// to LF.
+const (
+	stateBeginLine = iota // beginning of line; initial state; must be zero
+	stateDot              // read . at beginning of line
+	stateDotCR            // read .\r at beginning of line
+	stateCR               // read \r (possibly at end of line)
+	stateData             // reading data in middle of line
+	stateEOF              // reached .\r\n end marker line
+)
+
+// Read implements io.Reader.
+//
+// AVE PATCH (bulk DATA reader): upstream feeds every byte through the state
+// machine with bufio.Reader.ReadByte. This version works on the bytes
+// already buffered (Peek/Discard): in the middle of a line (stateData) only
+// a CR can change the state, so everything up to the next CR is copied in
+// one go (bytes.IndexByte); the other states take one byte at a time as
+// before. The output is byte for byte the same as upstream's, and nothing
+// past the end-of-data line is consumed (pipelined commands stay in the
+// buffer). Unlike upstream it returns what it has instead of blocking for
+// more input once the buffer is drained (n > 0), as io.Reader allows.
 func (r *dataReader) Read(b []byte) (n int, err error) {
 	if r.limited {
 		if r.n <= 0 {
@@ -78,64 +103,70 @@ func (r *dataReader) Read(b []byte) (n int, err error) {
 		}
 	}
 
-	// Code below is taken from net/textproto with only one modification to
-	// not rewrite CRLF -> LF.
-
-	// Run data through a simple state machine to
-	// elide leading dots and detect End-of-Data (<CR><LF>.<CR><LF>) line.
-	const (
-		stateBeginLine = iota // beginning of line; initial state; must be zero
-		stateDot              // read . at beginning of line
-		stateDotCR            // read .\r at beginning of line
-		stateCR               // read \r (possibly at end of line)
-		stateData             // reading data in middle of line
-		stateEOF              // reached .\r\n end marker line
-	)
 	for n < len(b) && r.state != stateEOF {
-		var c byte
-		c, err = r.r.ReadByte()
-		if err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
+		if r.r.Buffered() == 0 {
+			if n > 0 {
+				break // return what we have rather than wait
 			}
-			break
-		}
-		switch r.state {
-		case stateBeginLine:
-			if c == '.' {
-				r.state = stateDot
-				continue
-			}
-			if c == '\r' {
-				r.state = stateCR
+			if _, err = r.r.Peek(1); err != nil {
+				if err == io.EOF {
+					err = io.ErrUnexpectedEOF
+				}
 				break
 			}
-			r.state = stateData
-		case stateDot:
-			if c == '\r' {
-				r.state = stateDotCR
-				continue
-			}
-			r.state = stateData
-		case stateDotCR:
-			if c == '\n' {
-				r.state = stateEOF
-				continue
-			}
-			r.state = stateData
-		case stateCR:
-			if c == '\n' {
-				r.state = stateBeginLine
-				break
-			}
-			r.state = stateData
-		case stateData:
-			if c == '\r' {
-				r.state = stateCR
-			}
 		}
-		b[n] = c
-		n++
+		buf, _ := r.r.Peek(r.r.Buffered())
+		i := 0 // bytes of buf consumed
+		for i < len(buf) && n < len(b) && r.state != stateEOF {
+			if r.state == stateData {
+				chunk := buf[i:]
+				if room := len(b) - n; len(chunk) > room {
+					chunk = chunk[:room]
+				}
+				if j := bytes.IndexByte(chunk, '\r'); j >= 0 {
+					chunk = chunk[:j+1]
+					r.state = stateCR
+				}
+				n += copy(b[n:], chunk)
+				i += len(chunk)
+				continue
+			}
+			c := buf[i]
+			i++
+			switch r.state {
+			case stateBeginLine:
+				if c == '.' {
+					r.state = stateDot
+					continue
+				}
+				if c == '\r' {
+					r.state = stateCR
+					break
+				}
+				r.state = stateData
+			case stateDot:
+				if c == '\r' {
+					r.state = stateDotCR
+					continue
+				}
+				r.state = stateData
+			case stateDotCR:
+				if c == '\n' {
+					r.state = stateEOF
+					continue
+				}
+				r.state = stateData
+			case stateCR:
+				if c == '\n' {
+					r.state = stateBeginLine
+					break
+				}
+				r.state = stateData
+			}
+			b[n] = c
+			n++
+		}
+		r.r.Discard(i)
 	}
 	if err == nil && r.state == stateEOF {
 		err = io.EOF

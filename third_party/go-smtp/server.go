@@ -62,6 +62,11 @@ type Server struct {
 	// receive the attributes.
 	EnableXFORWARD bool
 
+	// AVE PATCH (read buffer): size of the buffered reader of each
+	// connection (0 = bufio's default, 4096, as upstream). A larger
+	// buffer takes a DATA transfer in fewer read system calls.
+	ReadBufferSize int
+
 	// Advertise RRVS (RFC 7293) capability.
 	// Should be used only if backend supports it.
 	EnableRRVS bool

@@ -1,0 +1,131 @@
+package mailflow
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math/rand"
+	"os"
+	"testing"
+	"testing/iotest"
+)
+
+// spoolOne spools data (read in pieces of at most piece bytes) and checks
+// that the file and Reader both hold exactly data.
+func spoolOne(t *testing.T, sp *Spool, data []byte, piece int) *Message {
+	t.Helper()
+	m, err := sp.Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r io.Reader = bytes.NewReader(data)
+	if piece > 0 {
+		r = &pieceReader{r: r, n: piece}
+	}
+	n, err := m.ReadFrom(r)
+	if err != nil || n != int64(len(data)) || m.Size() != int64(len(data)) {
+		t.Fatalf("ReadFrom: %d %v (size %d), want %d", n, err, m.Size(), len(data))
+	}
+	file, err := os.ReadFile(m.path)
+	if err != nil || !bytes.Equal(file, data) {
+		t.Fatalf("file: %d bytes, %v; want %d bytes", len(file), err, len(data))
+	}
+	for i := 0; i < 2; i++ { // each Reader starts at the beginning
+		got, err := io.ReadAll(m.Reader())
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("Reader: %d bytes, %v; want %d bytes", len(got), err, len(data))
+		}
+	}
+	return m
+}
+
+type pieceReader struct {
+	r io.Reader
+	n int
+}
+
+func (p *pieceReader) Read(b []byte) (int, error) {
+	if len(b) > p.n {
+		b = b[:p.n]
+	}
+	return p.r.Read(b)
+}
+
+func TestSpoolMessageSizes(t *testing.T) {
+	sp, err := OpenSpool(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp.SetMemory(256<<10, 1<<20)
+	rng := rand.New(rand.NewSource(1))
+	for _, size := range []int{0, 1, minBuf - 1, minBuf, minBuf + 1, 3 * minBuf, 256 << 10, 256<<10 + 1, 1 << 20, 3<<20 + 17} {
+		data := make([]byte, size)
+		rng.Read(data)
+		for _, piece := range []int{0, 1000, 70_000} {
+			m := spoolOne(t, sp, data, piece)
+			if inMem := m.mem != nil; inMem != (size <= 256<<10) {
+				t.Errorf("size %d: in memory %v", size, inMem)
+			}
+			if err := m.Remove(); err != nil {
+				t.Fatal(err)
+			}
+			if got := sp.budget.Load(); got != 1<<20 {
+				t.Fatalf("size %d: budget %d after Remove", size, got)
+			}
+		}
+	}
+}
+
+func TestSpoolMemoryBudget(t *testing.T) {
+	sp, _ := OpenSpool(t.TempDir())
+	sp.SetMemory(256<<10, 300<<10)
+	data := bytes.Repeat([]byte("0123456789abcdef"), 200<<10/16)
+	a := spoolOne(t, sp, data, 0) // takes 256 KiB of the 300
+	b := spoolOne(t, sp, data, 0) // gets 64 KiB, then spills
+	if a.mem == nil || b.mem != nil {
+		t.Fatalf("in memory: first %v, second %v", a.mem != nil, b.mem != nil)
+	}
+	b.Remove()
+	a.Remove()
+	if got := sp.budget.Load(); got != 300<<10 {
+		t.Fatalf("budget %d after Remove", got)
+	}
+	sp.SetMemory(0, 1<<30) // nothing in memory
+	c := spoolOne(t, sp, data[:100], 0)
+	if c.mem != nil {
+		t.Fatal("kept in memory with MaxInMemory 0")
+	}
+	c.Remove()
+}
+
+func TestSpoolReadErrorIsReturnedAsIs(t *testing.T) {
+	sp, _ := OpenSpool(t.TempDir())
+	boom := errors.New("client went away")
+	for _, size := range []int{10, 200 << 10, 5 << 20} {
+		m, _ := sp.Create()
+		n, err := m.ReadFrom(io.MultiReader(bytes.NewReader(make([]byte, size)), iotest.ErrReader(boom)))
+		if err != boom || n != int64(size) || errors.Is(err, ErrSpool) {
+			t.Fatalf("size %d: %d %v", size, n, err)
+		}
+		m.Remove()
+		if got := sp.budget.Load(); got != DefaultMemoryBudget {
+			t.Fatalf("budget %d after a failed read", got)
+		}
+	}
+}
+
+func TestSpoolWriteErrorIsErrSpool(t *testing.T) {
+	sp, _ := OpenSpool(t.TempDir())
+	for _, size := range []int{10, 5 << 20} { // one write at the end; writes while reading
+		m, _ := sp.Create()
+		m.f.Close() // every write fails
+		_, err := m.ReadFrom(bytes.NewReader(make([]byte, size)))
+		if !errors.Is(err, ErrSpool) {
+			t.Fatalf("size %d: %v", size, err)
+		}
+		m.Remove()
+	}
+	if got := sp.budget.Load(); got != DefaultMemoryBudget {
+		t.Fatalf("budget %d after failed writes", got)
+	}
+}
