@@ -236,9 +236,16 @@ func isMail(head []byte) bool {
 	return known >= 2
 }
 
+var htmlStarts = []string{"<!doctype html", "<html", "<head", "<body", "<script", "<iframe"}
+
+// isHTML reports whether head starts (after blanks and a byte order mark)
+// with one of htmlStarts, in any case. Only the first 64 bytes are
+// lowered: the longest start is 14 characters, which 56 bytes hold
+// whatever they are ("İ" lowers to "i", the Kelvin sign to "k").
 func isHTML(head []byte) bool {
-	h := bytes.ToLower(bytes.TrimLeft(head, " \t\r\n\xef\xbb\xbf"))
-	for _, p := range []string{"<!doctype html", "<html", "<head", "<body", "<script", "<iframe"} {
+	h := bytes.TrimLeft(head, " \t\r\n\xef\xbb\xbf")
+	h = bytes.ToLower(h[:min(len(h), 64)])
+	for _, p := range htmlStarts {
 		if bytes.HasPrefix(h, []byte(p)) {
 			return true
 		}

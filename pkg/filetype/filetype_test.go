@@ -2,6 +2,7 @@ package filetype
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -132,6 +133,34 @@ func TestDetectTextEncodings(t *testing.T) {
 	} {
 		if got := Detect([]byte(tc.data), ""); got != tc.want {
 			t.Errorf("%s: got %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}
+
+// isHTMLLowered is what isHTML did before it folded only the bytes it
+// compares: lower the whole head, then compare.
+func isHTMLLowered(head []byte) bool {
+	h := bytes.ToLower(bytes.TrimLeft(head, " \t\r\n\xef\xbb\xbf"))
+	for _, p := range htmlStarts {
+		if bytes.HasPrefix(h, []byte(p)) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestIsHTMLFoldsLikeToLower(t *testing.T) {
+	pieces := []string{"<", "!", "DOCTYPE", "doctype", " ", "HTML", "html", "<HtMl", "<head", "<BODY", "<Script", "<iframe",
+		"\ufeff", "\xef\xbb", "\u212a", "\u0130", "İ", "\xff", "\t", "\n", "frame", "x"}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := 0; i < 50000; i++ {
+		var b strings.Builder
+		for n := rng.IntN(6); n > 0; n-- {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		h := []byte(b.String())
+		if isHTML(h) != isHTMLLowered(h) {
+			t.Fatalf("isHTML(%q) = %v", h, isHTML(h))
 		}
 	}
 }

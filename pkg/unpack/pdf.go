@@ -661,26 +661,37 @@ func (z *pdfLZW) step() {
 
 // pdfNames records which of pdfFeatureNames occur as names in b.
 func pdfNames(b []byte, found map[string]bool) {
-	want := map[string]bool{}
-	for _, n := range pdfFeatureNames {
-		want[n] = true
-	}
-	for i := 0; i < len(b); i++ {
-		if b[i] != '/' {
-			continue
+	for i := 0; i < len(b); {
+		k := bytes.IndexByte(b[i:], '/')
+		if k < 0 {
+			return
 		}
+		i += k
 		j := i + 1
 		for j < len(b) && j-i < 128 && !pdfDelimiter(b[j]) {
 			j++
 		}
 		if j-i > 1 && j-i < 128 {
-			if n := pdfUnescapeName(b[i+1 : j]); want[n] {
+			name := b[i+1 : j]
+			if bytes.IndexByte(name, '#') < 0 {
+				if pdfFeatureSet[string(name)] { // no allocation
+					found[string(name)] = true
+				}
+			} else if n := pdfUnescapeName(name); pdfFeatureSet[n] {
 				found[n] = true
 			}
 		}
-		i = j - 1
+		i = j
 	}
 }
+
+var pdfFeatureSet = func() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range pdfFeatureNames {
+		m[n] = true
+	}
+	return m
+}()
 
 func pdfDelimiter(c byte) bool {
 	switch c {
