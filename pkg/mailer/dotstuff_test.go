@@ -3,10 +3,12 @@ package mailer
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"io"
 	"math/rand"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 // stuffByBytes is the byte-at-a-time definition writeDotStuffed must
@@ -29,13 +31,62 @@ func stuffByBytes(msg []byte) string {
 }
 
 func stuff(t testing.TB, msg []byte) string {
+	return stuffFrom(t, bytes.NewReader(msg))
+}
+
+func stuffFrom(t testing.TB, r io.Reader) string {
 	var out bytes.Buffer
 	w := bufio.NewWriter(&out)
-	if err := writeDotStuffed(w, bytes.NewReader(msg)); err != nil {
+	if err := writeDotStuffed(w, r); err != nil {
 		t.Fatal(err)
 	}
 	w.Flush()
 	return out.String()
+}
+
+// TestWriteDotStuffedSmallReads: every chunk boundary (CR | LF., CRLF | .)
+// with reads of 1 to 7 bytes.
+func TestWriteDotStuffedSmallReads(t *testing.T) {
+	rng := rand.New(rand.NewSource(2))
+	alphabet := []byte(".\r\nab")
+	for i := 0; i < 2000; i++ {
+		msg := make([]byte, rng.Intn(100))
+		for j := range msg {
+			msg[j] = alphabet[rng.Intn(len(alphabet))]
+		}
+		var r io.Reader = iotest.OneByteReader(bytes.NewReader(msg))
+		if i%2 == 1 {
+			r = &pieces{data: msg, n: 1 + rng.Intn(7)}
+		}
+		if got, want := stuffFrom(t, r), stuffByBytes(msg); got != want {
+			t.Fatalf("stuff(%q) = %q, want %q", msg, got, want)
+		}
+	}
+}
+
+type pieces struct {
+	data []byte
+	n    int
+}
+
+func (p *pieces) Read(b []byte) (int, error) {
+	if len(p.data) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(b[:min(len(b), p.n)], p.data)
+	p.data = p.data[n:]
+	return n, nil
+}
+
+func TestWriteDotStuffedReturnsReadErrorsBeforeTheDot(t *testing.T) {
+	var out bytes.Buffer
+	w := bufio.NewWriter(&out)
+	boom := errors.New("spool read failed")
+	err := writeDotStuffed(w, io.MultiReader(strings.NewReader("a\r\n.b\r\n"), iotest.ErrReader(boom)))
+	w.Flush()
+	if err != boom || strings.HasSuffix(out.String(), ".\r\n") {
+		t.Fatalf("got %v, wrote %q", err, out.String())
+	}
 }
 
 func TestWriteDotStuffed(t *testing.T) {

@@ -13,6 +13,7 @@ package mailer
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -622,29 +623,54 @@ func splitEnhanced(text string, code int) (string, string) {
 // writeDotStuffed writes msg as DATA content (RFC 5321 section 4.5.2): a
 // "." is doubled at the start of the message and after every CRLF; a
 // message not ending in CRLF gets one; then ".\r\n". Nothing else is
-// changed (bare LF and bare CR pass through). It works on chunks that end
-// at each LF (or when the buffer fills), so long lines cost nothing extra.
+// changed (bare LF and bare CR pass through). It reads msg in 64 KiB
+// chunks (a pooled buffer) and writes the runs between the dots to double
+// in one Write each, so long lines and long messages cost nothing extra.
+// An error reading msg is returned as it is, before the final dot.
 func writeDotStuffed(w *bufio.Writer, msg io.Reader) error {
-	br := bufio.NewReaderSize(msg, 64<<10)
+	bp := chunkPool.Get().(*[]byte)
+	defer chunkPool.Put(bp)
+	buf := *bp
+	// lineStart: the bytes so far end in CRLF (or there are none);
+	// prevCR: they end in CR.
 	lineStart, prevCR := true, false
 	for {
-		chunk, err := br.ReadSlice('\n')
-		if len(chunk) > 0 {
+		n, err := msg.Read(buf)
+		chunk := buf[:n]
+		for len(chunk) > 0 {
 			if lineStart && chunk[0] == '.' {
-				w.WriteByte('.')
+				if err := w.WriteByte('.'); err != nil {
+					return fmt.Errorf("%w: %v", errBroken, err)
+				}
 			}
-			if _, werr := w.Write(chunk); werr != nil {
+			// Up to (not including) the next "." that starts a line.
+			end := len(chunk)
+			for from := 0; from < len(chunk); {
+				i := bytes.Index(chunk[from:], []byte("\n."))
+				if i < 0 {
+					break
+				}
+				at := from + i // chunk[at] == '\n'; its CR may end the previous chunk
+				if at >= 1 && chunk[at-1] == '\r' || at == 0 && prevCR {
+					end = at + 1
+					break
+				}
+				from = at + 1
+			}
+			part := chunk[:end]
+			if _, werr := w.Write(part); werr != nil {
 				return fmt.Errorf("%w: %v", errBroken, werr)
 			}
-			n := len(chunk)
-			last := chunk[n-1]
-			lineStart = last == '\n' && (n >= 2 && chunk[n-2] == '\r' || n == 1 && prevCR)
+			k := len(part)
+			last := part[k-1]
+			lineStart = last == '\n' && (k >= 2 && part[k-2] == '\r' || k == 1 && prevCR)
 			prevCR = last == '\r'
+			chunk = chunk[end:]
 		}
 		if err == io.EOF {
 			break
 		}
-		if err != nil && err != bufio.ErrBufferFull {
+		if err != nil {
 			return err
 		}
 	}
@@ -656,3 +682,5 @@ func writeDotStuffed(w *bufio.Writer, msg io.Reader) error {
 	}
 	return nil
 }
+
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
