@@ -8,7 +8,9 @@
 // must be byte-exact (the body is dot-stuffed exactly as go-smtp's server
 // unstuffs it: a "." at the start of a CRLF-terminated line), must pass
 // DSN parameters (RFC 3461), SMTPUTF8 (RFC 6531) and Postfix XFORWARD
-// attributes, and must report a reply per recipient. It does not pipeline.
+// attributes, and must report a reply per recipient. It pipelines (RFC
+// 2920) MAIL, RCPT and DATA, and the RSET of a reused session, when the
+// server announces PIPELINING.
 package mailer
 
 import (
@@ -112,33 +114,49 @@ func (m *Mailer) forwardOnce(ctx context.Context, env *mailflow.Envelope, size i
 		defer cancel()
 	}
 	dl, _ := ctx.Deadline()
-	c := m.reuse(dl)
-	if c == nil {
-		conn, err := m.dial(ctx)
-		if err != nil {
-			fill(replies, 0, brokenReply(err))
+	for {
+		c := m.reuse(dl)
+		reused := c != nil
+		if c == nil {
+			conn, err := m.dial(ctx)
+			if err != nil {
+				fill(replies, 0, brokenReply(err))
+				return replies, tooMany
+			}
+			conn.SetDeadline(dl)
+			c = &client{conn: conn, r: bufio.NewReader(conn), w: bufio.NewWriterSize(conn, 64<<10), lmtp: m.Dest.Protocol == "lmtp"}
+			host := m.Hostname
+			if host == "" {
+				host = "localhost"
+			}
+			if r, ok := c.open(host); !ok {
+				conn.Close()
+				fill(replies, 0, r)
+				return replies, tooMany
+			}
+		}
+		stop := context.AfterFunc(ctx, func() { c.conn.SetDeadline(time.Now()) })
+		var clean, stale bool
+		if c.pipelining(env) {
+			tooMany, clean, stale = c.transactPipelined(env, size, msg, replies)
+		} else {
+			tooMany, clean = c.transact(env, size, msg, replies)
+		}
+		if stop() && clean && m.keep(c) {
 			return replies, tooMany
 		}
-		conn.SetDeadline(dl)
-		c = &client{conn: conn, r: bufio.NewReader(conn), w: bufio.NewWriterSize(conn, 64<<10), lmtp: m.Dest.Protocol == "lmtp"}
-		host := m.Hostname
-		if host == "" {
-			host = "localhost"
+		if stale && reused {
+			// The idle session failed its RSET: nothing of this
+			// transaction was accepted; try the next one.
+			c.conn.Close()
+			clear(replies)
+			tooMany = mailflow.Reply{}
+			continue
 		}
-		if r, ok := c.open(host); !ok {
-			conn.Close()
-			fill(replies, 0, r)
-			return replies, tooMany
-		}
-	}
-	stop := context.AfterFunc(ctx, func() { c.conn.SetDeadline(time.Now()) })
-	tooMany, clean := c.transact(env, size, msg, replies)
-	if stop() && clean && m.keep(c) {
+		c.quit()
+		c.conn.Close()
 		return replies, tooMany
 	}
-	c.quit()
-	c.conn.Close()
-	return replies, tooMany
 }
 
 // idleConn is a downstream session kept open between messages.
@@ -164,6 +182,12 @@ func (m *Mailer) reuse(dl time.Time) *client {
 			ic.c.quit()
 			ic.c.conn.Close()
 			continue
+		}
+		if ic.c.has("PIPELINING") {
+			// RSET goes with the next MAIL (transactPipelined).
+			ic.c.needRset = true
+			ic.c.conn.SetDeadline(dl)
+			return ic.c
 		}
 		ic.c.conn.SetDeadline(time.Now().Add(quitTimeout))
 		if r, err := ic.c.cmd("RSET"); err != nil || !r.OK() {
@@ -288,6 +312,9 @@ type client struct {
 	w    *bufio.Writer
 	lmtp bool
 	ext  map[string]string // EHLO keywords (upper case) -> parameters
+	// needRset: a reused session whose RSET was not sent yet (it goes
+	// in front of the next pipelined MAIL).
+	needRset bool
 }
 
 // open reads the greeting (RFC 5321 section 4.3.1) and says EHLO/LHLO.
@@ -376,8 +403,134 @@ func (c *client) transact(env *mailflow.Envelope, size int64, msg io.Reader, rep
 		fail(err)
 		return
 	}
-	// After the final dot: one reply (SMTP), or one per accepted
-	// recipient in RCPT order (LMTP, RFC 2033 section 4.2).
+	if !c.finalReplies(accepted, replies) {
+		return tooMany, false
+	}
+	return tooMany, true
+}
+
+// maxPipelined bounds the recipients sent in one pipelined group, so the
+// replies the server writes meanwhile (about 50 bytes each) always fit
+// in the socket or pipe buffer: a longer list goes one command at a time.
+const maxPipelined = 100
+
+// pipelining reports whether env's transaction is sent pipelined (RFC
+// 2920): the server announced PIPELINING (LMTP servers must) and the
+// recipients fit in one group.
+func (c *client) pipelining(env *mailflow.Envelope) bool {
+	return c.has("PIPELINING") && len(env.Rcpts) <= maxPipelined
+}
+
+// transactPipelined is transact for a server that announced PIPELINING:
+// [RSET,] MAIL, every RCPT and DATA are sent in one write and their
+// replies read afterwards (XFORWARD, when sent, goes first, one command
+// at a time). The message is sent only on a 354 with at least one
+// recipient accepted; a 354 without one closes the session (clean
+// false), which aborts the transaction. Recipients answered "452 4.5.3"
+// keep a zero reply (the caller tries them in another transaction) and
+// the first such reply is returned; recipients accepted after it are
+// part of this transaction. stale reports a reused session that failed
+// its RSET (nothing of the transaction was accepted).
+func (c *client) transactPipelined(env *mailflow.Envelope, size int64, msg io.Reader, replies []mailflow.Reply) (tooMany mailflow.Reply, clean, stale bool) {
+	fail := func(err error) { fill(replies, 0, brokenReply(err)) }
+	rset := c.needRset
+	c.needRset = false
+	if len(env.XForward) > 0 && c.has("XFORWARD") {
+		if rset {
+			if r, err := c.cmd("RSET"); err != nil || !r.OK() {
+				return tooMany, false, true
+			}
+			rset = false
+		}
+		if r, err := c.xforward(env.XForward); err != nil {
+			fail(err)
+			return tooMany, false, false
+		} else if !r.OK() {
+			fill(replies, 0, refused(r))
+			return tooMany, false, false
+		}
+	}
+	if rset {
+		c.w.WriteString("RSET\r\n")
+	}
+	c.w.WriteString(c.mailCmd(env, size) + "\r\n")
+	for _, rc := range env.Rcpts {
+		c.w.WriteString(c.rcptCmd(rc) + "\r\n")
+	}
+	if _, err := c.w.WriteString("DATA\r\n"); err != nil {
+		fail(fmt.Errorf("%w: %v", errBroken, err))
+		return tooMany, false, rset
+	}
+	if err := c.w.Flush(); err != nil {
+		fail(fmt.Errorf("%w: %v", errBroken, err))
+		return tooMany, false, rset
+	}
+	if rset {
+		if r, err := c.reply(); err != nil || !r.OK() {
+			return tooMany, false, true
+		}
+	}
+	mail, err := c.reply()
+	if err != nil {
+		fail(err)
+		return tooMany, false, false
+	}
+	rcpts := make([]mailflow.Reply, len(env.Rcpts))
+	for i := range rcpts {
+		if rcpts[i], err = c.reply(); err != nil {
+			fail(err)
+			return tooMany, false, false
+		}
+	}
+	data, err := c.reply()
+	if err != nil {
+		fail(err)
+		return tooMany, false, false
+	}
+	if !mail.OK() {
+		fill(replies, 0, downstream(mail))
+		return tooMany, data.Code != 354, false
+	}
+	var accepted []int
+	for i, r := range rcpts {
+		switch {
+		case r.Code == 452 && r.Enhanced == "4.5.3":
+			if tooMany.Code == 0 {
+				tooMany = downstream(r)
+			}
+		case r.OK():
+			accepted = append(accepted, i)
+		default:
+			replies[i] = downstream(r)
+		}
+	}
+	if data.Code != 354 {
+		for _, i := range accepted {
+			replies[i] = downstream(data)
+		}
+		return tooMany, true, false
+	}
+	if len(accepted) == 0 {
+		return tooMany, false, false
+	}
+	if err := writeDotStuffed(c.w, msg); err != nil {
+		fail(err)
+		return tooMany, false, false
+	}
+	if err := c.w.Flush(); err != nil {
+		fail(fmt.Errorf("%w: %v", errBroken, err))
+		return tooMany, false, false
+	}
+	if !c.finalReplies(accepted, replies) {
+		return tooMany, false, false
+	}
+	return tooMany, true, false
+}
+
+// finalReplies reads the replies after the final dot: one (SMTP), or one
+// per accepted recipient in RCPT order (LMTP, RFC 2033 section 4.2).
+// false: the connection broke (replies then say so).
+func (c *client) finalReplies(accepted []int, replies []mailflow.Reply) bool {
 	n := 1
 	if c.lmtp {
 		n = len(accepted)
@@ -385,8 +538,8 @@ func (c *client) transact(env *mailflow.Envelope, size int64, msg io.Reader, rep
 	for k := 0; k < n; k++ {
 		r, err := c.reply()
 		if err != nil {
-			fail(err)
-			return
+			fill(replies, 0, brokenReply(err))
+			return false
 		}
 		if c.lmtp {
 			replies[accepted[k]] = downstream(r)
@@ -396,7 +549,7 @@ func (c *client) transact(env *mailflow.Envelope, size int64, msg io.Reader, rep
 			}
 		}
 	}
-	return tooMany, true
+	return true
 }
 
 func downstream(r mailflow.Reply) mailflow.Reply { r.Local = false; return r }

@@ -273,17 +273,22 @@ func TestForwardToARefusingSessionIsTemporary(t *testing.T) {
 
 func TestForwardSendsRecipientsPastA452TooManyInAnotherTransaction(t *testing.T) {
 	mta := testkit.StartMTA(t, "tcp", false)
+	// Like Postfix's smtpd_recipient_limit: every RCPT past the second
+	// of a transaction gets 452 4.5.3. A transaction starts with a
+	// recipient already tried (they are tried in order, once each per
+	// transaction): the fake MTA has no MAIL hook.
 	var mu sync.Mutex
 	perTx := 0
+	tried := map[string]bool{}
 	mta.RcptErr = func(to string) error {
 		mu.Lock()
 		defer mu.Unlock()
-		if to == "first@x" {
-			perTx = 0
+		if tried[to] {
+			perTx, tried = 0, map[string]bool{}
 		}
+		tried[to] = true
 		perTx++
 		if perTx > 2 {
-			perTx = 0
 			return &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 5, 3}, Message: "too many recipients"}
 		}
 		return nil
@@ -353,5 +358,92 @@ func TestForwardReusesIdleSessionsAndRecoversFromStaleOnes(t *testing.T) {
 	}
 	if len(msgs) != 5 {
 		t.Fatalf("%d messages", len(msgs))
+	}
+}
+
+// TestForwardPipelinedSessionReuse: a go-smtp downstream announces
+// PIPELINING, so RSET, MAIL, RCPT and DATA go in one write. A session
+// whose transaction was refused (every recipient rejected, so DATA is
+// refused too) is reused cleanly; a session the downstream dropped is
+// noticed at its RSET and replaced, with nothing sent twice.
+func TestForwardPipelinedSessionReuse(t *testing.T) {
+	mta := testkit.StartMTA(t, "tcp", false)
+	mta.RcptErr = func(to string) error {
+		if strings.HasPrefix(to, "nobody") {
+			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+		}
+		return nil
+	}
+	m := &Mailer{Dest: config.Mailer{Protocol: "smtp", Network: "tcp", Address: mta.Addr}, MaxIdle: 2, Timeout: 20 * time.Second}
+	defer m.Close()
+	fwd := func(i int, rcpts ...string) []mailflow.Reply {
+		t.Helper()
+		body := fmt.Sprintf("Subject: %d\r\n\r\n.body\r\n", i)
+		env := &mailflow.Envelope{From: "a@x"}
+		for _, r := range rcpts {
+			env.Rcpts = append(env.Rcpts, mailflow.Recipient{Addr: r})
+		}
+		return m.Forward(context.Background(), env, int64(len(body)), func() io.Reader { return strings.NewReader(body) })
+	}
+	if r := fwd(1, "b@x"); r[0].Code != 250 {
+		t.Fatalf("message 1: %+v", r)
+	}
+	if r := fwd(2, "nobody@x", "nobody2@x"); r[0].Code != 550 || r[1].Code != 550 || r[0].Local {
+		t.Fatalf("message 2: %+v", r)
+	}
+	if r := fwd(3, "nobody@x", "c@x"); r[0].Code != 550 || r[1].Code != 250 {
+		t.Fatalf("message 3: %+v", r)
+	}
+	if n := mta.Sessions(); n != 1 {
+		t.Fatalf("3 messages used %d sessions, want 1", n)
+	}
+	m.mu.Lock()
+	m.idle[0].c.conn.Close()
+	m.mu.Unlock()
+	if r := fwd(4, "d@x"); r[0].Code != 250 {
+		t.Fatalf("message 4: %+v", r)
+	}
+	if n := mta.Sessions(); n != 2 {
+		t.Fatalf("sessions %d, want 2", n)
+	}
+	var got []string
+	for _, msg := range mta.Messages() {
+		got = append(got, strings.Join(msg.Rcpts, ",")+" "+string(msg.Data))
+	}
+	want := []string{"b@x Subject: 1\r\n\r\n.body\r\n", "c@x Subject: 3\r\n\r\n.body\r\n", "d@x Subject: 4\r\n\r\n.body\r\n"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("got %q", got)
+	}
+}
+
+// TestForwardPipelinedKeepsRecipientsAcceptedAfterA452: with the RCPTs
+// pipelined, a recipient the server accepts after a "452 4.5.3" is in
+// this transaction (not sent again); only the 452s are retried.
+func TestForwardPipelinedKeepsRecipientsAcceptedAfterA452(t *testing.T) {
+	mta := testkit.StartMTA(t, "tcp", false)
+	var mu sync.Mutex
+	seen := map[string]int{}
+	mta.RcptErr = func(to string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[to]++
+		if to == "b@x" && seen[to] == 1 {
+			return &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 5, 3}, Message: "too many recipients"}
+		}
+		return nil
+	}
+	env := &mailflow.Envelope{From: "a@x", Rcpts: []mailflow.Recipient{{Addr: "a@x"}, {Addr: "b@x"}, {Addr: "c@x"}}}
+	r := send(t, config.Mailer{Protocol: "smtp", Network: "tcp", Address: mta.Addr}, env, []byte("x\r\n"))
+	for i, rep := range r {
+		if rep.Code != 250 {
+			t.Fatalf("reply %d: %+v", i, rep)
+		}
+	}
+	var got []string
+	for _, m := range mta.Messages() {
+		got = append(got, strings.Join(m.Rcpts, ","))
+	}
+	if strings.Join(got, " ") != "a@x,c@x b@x" {
+		t.Fatalf("transactions %q", got)
 	}
 }
