@@ -723,6 +723,12 @@ run_mail() {
 				SpoolDir=$MAIL_DIR/spool
 				ServerAddress=$AVE_SOCK
 				Hostname=scanner.bench.test
+				QuarantineKeyFile=$MAIL_DIR/quarantine.key
+				[smtpscan.group:default]
+				InfectedRecipientAction=reject
+				CuredRecipientAction=reject
+				SuspiciousRecipientAction=reject
+				Quarantine=no
 			EOF
 			bin/smtpscanner -c "$MAIL_DIR/ave.conf" 2>"$OUT/mail-smtpscanner.log" &
 			sc_pid=$!
@@ -804,7 +810,7 @@ mail_report() {
 	echo "$row_s >= 0.5 at every client count: $(verdict "${worst_s:-n/a}" '>=' 0.5) |"
 	echo
 	echo "Paths: the load client (\`scripts/mailbench send\`) -> [filter] -> the sink (\`scripts/mailbench sink\`), all on 127.0.0.1."
-	echo "smtpscanner: defaults (InfectedAction=reject), spool in a temp dir, aveserver with etc/db (all defaults: one worker per CPU, result cache on)."
+	echo "smtpscanner: infected mail rejected (InfectedRecipientAction and CuredRecipientAction=reject, no quarantine), spool in a temp dir, aveserver with etc/db (all defaults: one worker per CPU, result cache on)."
 	echo "amavisd-new $(dpkg-query -W -f '${Version}' amavisd-new 2>/dev/null || echo '?'): Debian's conf.d defaults, spam checks off, virus checks through a"
 	echo "private clamd ($($CLAMD --version 2>/dev/null | cut -d/ -f1 || echo n/a), only EICAR's MD5 as signature, MaxThreads 4, CONTSCAN over a unix socket),"
 	echo "\$final_virus_destiny = D_REJECT, no quarantine, no notifications; banned-file checks as in Debian's defaults."

@@ -129,6 +129,11 @@ func startAVEServer(t testing.TB) (string, *proc) {
 	return "", nil
 }
 
+// rejectPolicy is the policy of the tests of the SMTP/LMTP filter itself:
+// infected and suspicious mail is rejected with 554 (the MTA bounces it),
+// everything else delivered, nothing kept.
+const rejectPolicy = "[smtpscan.group:default]\nInfectedRecipientAction=reject\nCuredRecipientAction=reject\nSuspiciousRecipientAction=reject\nQuarantine=no\n"
+
 type scannerRig struct {
 	addr, spool, conf string
 	p                 *proc
@@ -143,8 +148,8 @@ func startScanner(t testing.TB, aveSock, forward, protocol string, extra string)
 	if !strings.Contains(extra, "MaxCheckTime") {
 		extra += "\nMaxCheckTime=20\n"
 	}
-	conf := fmt.Sprintf("[smtpscan.general]\nListenAddress=%s\nProtocol=%s\nForwardMailer=%s\nSpoolDir=%s\nServerAddress=%s\nHostname=scanner.test\n[smtpscan.limits]\n%s\n",
-		r.addr, protocol, forward, r.spool, aveSock, extra)
+	conf := fmt.Sprintf("[smtpscan.general]\nListenAddress=%s\nProtocol=%s\nForwardMailer=%s\nSpoolDir=%s\nServerAddress=%s\nHostname=scanner.test\n[smtpscan.limits]\n%s\n%s",
+		r.addr, protocol, forward, r.spool, aveSock, extra, rejectPolicy)
 	if err := os.WriteFile(r.conf, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -379,8 +384,12 @@ func TestStdioModeServesOneLMTPSessionOnAPipe(t *testing.T) {
 	sock, _ := startAVEServer(t)
 	mta := testkit.StartMTA(t, "tcp", false)
 	d := shortDir(t)
+	conf := filepath.Join(d, "ave.conf")
+	if err := os.WriteFile(conf, []byte(rejectPolicy), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(filepath.Join(binDir, "smtpscanner"), "--stdio", "--lmtp", "--socket", sock,
-		"--forward", "smtp:"+mta.Addr, "--spool", filepath.Join(d, "spool"), "-c", os.DevNull)
+		"--forward", "smtp:"+mta.Addr, "--spool", filepath.Join(d, "spool"), "-c", conf)
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -489,13 +498,13 @@ func TestAVEServerFrozenOrKilledMidScanGives451(t *testing.T) {
 
 func TestBadConfigurationIsRefusedNamingFileSectionAndKey(t *testing.T) {
 	conf := filepath.Join(t.TempDir(), "ave.conf")
-	os.WriteFile(conf, []byte("[smtpscan.general]\nForwardMailer=uucp:host\nInfectedAction=bounce\n[smtpscan.limits]\nMaxSessions=0\n"), 0o600)
+	os.WriteFile(conf, []byte("[smtpscan.general]\nForwardMailer=uucp:host\n[smtpscan.limits]\nMaxSessions=0\n[smtpscan.group:default]\nRecipientAction=bounce\n"), 0o600)
 	cmd := exec.Command(filepath.Join(binDir, "smtpscanner"), "-c", conf)
 	out, err := cmd.CombinedOutput()
 	if err == nil {
 		t.Fatalf("started with a bad configuration:\n%s", out)
 	}
-	for _, want := range []string{conf + ": [smtpscan.general] ForwardMailer=uucp:host", "[smtpscan.general] InfectedAction=bounce", "[smtpscan.limits] MaxSessions=0"} {
+	for _, want := range []string{conf + ": [smtpscan.general] ForwardMailer=uucp:host", "[smtpscan.group:default] RecipientAction=bounce", "[smtpscan.limits] MaxSessions=0"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

@@ -127,8 +127,8 @@ func TestEximLMTPTransportEndToEnd(t *testing.T) {
 
 	inPort, reinjectPort := freePort(t), freePort(t)
 	scanConf := filepath.Join(root, "ave", "ave.conf")
-	text := fmt.Sprintf("[smtpscan.general]\nForwardMailer=smtp:127.0.0.1:%d\nSpoolDir=%s\nServerAddress=%s\nHostname=scanner.test\n[smtpscan.limits]\nMaxCheckTime=20\n",
-		reinjectPort, filepath.Join(root, "scanspool"), sock)
+	text := fmt.Sprintf("[smtpscan.general]\nForwardMailer=smtp:127.0.0.1:%d\nSpoolDir=%s\nServerAddress=%s\nHostname=scanner.test\n[smtpscan.limits]\nMaxCheckTime=20\n%s",
+		reinjectPort, filepath.Join(root, "scanspool"), sock, rejectPolicy)
 	if err := os.WriteFile(scanConf, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -24,6 +25,8 @@ import (
 	"ave/pkg/config"
 	"ave/pkg/mailer"
 	"ave/pkg/mailflow"
+	"ave/pkg/mailnotify"
+	"ave/pkg/mailpolicy"
 	"ave/pkg/scanclient"
 	"ave/pkg/smtpfilter"
 	"ave/pkg/verdict"
@@ -54,8 +57,10 @@ func run() error {
 			file = config.DefaultConfigFile
 		}
 	}
+	// Both loaders read the file: report every problem of both at once.
 	cfg, err := config.LoadSMTPScan(file)
-	if err != nil {
+	mp, perr := config.LoadMailPolicy(file)
+	if err := errors.Join(err, perr); err != nil {
 		return err
 	}
 	if cfg.ServerAddress == "" {
@@ -110,10 +115,22 @@ func run() error {
 	// Downstream sessions are kept for reuse between messages (RSET).
 	fwd := &mailer.Mailer{Dest: cfg.ForwardMailer, Hostname: cfg.Hostname, Timeout: cfg.ForwardTimeout, MaxIdle: 8}
 	defer fwd.Close()
+	tmpl, err := mailnotify.Load(mp.Notify.TemplatePath)
+	if err != nil {
+		return err
+	}
+	pol, err := mailpolicy.New(mailpolicy.Options{
+		Policy: mp, ScannedHeader: cfg.ScannedHeader, TagHeader: cfg.TagHeader, Hostname: cfg.Hostname,
+		KeyFile: cfg.QuarantineKeyFile, Templates: tmpl, Notifier: fwd, Log: log,
+	})
+	if err != nil {
+		return err
+	}
+	defer pol.Close()
 	flow, err := mailflow.New(mailflow.Options{
-		Scanner:        scanner{client},
+		Scanner:        scanner{c: client, list: needsObjectList(mp)},
 		Forwarder:      fwd,
-		Policy:         basicPolicy(cfg),
+		Policy:         pol,
 		MaxCheckTime:   cfg.MaxCheckTime,
 		ForwardTimeout: cfg.ForwardTimeout,
 	})
@@ -179,19 +196,26 @@ func listenOn(network, addr string) (net.Listener, error) {
 	return net.Listen(network, addr)
 }
 
-func basicPolicy(cfg config.SMTPScan) mailflow.BasicPolicy {
-	acts := map[verdict.Status]mailflow.BasicAction{}
-	for _, st := range []verdict.Status{verdict.Infected, verdict.Suspicious, verdict.Protected, verdict.Corrupted, verdict.Unchecked} {
-		acts[st] = mailflow.BasicAction(cfg.Actions.For(st.String()))
+// needsObjectList reports whether a group filters by name or real type.
+func needsObjectList(mp config.MailPolicy) bool {
+	for _, g := range mp.Groups {
+		if g.Check && len(g.FilterByName)+len(g.FilterByType) > 0 {
+			return true
+		}
 	}
-	return mailflow.BasicPolicy{Actions: acts, ScannedHeader: cfg.ScannedHeader, TagHeader: cfg.TagHeader}
+	return false
 }
 
-// scanner adapts scanclient to mailflow.Scanner.
-type scanner struct{ c *scanclient.Client }
+// scanner adapts scanclient to mailflow.Scanner. list asks for the list
+// of every object (the attachment filter matches names and types inside
+// archives).
+type scanner struct {
+	c    *scanclient.Client
+	list bool
+}
 
 func (s scanner) Scan(ctx context.Context, name string, size int64, r io.Reader) (*verdict.Result, error) {
-	res, err := s.c.Scan(ctx, name, "mail", size, r)
+	res, err := s.c.ScanWithOptions(ctx, name, size, r, scanclient.ScanOptions{TypeHint: "mail", ListObjects: s.list})
 	if err != nil {
 		return nil, err
 	}

@@ -160,8 +160,8 @@ func TestPostfixContentFilterEndToEnd(t *testing.T) {
 	// second smtpd.
 	d := shortDir(t)
 	r := &scannerRig{addr: fmt.Sprintf("127.0.0.1:%d", scanPort), spool: filepath.Join(d, "spool"), conf: filepath.Join(d, "ave.conf")}
-	scanConf := fmt.Sprintf("[smtpscan.general]\nListenAddress=%s\nForwardMailer=smtp:127.0.0.1:%d\nSpoolDir=%s\nServerAddress=%s\nHostname=scanner.test\n",
-		r.addr, reinjectPort, r.spool, sock)
+	scanConf := fmt.Sprintf("[smtpscan.general]\nListenAddress=%s\nForwardMailer=smtp:127.0.0.1:%d\nSpoolDir=%s\nServerAddress=%s\nHostname=scanner.test\n%s",
+		r.addr, reinjectPort, r.spool, sock, rejectPolicy)
 	if err := os.WriteFile(r.conf, []byte(scanConf), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -228,3 +228,10 @@ func (s *mtaSession) record(r Received) {
 	}
 	s.m.mu.Unlock()
 }
+
+// Reset forgets the messages accepted so far.
+func (m *FakeMTA) Reset() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.msgs, m.count = nil, 0
+}

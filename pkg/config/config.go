@@ -112,7 +112,7 @@ func (s schema) apply(file string) error {
 			lk := strings.ToLower(k.Name())
 			parse, ok := keys[lk]
 			if !ok {
-				errs = append(errs, fmt.Errorf("%s: [%s] %s: unknown key", file, name, k.Name()))
+				errs = append(errs, fmt.Errorf("%s: [%s] %s: unknown key%s", file, name, k.Name(), retiredKeys[lname+"/"+strings.ToLower(k.Name())]))
 				continue
 			}
 			// Every value in file order. ini drops empty values from
@@ -162,6 +162,15 @@ func (s schema) isForeign(lname string) bool {
 	}
 	return false
 }
+
+// retiredKeys explain keys of earlier versions, by "section/key".
+var retiredKeys = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{"infectedaction", "suspiciousaction", "protectedaction", "corruptedaction", "uncheckedaction"} {
+		m["smtpscan.general/"+k] = " (the basic actions became the [smtpscan.group:NAME] rules: use e.g. InfectedRecipientAction=reject in [smtpscan.group:default])"
+	}
+	return m
+}()
 
 func hasKnownPrefix(lname string) bool {
 	for _, p := range knownPrefixes {

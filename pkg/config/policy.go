@@ -180,7 +180,7 @@ func DefaultMailPolicy() MailPolicy {
 	return MailPolicy{
 		Groups: []MailGroup{DefaultMailGroup(DefaultGroupName)},
 		Report: MailReport{ReportFilePermission: 0o640},
-		Notify: MailNotify{TemplatePath: "/etc/ave/templates", MaxNotifications: 20},
+		Notify: MailNotify{TemplatePath: "", MaxNotifications: 20},
 	}
 }
 

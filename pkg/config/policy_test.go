@@ -120,7 +120,7 @@ func TestLoadMailPolicyWithoutFileGivesDefaults(t *testing.T) {
 			t.Errorf("%v: got %+v, want %+v", s, g.Rules[s], w)
 		}
 	}
-	if p.Report != (MailReport{ReportFilePermission: 0o640}) || p.Notify != (MailNotify{TemplatePath: "/etc/ave/templates", MaxNotifications: 20}) {
+	if p.Report != (MailReport{ReportFilePermission: 0o640}) || p.Notify != (MailNotify{TemplatePath: "", MaxNotifications: 20}) {
 		t.Errorf("report %+v notify %+v", p.Report, p.Notify)
 	}
 }

@@ -23,11 +23,10 @@ type SMTPScan struct {
 	ServerAddress string // aveserver socket ("" = [aveserver.general] ListenAddress)
 	Hostname      string // name in the greeting and in EHLO/LHLO downstream ("" = the host name)
 	ScannedHeader string // header line added to every forwarded message ("" = none)
-	TagHeader     string // header name carrying the status and names on "tag" ("" = none)
+	TagHeader     string // header name carrying the status and names on non-clean copies ("" = none)
 	// age X25519 identity of the mail quarantine stores (QuarantinePath
 	// of the groups); created with mode 0600 on first use.
 	QuarantineKeyFile string
-	Actions           MailActions // what to do by status
 
 	// [smtpscan.limits]
 	MaxCheckTime   time.Duration // time allowed to scan one message before 451
@@ -37,25 +36,6 @@ type SMTPScan struct {
 	ReadTimeout    time.Duration // one command, or a whole DATA transfer, from the MTA
 	WriteTimeout   time.Duration // one reply to the MTA
 	ForwardTimeout time.Duration // one whole downstream transaction
-}
-
-// MailAction is the basic action taken on a message of a given status
-// until the group policy lands.
-type MailAction string
-
-// Mail actions.
-const (
-	MailDeliver MailAction = "deliver" // forward unchanged (apart from ScannedHeader)
-	MailTag     MailAction = "tag"     // forward with TagHeader naming status and signatures
-	MailReject  MailAction = "reject"  // 554 5.7.1 with the signature names; the MTA bounces
-	MailDiscard MailAction = "discard" // accept (250) and drop
-)
-
-// MailActions holds the basic action by status of [smtpscan.general]:
-// InfectedAction, SuspiciousAction, ProtectedAction, CorruptedAction,
-// UncheckedAction.
-type MailActions struct {
-	Infected, Suspicious, Protected, Corrupted, Unchecked MailAction
 }
 
 // Mailer is a parsed ForwardMailer value:
@@ -141,24 +121,6 @@ func (c SMTPScan) ListenNetwork() string {
 	return "tcp"
 }
 
-// For returns the action for status name s (INFECTED, SUSPICIOUS,
-// PROTECTED, CORRUPTED, UNCHECKED); CLEAN and unknown names deliver.
-func (a MailActions) For(s string) MailAction {
-	switch strings.ToUpper(s) {
-	case "INFECTED":
-		return a.Infected
-	case "SUSPICIOUS":
-		return a.Suspicious
-	case "PROTECTED":
-		return a.Protected
-	case "CORRUPTED":
-		return a.Corrupted
-	case "UNCHECKED":
-		return a.Unchecked
-	}
-	return MailDeliver
-}
-
 // DefaultSMTPScan is the configuration used with no file: a Postfix
 // content_filter on 127.0.0.1:10025 re-injecting on 127.0.0.1:10026.
 func DefaultSMTPScan() SMTPScan {
@@ -170,20 +132,13 @@ func DefaultSMTPScan() SMTPScan {
 		ScannedHeader:     "X-Virus-Scanned: AVE smtpscanner",
 		TagHeader:         "X-AVE-Status",
 		QuarantineKeyFile: "/var/lib/ave/quarantine.key",
-		Actions: MailActions{
-			Infected:   MailReject,
-			Suspicious: MailReject,
-			Protected:  MailTag,
-			Corrupted:  MailTag,
-			Unchecked:  MailTag,
-		},
-		MaxCheckTime:   60 * time.Second,
-		MaxMessageSize: 64 << 20,
-		MaxSessions:    100,
-		MaxRecipients:  1000,
-		ReadTimeout:    10 * time.Minute,
-		WriteTimeout:   time.Minute,
-		ForwardTimeout: 10 * time.Minute,
+		MaxCheckTime:      60 * time.Second,
+		MaxMessageSize:    64 << 20,
+		MaxSessions:       100,
+		MaxRecipients:     1000,
+		ReadTimeout:       10 * time.Minute,
+		WriteTimeout:      time.Minute,
+		ForwardTimeout:    10 * time.Minute,
 	}
 }
 
@@ -203,11 +158,6 @@ func LoadSMTPScan(file string) (SMTPScan, error) {
 			"scannedheader":     headerLine(&c.ScannedHeader),
 			"tagheader":         headerName(&c.TagHeader),
 			"quarantinekeyfile": absPath(&c.QuarantineKeyFile),
-			"infectedaction":    mailAction(&c.Actions.Infected),
-			"suspiciousaction":  mailAction(&c.Actions.Suspicious),
-			"protectedaction":   mailAction(&c.Actions.Protected),
-			"corruptedaction":   mailAction(&c.Actions.Corrupted),
-			"uncheckedaction":   mailAction(&c.Actions.Unchecked),
 		},
 		"smtpscan.limits": {
 			"maxchecktime":   duration(&c.MaxCheckTime, time.Second),
@@ -310,16 +260,4 @@ func validHeaderName(n string) error {
 		}
 	}
 	return nil
-}
-
-func mailAction(dst *MailAction) func(string) error {
-	return func(v string) error {
-		for _, a := range []MailAction{MailDeliver, MailTag, MailReject, MailDiscard} {
-			if strings.EqualFold(string(a), v) {
-				*dst = a
-				return nil
-			}
-		}
-		return errors.New("expected one of deliver, tag, reject, discard")
-	}
 }

@@ -28,11 +28,6 @@ ServerAddress = /run/x.sock
 Hostname = mx.example.org
 ScannedHeader = X-Scanned: yes
 TagHeader = X-Virus
-InfectedAction = discard
-SuspiciousAction = tag
-ProtectedAction = reject
-CorruptedAction = deliver
-UncheckedAction = Reject
 
 [smtpscan.limits]
 MaxCheckTime = 2m
@@ -59,7 +54,6 @@ Whatever = not ours
 	want.Hostname = "mx.example.org"
 	want.ScannedHeader = "X-Scanned: yes"
 	want.TagHeader = "X-Virus"
-	want.Actions = MailActions{Infected: MailDiscard, Suspicious: MailTag, Protected: MailReject, Corrupted: MailDeliver, Unchecked: MailReject}
 	want.MaxCheckTime = 2 * time.Minute
 	want.MaxMessageSize = 0
 	want.MaxSessions = 7
@@ -103,7 +97,7 @@ MaxSessions = 0
 		"[smtpscan.general] SpoolDir=spool: expected an absolute path",
 		"[smtpscan.general] ScannedHeader=no colon here: expected a header line",
 		"[smtpscan.general] TagHeader=X Bad: bad header name",
-		"[smtpscan.general] InfectedAction=bounce: expected one of deliver, tag, reject, discard",
+		"[smtpscan.general] InfectedAction: unknown key (the basic actions became the [smtpscan.group:NAME] rules",
 		"[smtpscan.general] Listen: unknown key",
 		"[smtpscan.limits] MaxCheckTime=soon: expected seconds",
 		"[smtpscan.limits] MaxMessageSize=10: expected a size",
@@ -148,14 +142,5 @@ func TestParseMailer(t *testing.T) {
 				t.Fatalf("String() %q does not parse back: %+v %v", got.String(), back, err)
 			}
 		})
-	}
-}
-
-func TestMailActionsFor(t *testing.T) {
-	a := DefaultSMTPScan().Actions
-	for s, want := range map[string]MailAction{"INFECTED": MailReject, "suspicious": MailReject, "PROTECTED": MailTag, "CORRUPTED": MailTag, "UNCHECKED": MailTag, "CLEAN": MailDeliver} {
-		if got := a.For(s); got != want {
-			t.Errorf("For(%s) = %s, want %s", s, got, want)
-		}
 	}
 }

@@ -1,0 +1,180 @@
+package mailpolicy
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"ave/pkg/config"
+	"ave/pkg/mailedit"
+	"ave/pkg/mailflow"
+	"ave/pkg/mailnotify"
+)
+
+// after sends the notifications and writes the report lines of a
+// message once its replies are final.
+func (p *Policy) after(ctx context.Context, m *message, o *mailflow.Outcome) {
+	p.report.write(p.opt.Log, m, o)
+	if o.PolicyErr != nil || o.ScanErr != nil {
+		return
+	}
+	var header []byte
+	if m.raw != nil {
+		header = mailedit.HeaderBlock(m.raw)
+	}
+	budget := p.opt.Policy.Notify.MaxNotifications
+	var supAll, toSender bool
+	var supWhy string
+	checked := false
+	for _, run := range m.runs {
+		if run.a == nil || run.a.Clean {
+			continue
+		}
+		r := run.rules
+		if !r.SenderNotify && !r.RecipientNotify && !r.AdminNotify {
+			continue
+		}
+		if !checked {
+			if err := m.load(); err != nil {
+				p.opt.Log.Warn("notifications not sent", "queue_id", m.root, "error", err)
+				return
+			}
+			header = mailedit.HeaderBlock(m.raw)
+			supAll, toSender, supWhy = mailnotify.Suppress(m.in.Env.From, header)
+			checked = true
+		}
+		if supAll {
+			p.opt.Log.Info("notifications suppressed", "queue_id", m.root, "reason", supWhy)
+			return
+		}
+		send := func(kind mailnotify.Kind, to string, d mailnotify.Data, atts []mailnotify.Attachment) {
+			if budget <= 0 {
+				p.opt.Log.Warn("notification not sent: MaxNotifications reached", "queue_id", m.root, "to", to)
+				return
+			}
+			budget--
+			p.notify(ctx, m, run, kind, to, d, atts)
+		}
+		var rcpts []string
+		for _, i := range run.idx {
+			rcpts = append(rcpts, m.in.Env.Rcpts[i].Addr)
+		}
+		base := mailnotify.Data{QueueID: m.root, MessageID: o.MessageID, Sender: m.in.Env.From, Recipients: rcpts,
+			Status: strings.ToUpper(run.a.Status.String()), Names: run.a.Names(), Group: run.g.Name,
+			Report: run.report, Hostname: p.opt.Hostname, Date: time.Now(), Header: header}
+		report := mailnotify.Attachment{Filename: "report.txt", ContentType: "text/plain; charset=utf-8", Data: []byte(run.report)}
+
+		if r.SenderNotify && toSender {
+			d := base
+			d.Action = p.actionText(run, o, -1)
+			var atts []mailnotify.Attachment
+			if r.SenderAttachReport {
+				atts = append(atts, report)
+			}
+			send(mailnotify.Sender, m.in.Env.From, d, atts)
+		}
+		if r.RecipientNotify {
+			for _, i := range run.idx {
+				d := base
+				d.Recipients = []string{m.in.Env.Rcpts[i].Addr}
+				d.Action = p.actionText(run, o, i)
+				var atts []mailnotify.Attachment
+				if r.RecipientAttachReport && o.Decisions[i].Action != mailflow.Deliver {
+					atts = append(atts, report)
+				}
+				send(mailnotify.Recipient, m.in.Env.Rcpts[i].Addr, d, atts)
+			}
+		}
+		if r.AdminNotify && run.g.AdminAddress != "" {
+			d := base
+			d.Action = p.actionText(run, o, -1)
+			var atts []mailnotify.Attachment
+			switch r.AdminAction {
+			case config.ActionUnchanged:
+				atts = append(atts, mailnotify.Attachment{Filename: "original.eml", ContentType: "message/rfc822", Data: m.raw})
+			case config.ActionCured:
+				if c, ok, err := p.curedCopy(m, run); err == nil && ok {
+					if c == nil {
+						c = m.raw
+					}
+					atts = append(atts, mailnotify.Attachment{Filename: "cured.eml", ContentType: "message/rfc822", Data: c})
+				}
+			}
+			if r.AdminAttachReport {
+				atts = append(atts, report)
+			}
+			send(mailnotify.Admin, run.g.AdminAddress, d, atts)
+		}
+	}
+}
+
+// actionText says what happened to the message for recipient i, or for
+// the whole group when i < 0.
+func (p *Policy) actionText(run *groupRun, o *mailflow.Outcome, i int) string {
+	idx := run.idx
+	if i >= 0 {
+		idx = []int{i}
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, j := range idx {
+		var s string
+		d, rep := o.Decisions[j], o.Replies[j]
+		switch {
+		case d.Action == mailflow.Reject:
+			s = "rejected"
+		case d.Action == mailflow.Discard:
+			s = "not delivered"
+		case !rep.OK():
+			s = "not delivered yet (" + rep.String() + ")"
+		case d.Content == nil:
+			s = "delivered unchanged"
+		default:
+			s = "delivered " + map[config.RuleAction]string{config.ActionCured: "cured (infected or filtered parts removed)",
+				config.ActionRemove: "without the parts found", config.ActionUnchanged: "unchanged"}[run.rules.RecipientAction]
+			if run.rules.RecipientAttachReport {
+				s += ", with the scan report"
+			}
+		}
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	s := strings.Join(out, "; ")
+	if run.g.Quarantine && run.rules.Quarantine {
+		s += "; kept in quarantine"
+	}
+	return s
+}
+
+// notify renders and sends one notification with the null envelope
+// sender; a failure is logged and changes nothing else.
+func (p *Policy) notify(ctx context.Context, m *message, run *groupRun, kind mailnotify.Kind, to string, d mailnotify.Data, atts []mailnotify.Attachment) {
+	if p.opt.Notifier == nil {
+		p.opt.Log.Warn("notification not sent: no forwarder", "queue_id", m.root, "to", to)
+		return
+	}
+	msg, err := p.opt.Templates.Render(kind, run.g.NotifyFromAddress, to, d, atts)
+	if err != nil {
+		p.opt.Log.Warn("notification not rendered", "queue_id", m.root, "to", to, "error", err)
+		return
+	}
+	env := &mailflow.Envelope{From: "", Rcpts: []mailflow.Recipient{{Addr: to}}}
+	if bytes.ContainsFunc(msg, func(r rune) bool { return r >= 0x80 }) {
+		env.Body = "8BITMIME"
+	}
+	replies := p.opt.Notifier.Forward(ctx, env, int64(len(msg)), func() io.Reader { return bytes.NewReader(msg) })
+	if len(replies) == 0 || !replies[0].OK() {
+		reply := "no reply"
+		if len(replies) > 0 {
+			reply = replies[0].String()
+		}
+		p.opt.Log.Warn("notification refused", "queue_id", m.root, "kind", fmt.Sprint(kind), "to", to, "reply", reply)
+		return
+	}
+	p.opt.Log.Info("notification sent", "queue_id", m.root, "kind", fmt.Sprint(kind), "to", to)
+}
