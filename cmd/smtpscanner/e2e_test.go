@@ -34,7 +34,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	for _, c := range []string{"aveserver", "smtpscanner"} {
+	for _, c := range []string{"aveserver", "smtpscanner", "avectl"} {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, c), "ave/cmd/"+c)
 		if c != "aveserver" {
 			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")

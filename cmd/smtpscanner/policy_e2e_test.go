@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/mail"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -511,4 +512,114 @@ func decodeQP(b []byte) []byte {
 		return b
 	}
 	return out
+}
+
+// startPolicyText runs smtpscanner with the given group sections.
+func startPolicyText(t *testing.T, aveSock, sections string) *policyRig {
+	t.Helper()
+	d := shortDir(t)
+	name := filepath.Join(d, "policy.conf")
+	if err := os.WriteFile(name, []byte(sections), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	abs, _ := filepath.Abs("../../etc/examples")
+	rel, err := filepath.Rel(abs, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startPolicy(t, aveSock, rel)
+}
+
+func TestPolicyFilterByRealTypeSubjectTagAndUncheckedGroup(t *testing.T) {
+	sock, _ := startAVEServer(t)
+	p := startPolicyText(t, sock, `
+[smtpscan.group:raw]
+Recipients=^raw@example\.com$
+Check=no
+
+[smtpscan.group:default]
+FilterByType=^pe$
+FilterByMIME=^application/x-msdownload$
+FilteredRecipientAction=remove
+FilteredSubjectTag=[FILTERED]
+CuredSubjectTag=[CURED]
+`)
+	// An executable renamed to .txt is found by its real type.
+	pe := make([]byte, 0x200) // a DOS header pointing at "PE\0\0": harmless
+	copy(pe, "MZ")
+	pe[0x3c] = 0x80
+	copy(pe[0x80:], "PE\x00\x00")
+	renamed := string(testkit.Mail("notes.txt", pe))
+	if err := sendFrom(t, p.addr, "sender@example.org", []string{"a@example.com", "raw@example.com"}, renamed); err != nil {
+		t.Fatal(err)
+	}
+	d := collect(t, p.mta)
+	cp := d.copies["a@example.com"]
+	ps := parts(t, cp)
+	if hasPart(ps, func(x part) bool { return x.filename == "notes.txt" }) || !hasPart(ps, func(x part) bool { return bytes.Contains(x.body, []byte("FILTERED by type pe")) }) {
+		t.Fatalf("renamed executable not filtered: %+v", ps)
+	}
+	msg, err := mail.ReadMessage(bytes.NewReader(cp))
+	if err != nil || msg.Header.Get("Subject") != "[FILTERED] test" {
+		t.Fatalf("subject tag: %v %q", err, msg.Header.Get("Subject"))
+	}
+	// Check=no: delivered as it came, no header added.
+	if string(d.copies["raw@example.com"]) != renamed {
+		t.Fatalf("unchecked group copy changed:\n%s", d.copies["raw@example.com"])
+	}
+	es := p.quarantined(t)
+	if len(es) != 1 || es[0].Kind != "part" || es[0].PartName != "notes.txt" {
+		t.Fatalf("quarantine: %+v", es)
+	}
+
+	// Declared type filter.
+	p.mta.Reset()
+	declared := strings.Replace(string(testkit.Mail("tool.bin", []byte("plain bytes"))), "application/octet-stream", "application/x-msdownload", 1)
+	if err := sendFrom(t, p.addr, "sender@example.org", []string{"a@example.com"}, declared); err != nil {
+		t.Fatal(err)
+	}
+	d = collect(t, p.mta)
+	if !hasPart(parts(t, d.copies["a@example.com"]), func(x part) bool {
+		return bytes.Contains(x.body, []byte("FILTERED by MIME type application/x-msdownload"))
+	}) {
+		t.Fatalf("declared type not filtered:\n%s", d.copies["a@example.com"])
+	}
+
+	// Only unchecked recipients: the message is not scanned at all.
+	p.mta.Reset()
+	if err := sendFrom(t, p.addr, "sender@example.org", []string{"raw@example.com"}, infectedAttachment()); err != nil {
+		t.Fatal(err)
+	}
+	if d := collect(t, p.mta); string(d.copies["raw@example.com"]) != infectedAttachment() {
+		t.Fatal("unchecked group: message changed")
+	}
+	if !strings.Contains(p.p.log.String(), "status=UNSCANNED") {
+		t.Fatalf("log does not show the message unscanned:\n%s", p.p.log.String())
+	}
+}
+
+func TestPolicyQuarantinedMessageIsReleasedByAvectl(t *testing.T) {
+	sock, _ := startAVEServer(t)
+	p := startPolicy(t, sock, "5.2.4-block-delivery.conf")
+	if err := sendFrom(t, p.addr, "sender@example.org", []string{"a@example.com"}, infectedBody); err != nil {
+		t.Fatal(err)
+	}
+	es := p.quarantined(t)
+	if len(es) != 1 {
+		t.Fatalf("quarantine: %+v", es)
+	}
+	p.mta.Reset()
+	out, err := exec.Command(filepath.Join(binDir, "avectl"), "quarantine", "--store", p.qdir, "--key", p.key,
+		"release", es[0].ID, "--mailer", "smtp:"+p.mta.Addr).CombinedOutput()
+	if err != nil {
+		t.Fatalf("release: %v\n%s", err, out)
+	}
+	msgs := p.mta.Messages()
+	if len(msgs) != 1 || string(msgs[0].Data) != infectedBody || msgs[0].From != "sender@example.org" || strings.Join(msgs[0].Rcpts, ",") != "a@example.com" {
+		t.Fatalf("released: %+v", msgs)
+	}
+	list, _ := exec.Command(filepath.Join(binDir, "avectl"), "quarantine", "--store", p.qdir, "--key", p.key, "list").CombinedOutput()
+	if !strings.Contains(string(list), es[0].ID) || !strings.Contains(string(list), "<body-1@example.org>") {
+		t.Fatalf("list:\n%s", list)
+	}
 }
