@@ -262,13 +262,26 @@ func (m *Message) Size() int64 { return m.size }
 // Received is how long receiving and syncing took.
 func (m *Message) Received() time.Duration { return m.received }
 
-// Reader returns a new reader of the whole message.
+// Reader returns a new reader of the whole message. The reader of a
+// message held in memory also has Bytes (scanclient.BytesReader), so the
+// scanner can send it without copying.
 func (m *Message) Reader() io.Reader {
 	if m.mem != nil {
-		return bytes.NewReader(m.mem)
+		r := &memReader{data: m.mem}
+		r.Reset(m.mem)
+		return r
 	}
 	return io.NewSectionReader(m.f, 0, m.size)
 }
+
+// memReader reads a message held in memory.
+type memReader struct {
+	bytes.Reader
+	data []byte
+}
+
+// Bytes returns the bytes not read yet.
+func (r *memReader) Bytes() []byte { return r.data[len(r.data)-r.Len():] }
 
 // Remove closes and deletes the spool file and frees the memory copy:
 // call it once the outcome is final (replied to the MTA or about to be),

@@ -36,6 +36,20 @@ func spoolOne(t *testing.T, sp *Spool, data []byte, piece int) *Message {
 			t.Fatalf("Reader: %d bytes, %v; want %d bytes", len(got), err, len(data))
 		}
 	}
+	if br, ok := m.Reader().(interface{ Bytes() []byte }); ok {
+		r := m.Reader()
+		if !bytes.Equal(br.Bytes(), data) || m.mem == nil {
+			t.Fatalf("Bytes: %d bytes, want %d (in memory %v)", len(br.Bytes()), len(data), m.mem != nil)
+		}
+		if len(data) > 10 {
+			io.ReadFull(r, make([]byte, 10))
+			if rest := r.(interface{ Bytes() []byte }).Bytes(); !bytes.Equal(rest, data[10:]) {
+				t.Fatalf("Bytes after reading 10: %d bytes", len(rest))
+			}
+		}
+	} else if m.mem != nil {
+		t.Fatal("the reader of a message in memory has no Bytes")
+	}
 	return m
 }
 

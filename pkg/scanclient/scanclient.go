@@ -7,7 +7,6 @@
 package scanclient
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -94,9 +93,23 @@ func (c *Client) Scan(ctx context.Context, name, hint string, size int64, r io.R
 	return c.ScanWithOptions(ctx, name, size, r, ScanOptions{TypeHint: hint})
 }
 
+// BytesReader is a reader that holds the rest of its content in memory
+// (bytes.Buffer is one): Scan sends those bytes as they are, without
+// reading them, when they are exactly size bytes (or size is 0); the
+// reader is not advanced.
+type BytesReader interface {
+	io.Reader
+	Bytes() []byte // the bytes not read yet
+}
+
 // ScanWithOptions is Scan with every option: it streams r to the daemon
 // under name and returns the verdict. size may be 0 when unknown.
 func (c *Client) ScanWithOptions(ctx context.Context, name string, size int64, r io.Reader, opt ScanOptions) (*Result, error) {
+	if br, ok := r.(BytesReader); ok {
+		if data := br.Bytes(); size <= 0 || int64(len(data)) == size {
+			return c.scanData(ctx, name, data, opt)
+		}
+	}
 	stream, err := c.api.Scan(ctx)
 	if err != nil {
 		return nil, mapErr(err)
@@ -139,14 +152,42 @@ func (c *Client) ScanWithOptions(ctx context.Context, name string, size int64, r
 	return fromProto(resp), nil
 }
 
+// scanData streams data in chunks of up to chunkSize, without copying it
+// (gRPC marshals each chunk before Send returns).
+func (c *Client) scanData(ctx context.Context, name string, data []byte, opt ScanOptions) (*Result, error) {
+	stream, err := c.api.Scan(ctx)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	msg := &avev1.ScanChunk{Header: &avev1.ScanHeader{Name: name, TypeHint: opt.TypeHint, Size: int64(len(data)), ListObjects: opt.ListObjects}}
+	for first := true; first || len(data) > 0; first = false {
+		n := min(len(data), chunkSize)
+		msg.Data = data[:n]
+		data = data[n:]
+		if err := stream.Send(msg); err != nil {
+			if err == io.EOF {
+				// The server ended the stream: its status says why.
+				_, err = stream.CloseAndRecv()
+			}
+			return nil, mapErr(err)
+		}
+		msg.Header = nil
+	}
+	resp, err := stream.CloseAndRecv()
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return fromProto(resp), nil
+}
+
 // ScanBytes scans an object held in memory.
 func (c *Client) ScanBytes(ctx context.Context, name, hint string, data []byte) (*Result, error) {
-	return c.Scan(ctx, name, hint, int64(len(data)), bytes.NewReader(data))
+	return c.scanData(ctx, name, data, ScanOptions{TypeHint: hint})
 }
 
 // ScanBytesWithOptions scans an object held in memory.
 func (c *Client) ScanBytesWithOptions(ctx context.Context, name string, data []byte, opt ScanOptions) (*Result, error) {
-	return c.ScanWithOptions(ctx, name, int64(len(data)), bytes.NewReader(data), opt)
+	return c.scanData(ctx, name, data, opt)
 }
 
 // ScanPath asks the daemon to open path itself (same host only).
