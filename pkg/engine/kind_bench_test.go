@@ -17,6 +17,7 @@ import (
 	"ave/pkg/sigdb"
 	"ave/pkg/unpack"
 	"ave/pkg/verdict"
+	"ave/pkg/yarascan"
 )
 
 // BenchmarkCorpusKind scans each kind of file of the `make bench` corpus
@@ -187,5 +188,45 @@ func BenchmarkCorpusObjects(b *testing.B) {
 				b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/float64(len(objs)), "µs/object")
 			})
 		}
+	}
+}
+
+// BenchmarkInspectFixedCost is the per-object cost of matching with the
+// bench DB: one object of each size, through matcher.inspect (hashes and
+// YARA), and through the YARA scanner alone.
+func BenchmarkInspectFixedCost(b *testing.B) {
+	dir := os.Getenv("AVE_BENCH_DATA")
+	if dir == "" {
+		dir = "../../bench-out/data"
+	}
+	if _, err := os.Stat(filepath.Join(dir, "db")); err != nil {
+		b.Skip("no bench DB: run make bench first")
+	}
+	db, err := sigdb.Load(filepath.Join(dir, "db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ref := newRef(db)
+	sc, err := ref.scanner()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ref.putScanner(sc)
+	m := &matcher{db: db, sc: sc}
+	for _, size := range []int{16, 4 << 10, 64 << 10} {
+		data := []byte(strings.Repeat("BT /F1 12 Tf 72 712 Td (Hello) Tj ET\n", size/37+1)[:size])
+		o := &unpack.Object{Path: "x.pdf/obj5", Name: "obj5", Data: data, Type: "text", Depth: 1}
+		b.Run(fmt.Sprintf("inspect/%d", size), func(b *testing.B) {
+			b.SetBytes(int64(size))
+			for i := 0; i < b.N; i++ {
+				m.inspect(context.Background(), o)
+			}
+		})
+		b.Run(fmt.Sprintf("yara/%d", size), func(b *testing.B) {
+			b.SetBytes(int64(size))
+			for i := 0; i < b.N; i++ {
+				sc.Scan(data, yarascan.Vars{Filename: o.Name, Filetype: string(o.Type), Path: o.Path, Depth: o.Depth}, time.Minute)
+			}
+		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"mime/quotedprintable"
 	"strings"
 	"testing"
@@ -582,4 +583,55 @@ func FuzzWalkMIME(f *testing.F) {
 			t.Fatalf("members hold %d bytes, more than the %d-byte message", total, len(data))
 		}
 	})
+}
+
+// decodeBase64Simple is decodeBase64 without its fast path: one character
+// at a time.
+func decodeBase64Simple(src []byte) (out []byte, bad int) {
+	var q [4]byte
+	n := 0
+	flush := func() {
+		switch n {
+		case 1:
+			bad++
+		case 2:
+			out = append(out, q[0]<<2|q[1]>>4)
+		case 3:
+			out = append(out, q[0]<<2|q[1]>>4, q[1]<<4|q[2]>>2)
+		}
+		n = 0
+	}
+	for _, c := range src {
+		switch v := b64Values[c]; v {
+		case b64Space:
+		case b64Pad:
+			flush()
+		case b64Invalid:
+			bad++
+		default:
+			q[n] = v
+			if n++; n == 4 {
+				out = append(out, q[0]<<2|q[1]>>4, q[1]<<4|q[2]>>2, q[2]<<6|q[3])
+				n = 0
+			}
+		}
+	}
+	flush()
+	return out, bad
+}
+
+func TestDecodeBase64FastPathAgrees(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	pieces := []string{"QUJD", "QU", "Q", "=", "==", "\r\n", " ", "\t", "!", "*", "\xff", "ZXhhbXBsZQ", "+/+/", "-_"}
+	for i := 0; i < 20000; i++ {
+		var b []byte
+		for n := rng.IntN(30); n > 0; n-- {
+			b = append(b, pieces[rng.IntN(len(pieces))]...)
+		}
+		got, gbad := decodeBase64(b)
+		want, wbad := decodeBase64Simple(b)
+		if !bytes.Equal(got, want) || gbad != wbad {
+			t.Fatalf("decodeBase64(%q) = %q, %d; one at a time: %q, %d", b, got, gbad, want, wbad)
+		}
+	}
 }
