@@ -19,7 +19,9 @@ func init() {
 //   - each data: URI, decoded (base64 or percent-encoding), as
 //     "data-uri-N" (N counts from 1 in document order);
 //   - when the document uses numeric character references ("&#88;&#53;"),
-//     its text with every character reference decoded, as "html-unescaped".
+//     its text with every character reference decoded, as "html-unescaped"
+//     (not when decoding changes nothing: those bytes are the document's,
+//     already scanned).
 func walkHTML(ctx context.Context, c *Container, yield func(Member) error) error {
 	d := c.Data
 	n := 0

@@ -134,3 +134,23 @@ func FuzzHTMLScanners(f *testing.F) {
 		checkHTMLScanners(t, d)
 	})
 }
+
+// TestHTMLUnescapedOnlyWhenChanged: "&#" that decodes nothing yields no
+// html-unescaped copy (its bytes are the document's); a named reference
+// beside it still counts as a change.
+func TestHTMLUnescapedOnlyWhenChanged(t *testing.T) {
+	for page, want := range map[string]string{
+		"<html>C&#; and &#x</html>":    "",
+		"<html>&#; &amp; &#65</html>":  "<html>&#; & A</html>",
+		"<html>&#65;&#x42;&#67</html>": "<html>ABC</html>",
+	} {
+		var got string
+		err := walkHTML(context.Background(), &Container{Data: []byte(page)}, func(m Member) error {
+			got = string(m.Data)
+			return nil
+		})
+		if err != nil || got != want {
+			t.Errorf("%q: html-unescaped %q, want %q (err %v)", page, got, want, err)
+		}
+	}
+}
