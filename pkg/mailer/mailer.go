@@ -315,6 +315,10 @@ type client struct {
 	// needRset: a reused session whose RSET was not sent yet (it goes
 	// in front of the next pipelined MAIL).
 	needRset bool
+	// inData: the message content was being sent when the transaction
+	// failed; a QUIT now would be content, so the session is just closed
+	// (without the final dot the downstream discards the message).
+	inData bool
 }
 
 // open reads the greeting (RFC 5321 section 4.3.1) and says EHLO/LHLO.
@@ -395,6 +399,7 @@ func (c *client) transact(env *mailflow.Envelope, size int64, msg io.Reader, rep
 		}
 		return tooMany, true
 	}
+	c.inData = true // until the final dot is sent
 	if err := writeDotStuffed(c.w, msg); err != nil {
 		fail(err)
 		return
@@ -403,6 +408,7 @@ func (c *client) transact(env *mailflow.Envelope, size int64, msg io.Reader, rep
 		fail(err)
 		return
 	}
+	c.inData = false
 	if !c.finalReplies(accepted, replies) {
 		return tooMany, false
 	}
@@ -513,6 +519,7 @@ func (c *client) transactPipelined(env *mailflow.Envelope, size int64, msg io.Re
 	if len(accepted) == 0 {
 		return tooMany, false, false
 	}
+	c.inData = true // until the final dot is sent
 	if err := writeDotStuffed(c.w, msg); err != nil {
 		fail(err)
 		return tooMany, false, false
@@ -521,6 +528,7 @@ func (c *client) transactPipelined(env *mailflow.Envelope, size int64, msg io.Re
 		fail(fmt.Errorf("%w: %v", errBroken, err))
 		return tooMany, false, false
 	}
+	c.inData = false
 	if !c.finalReplies(accepted, replies) {
 		return tooMany, false, false
 	}
@@ -564,6 +572,9 @@ func refused(r mailflow.Reply) mailflow.Reply {
 const quitTimeout = 10 * time.Second
 
 func (c *client) quit() {
+	if c.inData {
+		return
+	}
 	if nc, ok := c.conn.(net.Conn); ok {
 		nc.SetDeadline(time.Now().Add(quitTimeout))
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -445,5 +447,35 @@ func TestForwardPipelinedKeepsRecipientsAcceptedAfterA452(t *testing.T) {
 	}
 	if strings.Join(got, " ") != "a@x,c@x b@x" {
 		t.Fatalf("transactions %q", got)
+	}
+}
+
+// TestForwardDeliversNothingWhenTheMessageEndsInAnError: a message whose
+// reader fails (a spool read error) is not delivered: no final dot, the
+// session is closed at once (no QUIT, which would be content), 451.
+func TestForwardDeliversNothingWhenTheMessageEndsInAnError(t *testing.T) {
+	for _, lmtp := range []bool{false, true} {
+		mta := testkit.StartMTA(t, "tcp", lmtp)
+		proto := map[bool]string{false: "smtp", true: "lmtp"}[lmtp]
+		m := &Mailer{Dest: config.Mailer{Protocol: proto, Network: "tcp", Address: mta.Addr}, MaxIdle: 1, Timeout: 20 * time.Second}
+		body := "Subject: x\r\n\r\nbody\r\n"
+		env := &mailflow.Envelope{From: "a@x", Rcpts: []mailflow.Recipient{{Addr: "b@x"}, {Addr: "c@x"}}}
+		r := m.Forward(context.Background(), env, int64(len(body)), func() io.Reader {
+			return io.MultiReader(strings.NewReader(body), iotest.ErrReader(errors.New("mailflow: spool: read failed")))
+		})
+		for i, rep := range r {
+			if rep.Code != 451 || !rep.Local {
+				t.Fatalf("%s reply %d: %+v", proto, i, rep)
+			}
+		}
+		// The next message goes through (a new session).
+		r = m.Forward(context.Background(), env, int64(len(body)), func() io.Reader { return strings.NewReader(body) })
+		if r[0].Code != 250 || r[1].Code != 250 {
+			t.Fatalf("%s: %+v", proto, r)
+		}
+		if msgs := mta.Messages(); len(msgs) != 1 {
+			t.Fatalf("%s: %d messages delivered, want 1", proto, len(msgs))
+		}
+		m.Close()
 	}
 }
