@@ -1,7 +1,6 @@
 package smtp
 
 import (
-	"bufio"
 	"crypto/tls"
 	"encoding/base64"
 	"errors"
@@ -86,7 +85,7 @@ func (c *Conn) init() {
 
 	c.text = textproto.NewConn(rwc)
 	if c.server.ReadBufferSize > 0 { // AVE PATCH (read buffer)
-		c.text.R = bufio.NewReaderSize(rwc, c.server.ReadBufferSize)
+		c.text.R = c.server.getReader(rwc)
 	}
 }
 

@@ -1,6 +1,7 @@
 package smtp
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -96,6 +97,7 @@ type Server struct {
 	done chan struct{}
 
 	locker    sync.Mutex
+	readers   sync.Pool // AVE PATCH (read buffer): *bufio.Reader of ReadBufferSize
 	listeners []net.Listener
 	conns     map[*Conn]struct{}
 }
@@ -165,6 +167,7 @@ func (s *Server) handleConn(c *Conn) error {
 
 	defer func() {
 		c.Close()
+		s.putReader(c) // AVE PATCH (read buffer)
 
 		s.locker.Lock()
 		delete(s.conns, c)
@@ -329,4 +332,24 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-connDone:
 		return err
 	}
+}
+
+// AVE PATCH (read buffer): the ReadBufferSize readers are recycled
+// between connections. A connection's reader goes back to the pool when
+// its handleConn returns: by then nothing reads from it (the LMTP DATA
+// goroutine has ended; BDAT's goroutine reads its pipe).
+func (s *Server) getReader(r io.Reader) *bufio.Reader {
+	if br, ok := s.readers.Get().(*bufio.Reader); ok && br.Size() == s.ReadBufferSize {
+		br.Reset(r)
+		return br
+	}
+	return bufio.NewReaderSize(r, s.ReadBufferSize)
+}
+
+func (s *Server) putReader(c *Conn) {
+	if s.ReadBufferSize <= 0 || c.text == nil || c.text.R.Size() != s.ReadBufferSize {
+		return
+	}
+	c.text.R.Reset(nil)
+	s.readers.Put(c.text.R)
 }
