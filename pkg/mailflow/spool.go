@@ -33,7 +33,21 @@ type Spool struct {
 	dir    string
 	maxMem int64
 	budget atomic.Int64 // bytes of memory copies left
+	behind bool         // SetSyncBehind
 }
+
+// SetSyncBehind makes ReadFrom return as soon as a message held in
+// memory is received, while its file is written and synced in the
+// background: it can be scanned meanwhile (through the Bytes of its
+// Reader, which do not wait). The caller must then treat the message as
+// spooled only once Synced returned nil. A Reader gives the last bytes
+// of the message (and io.EOF) only after the sync succeeded, else the
+// ErrSpool error: a forwarder, a quarantine copy, anything that reads
+// the whole message through Read, waits for the sync and fails with it,
+// so no final dot is sent before the message is durable. A reply that
+// forwards nothing (a discard, a reject) must wait for Synced. Call it
+// before the first Create.
+func (s *Spool) SetSyncBehind(on bool) { s.behind = on }
 
 // OpenSpool creates dir (0700) if needed. Messages of up to
 // DefaultMaxInMemory bytes are kept in memory too, DefaultMemoryBudget
@@ -131,8 +145,10 @@ type Message struct {
 	size     int64
 	created  time.Time
 	received time.Duration
-	mem      []byte // the whole message (nil: read it from the file)
-	held     int64  // bytes of the spool's MemoryBudget this message holds
+	mem      []byte        // the whole message (nil: read it from the file)
+	held     int64         // bytes of the spool's MemoryBudget this message holds
+	synced   chan struct{} // closed when the background write and sync ended (nil: none)
+	syncErr  error         // their error, set before synced is closed
 }
 
 // Create makes a new, empty spool file.
@@ -210,6 +226,20 @@ func (m *Message) ReadFrom(r io.Reader) (n int64, err error) {
 			return n, rerr
 		}
 	}
+	if inMem && m.sp.behind {
+		m.mem = buf
+		m.received = time.Since(m.created)
+		m.synced = make(chan struct{})
+		go func() {
+			defer close(m.synced)
+			if err := m.write(buf); err != nil {
+				m.syncErr = err
+			} else if err := m.f.Sync(); err != nil {
+				m.syncErr = fmt.Errorf("%w: %v", ErrSpool, err)
+			}
+		}()
+		return n, nil
+	}
 	if err := m.write(buf); err != nil {
 		return n, err
 	}
@@ -221,6 +251,17 @@ func (m *Message) ReadFrom(r io.Reader) (n int64, err error) {
 	}
 	m.received = time.Since(m.created)
 	return n, nil
+}
+
+// Synced waits until the message is written and synced and returns the
+// error (wrapping ErrSpool) if that failed. Without SetSyncBehind,
+// ReadFrom did both and Synced returns nil at once.
+func (m *Message) Synced() error {
+	if m.synced == nil {
+		return nil
+	}
+	<-m.synced
+	return m.syncErr
 }
 
 // grow returns buf's content in a buffer twice as large, or false when the
@@ -267,26 +308,43 @@ func (m *Message) Received() time.Duration { return m.received }
 // scanner can send it without copying.
 func (m *Message) Reader() io.Reader {
 	if m.mem != nil {
-		r := &memReader{data: m.mem}
-		r.Reset(m.mem)
+		r := &memReader{data: m.mem, m: m}
+		r.r.Reset(m.mem)
 		return r
 	}
 	return io.NewSectionReader(m.f, 0, m.size)
 }
 
-// memReader reads a message held in memory.
+// memReader reads a message held in memory. With SetSyncBehind, the
+// read that would complete the message (its last bytes, or EOF) first
+// waits for the sync and returns its error instead when it failed: no
+// consumer of Read, whether it stops at EOF or after Size bytes, has the
+// whole message before it is durable. It has only Read and Bytes: no
+// WriteTo that io.Copy would use instead of Read.
 type memReader struct {
-	bytes.Reader
+	r    bytes.Reader
 	data []byte
+	m    *Message
 }
 
-// Bytes returns the bytes not read yet.
-func (r *memReader) Bytes() []byte { return r.data[len(r.data)-r.Len():] }
+func (r *memReader) Read(p []byte) (int, error) {
+	if len(p) >= r.r.Len() {
+		if err := r.m.Synced(); err != nil {
+			return 0, err
+		}
+	}
+	return r.r.Read(p)
+}
+
+// Bytes returns the bytes not read yet; it does not wait for the sync.
+func (r *memReader) Bytes() []byte { return r.data[len(r.data)-r.r.Len():] }
 
 // Remove closes and deletes the spool file and frees the memory copy:
 // call it once the outcome is final (replied to the MTA or about to be),
-// when no reader of the message is in use any more.
+// when no reader of the message is in use any more. It waits for a
+// background write and sync first.
 func (m *Message) Remove() error {
+	m.Synced() // the background write uses the file and the memory
 	if m.mem != nil {
 		putBuf(m.mem)
 		m.mem = nil

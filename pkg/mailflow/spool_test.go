@@ -2,12 +2,17 @@ package mailflow
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand"
 	"os"
+	"strings"
 	"testing"
 	"testing/iotest"
+
+	"ave/pkg/verdict"
 )
 
 // spoolOne spools data (read in pieces of at most piece bytes) and checks
@@ -25,6 +30,9 @@ func spoolOne(t *testing.T, sp *Spool, data []byte, piece int) *Message {
 	n, err := m.ReadFrom(r)
 	if err != nil || n != int64(len(data)) || m.Size() != int64(len(data)) {
 		t.Fatalf("ReadFrom: %d %v (size %d), want %d", n, err, m.Size(), len(data))
+	}
+	if err := m.Synced(); err != nil {
+		t.Fatalf("Synced: %v", err)
 	}
 	file, err := os.ReadFile(m.path)
 	if err != nil || !bytes.Equal(file, data) {
@@ -142,4 +150,116 @@ func TestSpoolWriteErrorIsErrSpool(t *testing.T) {
 	if got := sp.budget.Load(); got != DefaultMemoryBudget {
 		t.Fatalf("budget %d after failed writes", got)
 	}
+}
+
+func TestSpoolSyncBehind(t *testing.T) {
+	sp, _ := OpenSpool(t.TempDir())
+	sp.SetSyncBehind(true)
+	data := bytes.Repeat([]byte("line\r\n"), 5000)
+	m := spoolOne(t, sp, data, 0) // reads to the end: waits for the sync
+	if m.synced == nil || m.Synced() != nil {
+		t.Fatalf("no background sync, or it failed: %v", m.Synced())
+	}
+	m.Remove()
+
+	// A failed background write: the scanner still gets the bytes, every
+	// reader gets the ErrSpool error instead of the message's last bytes.
+	m, _ = sp.Create()
+	m.f.Close()
+	if _, err := m.ReadFrom(bytes.NewReader(data)); err != nil {
+		t.Fatalf("ReadFrom: %v", err)
+	}
+	if b := m.Reader().(interface{ Bytes() []byte }).Bytes(); !bytes.Equal(b, data) {
+		t.Fatal("Bytes")
+	}
+	if err := m.Synced(); !errors.Is(err, ErrSpool) {
+		t.Fatalf("Synced: %v", err)
+	}
+	if got, err := io.ReadAll(m.Reader()); !errors.Is(err, ErrSpool) || len(got) >= len(data) {
+		t.Fatalf("ReadAll: %d bytes, %v", len(got), err)
+	}
+	if _, err := io.Copy(io.Discard, m.Reader()); !errors.Is(err, ErrSpool) {
+		t.Fatalf("io.Copy: %v", err)
+	}
+	if _, err := io.Copy(io.Discard, io.MultiReader(strings.NewReader("X-Head: 1\r\n"), m.Reader())); !errors.Is(err, ErrSpool) {
+		t.Fatalf("io.Copy of a MultiReader: %v", err)
+	}
+	// A reader that stops after Size bytes, never asking for EOF.
+	if n, err := io.ReadFull(m.Reader(), make([]byte, m.Size())); !errors.Is(err, ErrSpool) || n == len(data) {
+		t.Fatalf("ReadFull of Size bytes: %d, %v", n, err)
+	}
+	if n, err := io.CopyN(io.Discard, m.Reader(), m.Size()); !errors.Is(err, ErrSpool) || n == int64(len(data)) {
+		t.Fatalf("CopyN of Size bytes: %d, %v", n, err)
+	}
+	m.Remove()
+	if got := sp.budget.Load(); got != DefaultMemoryBudget {
+		t.Fatalf("budget %d", got)
+	}
+
+	// A message too large for memory is synced by ReadFrom itself.
+	sp.SetMemory(64<<10, DefaultMemoryBudget)
+	m = spoolOne(t, sp, bytes.Repeat(data, 10), 0)
+	if m.synced != nil || m.mem != nil {
+		t.Fatal("large message synced in the background")
+	}
+	m.Remove()
+}
+
+// errForwarder reads each copy as the mailer does (to EOF) and records
+// what it read and the error.
+type errForwarder struct {
+	got []byte
+	err error
+}
+
+func (f *errForwarder) Forward(ctx context.Context, env *Envelope, size int64, open func() io.Reader) []Reply {
+	f.got, f.err = io.ReadAll(open())
+	out := make([]Reply, len(env.Rcpts))
+	for i := range out {
+		out[i] = Reply{Code: 250}
+		if f.err != nil {
+			out[i] = TempFail("4.4.2", "downstream: %v", f.err)
+		}
+	}
+	return out
+}
+
+// TestSyncBehindFailureReachesNoForwarder: the background write fails
+// while the message is scanned from memory; the forwarder never gets the
+// whole message, and Synced reports the failure (smtpfilter then answers
+// 451 to every recipient).
+func TestSyncBehindFailureReachesNoForwarder(t *testing.T) {
+	sp, _ := OpenSpool(t.TempDir())
+	sp.SetSyncBehind(true)
+	text := "Subject: x\r\n\r\n" + strings.Repeat("body\r\n", 1000)
+	fw := &errForwarder{}
+	f, _ := New(Options{Scanner: &bytesScanner{}, Forwarder: fw, Policy: BasicPolicy{ScannedHeader: "X-Scanned: yes"}})
+	m, _ := sp.Create()
+	m.f.Close()
+	if _, err := m.ReadFrom(strings.NewReader(text)); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Remove()
+	o := f.Process(context.Background(), &Envelope{From: "a@x", Rcpts: []Recipient{{Addr: "b@x"}}}, m)
+	if o.ScanErr != nil || o.Result == nil {
+		t.Fatalf("scan: %v", o.ScanErr)
+	}
+	if !errors.Is(fw.err, ErrSpool) || len(fw.got) >= len(text) {
+		t.Fatalf("forwarder read %d of %d bytes, error %v", len(fw.got), len(text), fw.err)
+	}
+	if err := m.Synced(); !errors.Is(err, ErrSpool) {
+		t.Fatalf("Synced: %v", err)
+	}
+}
+
+// bytesScanner scans through Bytes, as scanclient does with the memory
+// copy: it does not wait for the sync.
+type bytesScanner struct{}
+
+func (bytesScanner) Scan(ctx context.Context, name string, size int64, r io.Reader) (*verdict.Result, error) {
+	b := r.(interface{ Bytes() []byte }).Bytes()
+	if int64(len(b)) != size {
+		return nil, fmt.Errorf("%d bytes, size %d", len(b), size)
+	}
+	return &verdict.Result{}, nil
 }

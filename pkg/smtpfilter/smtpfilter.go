@@ -69,6 +69,11 @@ func New(opt Options) *Server {
 	if opt.Log == nil {
 		opt.Log = slog.Default()
 	}
+	// A message held in memory (up to 4 MiB) is scanned while its spool
+	// file is written and synced; it is forwarded only once synced
+	// (its reader withholds the last bytes until then), and process
+	// waits for the sync before it replies.
+	opt.Spool.SetSyncBehind(true)
 	s := &Server{opt: opt, conns: map[*countedConn]struct{}{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	srv := smtp.NewServer(smtp.BackendFunc(s.newSession))
@@ -307,6 +312,17 @@ func (ss *session) process(r io.Reader) []mailflow.Reply {
 		return all(rep)
 	}
 	out := ss.s.opt.Flow.Process(ss.s.ctx, &env, msg)
+	if err := msg.Synced(); err != nil {
+		// The spool file is written and synced while the message is
+		// scanned (Spool.SetSyncBehind): no reply before it is durable.
+		// Nothing reached the downstream: the forwarder's reader gave
+		// this error instead of the message's last bytes, so no final
+		// dot was sent.
+		rep := mailflow.TempFail("4.3.0", "cannot spool the message, try again later")
+		ss.log.Error("spool", "queue_id", msg.ID, "client", env.XForward["ADDR"], "from", env.From, "rcpts", strings.Join(env.Addrs(), ","),
+			"size", msg.Size(), "error", err.Error(), "reply", rep.String())
+		return all(rep)
+	}
 	level := slog.LevelInfo
 	if out.ScanErr != nil {
 		level = slog.LevelWarn
