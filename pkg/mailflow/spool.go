@@ -179,7 +179,9 @@ func (s *Spool) Create() (*Message, error) {
 // a pool) up to the in-memory limit; a message that fits is written with
 // one write(2), then synced, and kept for Reader. A larger one (or one
 // that finds the memory budget spent) is written out each time the
-// buffer fills.
+// buffer fills. With SetSyncBehind, a message that fits returns as soon
+// as it is received and is written and synced in the background (see
+// Synced).
 func (m *Message) ReadFrom(r io.Reader) (n int64, err error) {
 	buf := getBuf(minBuf)
 	if m.sp.reserve(int64(cap(buf))) {
@@ -300,7 +302,8 @@ func (m *Message) release() {
 // Size is the number of bytes spooled.
 func (m *Message) Size() int64 { return m.size }
 
-// Received is how long receiving and syncing took.
+// Received is how long receiving and syncing took (receiving only, for a
+// message synced in the background).
 func (m *Message) Received() time.Duration { return m.received }
 
 // Reader returns a new reader of the whole message. The reader of a
