@@ -293,12 +293,14 @@ var (
 	binhexBanner = []byte("(This file must be converted")
 	ybeginLine   = []byte("=ybegin ")
 	uuBegin      = []byte("begin ")
+	uuBegin64    = []byte("begin-base64 ")
 )
 
 // textEncoding reports whether a text object carries a file encoded as
 // text: a BinHex 4.0 banner, a yEnc "=ybegin " line or a uuencode
-// "begin NNN name" line (NNN octal), at the start of a line in the first
-// 64 KiB. BinHex wins over yEnc, which wins over uuencode.
+// "begin NNN name" line (NNN octal; "begin-base64 NNN name" for the
+// base64 form of sharutils' uuencode -m), at the start of a line in the
+// first 64 KiB. BinHex wins over yEnc, which wins over uuencode.
 func textEncoding(data []byte) Type {
 	if len(data) > encodingWindow {
 		data = data[:encodingWindow]
@@ -309,16 +311,18 @@ func textEncoding(data []byte) Type {
 	if lineStartIndex(data, ybeginLine) >= 0 {
 		return YEnc
 	}
-	for from := 0; from < len(data); {
-		i := lineStartIndex(data[from:], uuBegin)
-		if i < 0 {
-			break
+	for _, begin := range [][]byte{uuBegin, uuBegin64} {
+		for from := 0; from < len(data); {
+			i := lineStartIndex(data[from:], begin)
+			if i < 0 {
+				break
+			}
+			at := from + i + len(begin)
+			if isUUMode(data[at:]) {
+				return UUE
+			}
+			from = at
 		}
-		at := from + i + len(uuBegin)
-		if isUUMode(data[at:]) {
-			return UUE
-		}
-		from = at
 	}
 	return ""
 }

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"ave/pkg/filetype"
 	"ave/pkg/verdict"
 )
 
@@ -161,7 +160,8 @@ func TestUUEBase64MadeBySharutils(t *testing.T) {
 	if err != nil || len(got) != 1 || got[0].Name != "dir/e.com" || !bytes.Equal(got[0].Data, payload) {
 		t.Fatalf("err %v members %+v", err, got)
 	}
-	res := walkHint("m.txt", append([]byte("Hello\n\n"), enc...), filetype.UUE, Limits{})
+	// Typed by its content ("begin-base64 644 ..."), with no hint.
+	res := walk("m.txt", append([]byte("Hello\n\n"), enc...), Limits{})
 	wantDetection(t, res, "m.txt/dir/e.com", verdict.Infected, "")
 }
 
