@@ -9,6 +9,7 @@ import (
 	"io"
 	"path"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -42,14 +43,22 @@ var pdfFeatureNames = []string{
 // Filters: FlateDecode (with or without the zlib header; a missing
 // checksum or a truncated stream yields what was decoded), ASCIIHexDecode,
 // ASCII85Decode, LZWDecode (PDF's early-change variant), RunLengthDecode,
-// and chains of them. A stream with another filter (images: DCT, JPX,
-// CCITT, JBIG2) is yielded as decoded as far as the supported filters go.
-// PNG/TIFF predictors are not undone.
+// and chains of them. After FlateDecode and LZWDecode, the PNG (10-15)
+// and TIFF (2) predictors of /DecodeParms are undone (a dictionary or an
+// array aligned with /Filter, directly or by reference; parameters that
+// cannot be read leave the predictor undone). A stream with another
+// filter is yielded as decoded as far as the supported filters go, except
+// an image XObject whose filters are all image codecs (DCT, JPX, CCITT,
+// JBIG2): its bytes are the document's own, scanned already.
 //
 // The stream length is /Length when it is a number (or a reference to an
 // object holding one) and "endstream" follows it; otherwise the stream ends
-// at the next "endstream". An encrypted document (/Encrypt) has its
-// streams reported PROTECTED, cross-reference streams excepted.
+// at the next "endstream". An encrypted document (/Encrypt) is opened
+// with the empty user password when the Standard security handler takes
+// it (revisions 2-6: RC4, AES-128, AES-256; see pdfcrypt.go): its streams
+// are decrypted before their filters, and the file names of embedded
+// files decrypted. Otherwise its streams are reported PROTECTED with the
+// reason, cross-reference streams excepted.
 //
 // Finally, when any of pdfFeatureNames occurs as a name (in the file or
 // in its object streams; #xx escapes decoded), a member named
@@ -59,26 +68,39 @@ func walkPDF(ctx context.Context, c *Container, yield func(Member) error) error 
 	objs := pdfObjects(d)
 	features := map[string]bool{}
 	pdfNames(d, features)
-	encrypted := features["Encrypt"]
-	names := pdfEmbeddedNames(d)
+	doc := &pdfDoc{d: d, bodies: objs.bodies}
+	var cryptErr error
+	if features["Encrypt"] {
+		doc.crypt, cryptErr = pdfEncryption(d, objs)
+	}
+	var decryptString func(s []byte, at int) []byte
+	if doc.crypt != nil {
+		decryptString = func(s []byte, at int) []byte {
+			num, gen := objs.objectAt(d, at)
+			return doc.crypt.decryptString(s, num, gen)
+		}
+	}
+	names := pdfEmbeddedNames(d, decryptString)
 
 	// Object streams hide dictionaries (JavaScript actions among them):
 	// their decoded text is searched for features and file names too,
 	// within a budget (it is metadata, not content).
 	budget := int64(16 << 20)
-	for _, o := range objs.streams {
-		if encrypted || budget <= 0 || !o.typeIs("ObjStm") {
+	for i := range objs.streams {
+		o := &objs.streams[i]
+		if cryptErr != nil || budget <= 0 || !o.typeIs("ObjStm") {
 			continue
 		}
-		b, _ := io.ReadAll(io.LimitReader(o.reader(d), budget))
+		b, _ := io.ReadAll(io.LimitReader(doc.reader(o), budget))
 		budget -= int64(len(b))
 		pdfNames(b, features)
-		for k, v := range pdfEmbeddedNames(b) {
+		for k, v := range pdfEmbeddedNames(b, nil) {
 			names[k] = v
 		}
 	}
 
-	for _, o := range objs.streams {
+	for i := range objs.streams {
+		o := &objs.streams[i]
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -89,11 +111,14 @@ func walkPDF(ctx context.Context, c *Container, yield func(Member) error) error 
 			}
 		}
 		m := Member{Name: name, Size: -1, Packed: int64(o.end - o.start)}
-		if encrypted && !o.typeIs("XRef") {
-			m.Encrypted = true
-		} else {
-			o := o
-			m.Open = func() (io.Reader, error) { return o.reader(d), nil }
+		switch {
+		case cryptErr != nil && !o.typeIs("XRef"):
+			m.Open = func() (io.Reader, error) { return nil, cryptErr }
+		case doc.crypt == nil && doc.rawImage(o):
+			// Its bytes are those of the document, scanned already.
+			continue
+		default:
+			m.Open = func() (io.Reader, error) { return doc.reader(o), nil }
 		}
 		if err := yield(m); err != nil {
 			return err
@@ -119,9 +144,17 @@ func walkPDF(ctx context.Context, c *Container, yield func(Member) error) error 
 	return nil
 }
 
+// pdfDoc is what decoding a stream needs besides its own bytes: the
+// object bodies (for indirect /DecodeParms) and the decryption, if any.
+type pdfDoc struct {
+	d      []byte
+	bodies map[int][]byte
+	crypt  *pdfCrypt
+}
+
 // pdfObject is one stream object: its number, dictionary and data range.
 type pdfObject struct {
-	num        int
+	num, gen   int
 	dict       []byte
 	start, end int
 	truncated  bool
@@ -135,7 +168,7 @@ var (
 	pdfEarlyRe    = regexp.MustCompile(`/EarlyChange[ \t\r\n\f\x00]+0`)
 	pdfIntRe      = regexp.MustCompile(`^[ \t\r\n\f\x00]*(\d{1,12})`)
 	pdfEFRe       = regexp.MustCompile(`/EF[ \t\r\n\f\x00]*<<[^>]{0,256}?/(?:UF|F)[ \t\r\n\f\x00]+(\d{1,10})[ \t\r\n\f\x00]+\d{1,5}[ \t\r\n\f\x00]+R`)
-	pdfFileNameRe = regexp.MustCompile(`/(UF|F)[ \t\r\n\f\x00]*\(((?:[^()\\]|\\.){1,512})\)`)
+	pdfFileNameRe = regexp.MustCompile(`/(UF|F)[ \t\r\n\f\x00]*(\((?:[^()\\]|\\.){1,512}\)|<[0-9A-Fa-f \t\r\n]{1,1000}>)`)
 	endstream     = []byte("endstream")
 )
 
@@ -204,6 +237,24 @@ func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 type pdfObjList struct {
 	streams []pdfObject
 	locs    []pdfObjLoc
+	bodies  map[int][]byte // object number -> bytes after "N G obj"
+}
+
+// ids reads an object header's object and generation numbers.
+func (l pdfObjLoc) ids(d []byte) (num, gen int) {
+	num, _ = strconv.Atoi(string(d[l.num:l.numEnd]))
+	gen, _ = strconv.Atoi(string(bytes.Trim(d[l.numEnd:l.end-3], " \t\r\n\f\x00")))
+	return num, gen
+}
+
+// objectAt is the object and generation numbers of the object whose body
+// holds offset at (0, 0 before the first).
+func (l pdfObjList) objectAt(d []byte, at int) (num, gen int) {
+	i := sort.Search(len(l.locs), func(i int) bool { return l.locs[i].start > at })
+	if i == 0 {
+		return 0, 0
+	}
+	return l.locs[i-1].ids(d)
 }
 
 // pdfObjects finds the stream objects of a document.
@@ -235,7 +286,7 @@ func pdfObjects(d []byte) pdfObjList {
 	}
 	var out []pdfObject
 	for i, l := range locs {
-		num, _ := strconv.Atoi(string(d[l.num:l.numEnd]))
+		num, gen := l.ids(d)
 		bodyEnd := len(d)
 		if i+1 < len(locs) {
 			bodyEnd = locs[i+1].start
@@ -256,7 +307,7 @@ func pdfObjects(d []byte) pdfObjList {
 		case start < len(d) && (d[start] == '\n' || d[start] == '\r'):
 			start++
 		}
-		o := pdfObject{num: num, dict: dict, start: start, end: -1}
+		o := pdfObject{num: num, gen: gen, dict: dict, start: start, end: -1}
 		if n, ok := pdfLength(dict, bodies); ok && n <= int64(len(d)-start) {
 			after := bytes.TrimLeft(d[start+int(n):min(len(d), start+int(n)+32)], " \t\r\n\f\x00")
 			if bytes.HasPrefix(after, endstream) {
@@ -280,7 +331,7 @@ func pdfObjects(d []byte) pdfObjList {
 		}
 		out = append(out, o)
 	}
-	return pdfObjList{streams: out, locs: locs}
+	return pdfObjList{streams: out, locs: locs, bodies: bodies}
 }
 
 // pdfLength reads /Length: a number, or a reference to an object whose
@@ -325,17 +376,26 @@ func pdfFilters(dict []byte) []string {
 			name = "RunLengthDecode"
 		case "LZW":
 			name = "LZWDecode"
+		case "DCT":
+			name = "DCTDecode"
+		case "CCF":
+			name = "CCITTFaxDecode"
 		}
 		out = append(out, name)
 	}
 	return out
 }
 
-// reader decodes the stream through its filters, as far as they are
-// supported.
-func (o *pdfObject) reader(d []byte) io.Reader {
-	var r io.Reader = bytes.NewReader(d[o.start:o.end])
-	for _, f := range pdfFilters(o.dict) {
+// reader decrypts the stream if the document is encrypted, then decodes
+// it through its filters, as far as they are supported.
+func (doc *pdfDoc) reader(o *pdfObject) io.Reader {
+	var r io.Reader = bytes.NewReader(doc.d[o.start:o.end])
+	filters := pdfFilters(o.dict)
+	parms, parmsOK := doc.decodeParms(o.dict, len(filters))
+	if doc.crypt != nil {
+		r = doc.crypt.decrypter(r, o.num, o.gen, doc.crypt.streamMethod(o, filters, parms))
+	}
+	for i, f := range filters {
 		br := bufio.NewReader(r)
 		switch f {
 		case "FlateDecode":
@@ -348,11 +408,94 @@ func (o *pdfObject) reader(d []byte) io.Reader {
 			r = &pdfRLReader{r: br}
 		case "LZWDecode":
 			r = newPDFLZW(br, !pdfEarlyRe.Match(o.dict))
+		case "Crypt": // done above
+			r = br
 		default:
 			return o.cut(r)
 		}
+		if f == "FlateDecode" || f == "LZWDecode" {
+			// The predictor: left undone when its parameters cannot be
+			// read (the stream is yielded as decoded so far).
+			var p pdfPredictorParams
+			ok := i < len(parmsOK) && parmsOK[i]
+			if ok {
+				p, ok = pdfPredictor(parms[i])
+			}
+			if !ok {
+				return o.cut(r)
+			}
+			r = newPDFPredictReader(r, p)
+		}
 	}
 	return o.cut(r)
+}
+
+// pdfParmsRe finds /DecodeParms (or /DP) and the start of its value.
+var pdfParmsRe = regexp.MustCompile(`/(?:DecodeParms|DP)[ \t\r\n\f\x00]*[<\[n0-9]`)
+
+// decodeParms reads /DecodeParms: one dictionary, or an array of them
+// (null for none) aligned with n filters; references are followed to
+// objects outside object streams. ok[i] is false for parameters that
+// could not be read.
+func (doc *pdfDoc) decodeParms(dict []byte, n int) ([]pdfDict, []bool) {
+	parms, ok := make([]pdfDict, n), make([]bool, n)
+	loc := pdfParmsRe.FindIndex(dict)
+	if loc == nil {
+		for i := range ok {
+			ok[i] = true
+		}
+		return parms, ok
+	}
+	v, good := pdfParseValue(dict[loc[1]-1:])
+	if good {
+		v, good = pdfResolve(v, doc.bodies)
+	}
+	if !good {
+		return parms, ok
+	}
+	one := func(i int, v any) {
+		v, good := pdfResolve(v, doc.bodies)
+		switch p := v.(type) {
+		case pdfDict:
+			parms[i], ok[i] = p, true
+		case nil:
+			ok[i] = good
+		}
+	}
+	switch a := v.(type) {
+	case []any:
+		for i := range min(n, len(a)) {
+			one(i, a[i])
+		}
+		for i := len(a); i < n; i++ {
+			ok[i] = true
+		}
+	default: // the first filter's, the others have none
+		for i := 1; i < n; i++ {
+			ok[i] = true
+		}
+		if n > 0 {
+			one(0, a)
+		}
+	}
+	return parms, ok
+}
+
+// pdfImageCodecs are the image filters not decoded here.
+var pdfImageCodecs = map[string]bool{"DCTDecode": true, "JPXDecode": true, "CCITTFaxDecode": true, "JBIG2Decode": true}
+
+var pdfImageRe = regexp.MustCompile(`/Subtype[ \t\r\n\f\x00]*/Image\b`)
+
+// rawImage tells an image XObject whose filters are all image codecs:
+// undecoded, it would be yielded as bytes of the document itself.
+func (doc *pdfDoc) rawImage(o *pdfObject) bool {
+	filters := pdfFilters(o.dict)
+	for _, f := range filters {
+		if !pdfImageCodecs[f] {
+			return false
+		}
+	}
+	return len(filters) > 0 && pdfImageRe.Match(o.dict)
 }
 
 // cut ends the stream of a truncated object with an error, so the member
@@ -724,22 +867,30 @@ func pdfUnescapeName(b []byte) string {
 
 // pdfEmbeddedNames maps embedded file stream numbers to the file names of
 // the file specifications that point at them (/EF << /F 12 0 R >> beside
-// /UF (name) or /F (name) within 512 bytes).
-func pdfEmbeddedNames(d []byte) map[int]string {
+// /UF (name) or /F (name) within 512 bytes). In an encrypted document,
+// decrypt (when not nil) decrypts a string found at an offset of d.
+func pdfEmbeddedNames(d []byte, decrypt func(s []byte, at int) []byte) map[int]string {
 	out := map[int]string{}
 	for _, m := range pdfEFRe.FindAllSubmatchIndex(d, 1000) {
 		num, err := strconv.Atoi(string(d[m[2]:m[3]]))
 		if err != nil {
 			continue
 		}
-		win := d[max(0, m[0]-512):min(len(d), m[1]+512)]
+		from := max(0, m[0]-512)
+		win := d[from:min(len(d), m[1]+512)]
 		// /UF (the Unicode name) wins over /F.
 		var best string
-		for _, f := range pdfFileNameRe.FindAllSubmatch(win, 8) {
-			n := pdfStringName(f[2])
-			if n != "" && (best == "" || string(f[1]) == "UF") {
+		for _, f := range pdfFileNameRe.FindAllSubmatchIndex(win, 8) {
+			v, _ := pdfParseValue(win[f[4]:f[5]])
+			s, _ := v.(pdfString)
+			if decrypt != nil {
+				s = decrypt(s, from+f[4])
+			}
+			n := pdfFileName(s)
+			uf := string(win[f[2]:f[3]]) == "UF"
+			if n != "" && (best == "" || uf) {
 				best = n
-				if string(f[1]) == "UF" {
+				if uf {
 					break
 				}
 			}
@@ -751,30 +902,9 @@ func pdfEmbeddedNames(d []byte) map[int]string {
 	return out
 }
 
-// pdfStringName turns a literal string into a file name: escapes undone,
-// UTF-16 reduced to its ASCII, the last path element kept.
-func pdfStringName(b []byte) string {
-	var s []byte
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if c == '\\' && i+1 < len(b) {
-			i++
-			c = b[i]
-			switch {
-			case c >= '0' && c <= '7':
-				v := 0
-				for k := 0; k < 3 && i < len(b) && b[i] >= '0' && b[i] <= '7'; k++ {
-					v = v*8 + int(b[i]-'0')
-					i++
-				}
-				i--
-				c = byte(v)
-			case c == 'n', c == 'r', c == 't':
-				c = ' '
-			}
-		}
-		s = append(s, c)
-	}
+// pdfFileName turns a string into a file name: UTF-16 reduced to its
+// ASCII, control characters dropped, the last path element kept.
+func pdfFileName(s []byte) string {
 	if bytes.HasPrefix(s, []byte{0xfe, 0xff}) {
 		var a []byte
 		for i := 3; i < len(s); i += 2 {

@@ -72,7 +72,7 @@ func pdfLZWEncode(data []byte) []byte {
 	put(256)
 	w := ""
 	for _, c := range data {
-		wc := w + string(c)
+		wc := w + string([]byte{c})
 		if _, ok := dict[wc]; ok || len(wc) == 1 {
 			w = wc
 			continue
@@ -89,7 +89,7 @@ func pdfLZWEncode(data []byte) []byte {
 				width++
 			}
 		}
-		w = string(c)
+		w = string([]byte{c})
 	}
 	if w != "" {
 		if len(w) == 1 {
@@ -250,7 +250,7 @@ func TestPDFDecodersEndOnGarbage(t *testing.T) {
 		o := &pdfObject{dict: []byte("/Filter /" + f), start: 0}
 		d := randomBytes(t, 5000)
 		o.end = len(d)
-		if _, err := io.Copy(io.Discard, io.LimitReader(o.reader(d), 10<<20)); err != nil {
+		if _, err := io.Copy(io.Discard, io.LimitReader((&pdfDoc{d: d}).reader(o), 10<<20)); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
@@ -328,5 +328,32 @@ func TestPDFStreamsWithoutLength(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("streams %q, want %q", got, want)
+	}
+}
+
+// TestPDFImagesNotRescanned: an image XObject whose filters are all image
+// codecs is not yielded (its bytes are the document's, scanned whole);
+// one behind a filter undone here, an embedded file, and any image in an
+// encrypted document are.
+func TestPDFImagesNotRescanned(t *testing.T) {
+	jpeg := append([]byte("\xff\xd8\xff\xe0JFIF image "), eicar...)
+	objs := pdfPage(pdfStreamObj("", []byte("BT ET")))
+	objs = append(objs,
+		pdfStreamObj("/Type /XObject /Subtype /Image /Width 1 /Height 1 /Filter /DCTDecode", jpeg),
+		pdfStreamObj("/Type /XObject /Subtype /Image /Width 1 /Height 1 /Filter [/JBIG2Decode]", jpeg),
+		pdfStreamObj("/Subtype/Image/Filter[/FlateDecode /DCTDecode]", zlibBytes(t, jpeg)),
+		pdfStreamObj("/Type /EmbeddedFile /Filter /DCTDecode", jpeg),
+		pdfStreamObj("/Type /XObject /Subtype /Form /Filter /JPXDecode", jpeg))
+	res := walk("i.pdf", makePDF(objs...), Limits{})
+	var got []string
+	for _, d := range res.Detections {
+		got = append(got, d.Path)
+	}
+	// The document itself holds EICAR; obj5 and obj6 are not yielded.
+	if want := []string{"i.pdf", "i.pdf/obj7", "i.pdf/obj8", "i.pdf/obj9"}; !slices.Equal(got, want) {
+		t.Fatalf("detections %q, want %q\n%s", got, want, dump(res))
+	}
+	if res.Objects != 6 { // the document, obj4, obj7, obj8, obj9, pdf-features
+		t.Fatalf("%d objects:\n%s", res.Objects, dump(res))
 	}
 }
