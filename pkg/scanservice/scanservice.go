@@ -76,16 +76,16 @@ func (svc *Service) Scan(stream avev1.Engine_ScanServer) error {
 	}
 	defer t.Release()
 	max := svc.Engine.Options().Limits.MaxObjectSize
-	buf := make([]byte, 0, min(max, max64(h.GetSize(), 0), 64<<20)+int64(len(first.GetData())))
+	// The first message's data is scanned as it is when no other data
+	// follows (scanclient sends an object of up to MaxChunk in one
+	// message): gRPC gave it a buffer of its own. A second chunk
+	// starts a buffer sized from the header.
+	buf := first.GetData()
+	owned := false
 	truncated := false
-	add := func(d []byte) {
-		if room := max - int64(len(buf)); int64(len(d)) > room {
-			d = d[:room]
-			truncated = true
-		}
-		buf = append(buf, d...)
+	if int64(len(buf)) > max {
+		buf, truncated = buf[:max], true
 	}
-	add(first.GetData())
 	for {
 		c, err := stream.Recv()
 		if err == io.EOF {
@@ -97,7 +97,20 @@ func (svc *Service) Scan(stream avev1.Engine_ScanServer) error {
 		if c.GetHeader() != nil {
 			return status.Error(codes.InvalidArgument, "scan: header sent twice")
 		}
-		add(c.GetData())
+		d := c.GetData()
+		if len(d) == 0 {
+			continue
+		}
+		if !owned {
+			nb := make([]byte, len(buf), min(max, max64(h.GetSize(), int64(len(buf)+len(d))), 64<<20))
+			copy(nb, buf)
+			buf, owned = nb, true
+		}
+		if room := max - int64(len(buf)); int64(len(d)) > room {
+			d = d[:room]
+			truncated = true
+		}
+		buf = append(buf, d...)
 	}
 	resp, err := t.Scan(stream.Context(), engine.Request{Name: h.GetName(), Hint: filetype.Type(h.GetTypeHint()), Data: buf, Truncated: truncated, ListObjects: h.GetListObjects()})
 	if err != nil {

@@ -150,11 +150,7 @@ func TestCacheHitsAreCountedInStatus(t *testing.T) {
 
 func TestBusyWhenWorkersAndQueueAreFull(t *testing.T) {
 	h := start(t, engine.Options{Workers: 1, QueueLength: 1})
-	conn, err := grpc.NewClient("unix:"+h.socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := h.rawConn(t)
 	api := avev1.NewEngineClient(conn)
 	// Two scans that have sent their header but not their end hold both
 	// places (the one worker and the one queue slot).
@@ -179,7 +175,7 @@ func TestBusyWhenWorkersAndQueueAreFull(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	_, err = h.client.ScanBytes(ctx(t), "third", "", []byte("hello"))
+	_, err := h.client.ScanBytes(ctx(t), "third", "", []byte("hello"))
 	if !errors.Is(err, scanclient.ErrBusy) {
 		t.Fatalf("want ErrBusy, got %v", err)
 	}
@@ -288,17 +284,79 @@ func limits(maxObject int64) (l unpack.Limits) {
 	return l
 }
 
-func TestHealthServiceReportsServing(t *testing.T) {
-	h := start(t, engine.Options{})
+// rawConn is a plain gRPC connection to the harness's socket.
+func (h *harness) rawConn(t *testing.T) *grpc.ClientConn {
+	t.Helper()
 	conn, err := grpc.NewClient("unix:"+h.socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+func TestHealthServiceReportsServing(t *testing.T) {
+	h := start(t, engine.Options{})
+	conn := h.rawConn(t)
 	for _, svc := range []string{"", "ave.v1.Engine"} {
 		r, err := healthpb.NewHealthClient(conn).Check(ctx(t), &healthpb.HealthCheckRequest{Service: svc})
 		if err != nil || r.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 			t.Fatalf("health %q: %v %v", svc, r, err)
 		}
 	}
+}
+
+// TestChunksAreJoinedInOrder sends objects as raw streams: one chunk
+// (scanned from that message's own buffer), and a pattern split over
+// three chunks with empty ones between and a header that understates
+// the size (joined in order into one buffer).
+func TestChunksAreJoinedInOrder(t *testing.T) {
+	h := start(t, engine.Options{})
+	conn := h.rawConn(t)
+	api := avev1.NewEngineClient(conn)
+	p := testkit.BodyPattern
+	for _, tc := range []struct {
+		name   string
+		size   int64
+		chunks []string
+		want   verdict.Status
+	}{
+		{"one chunk", int64(len(p) + 6), []string{"xx " + p + " yy"}, verdict.Infected},
+		{"split pattern", 4, []string{"xx " + p[:5], "", p[5:12], "", p[12:] + " yy"}, verdict.Infected},
+		{"header only, then data", 0, []string{"", "xx " + p}, verdict.Infected},
+		{"pattern broken by a chunk", 0, []string{"xx " + p[:5], "-", p[5:]}, verdict.Clean},
+	} {
+		stream, err := api.Scan(ctx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range tc.chunks {
+			msg := &avev1.ScanChunk{Data: []byte(c)}
+			if i == 0 {
+				msg.Header = &avev1.ScanHeader{Name: "o.bin", Size: tc.size}
+			}
+			if err := stream.Send(msg); err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+		}
+		resp, err := stream.CloseAndRecv()
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		var n int
+		for _, c := range tc.chunks {
+			n += len(c)
+		}
+		if got := statusOf(resp); got != tc.want || resp.GetBytes() < int64(n) {
+			t.Fatalf("%s: got %v over %d bytes, want %v over %d", tc.name, got, resp.GetBytes(), tc.want, n)
+		}
+	}
+}
+
+func statusOf(r *avev1.ScanResponse) verdict.Status {
+	s, err := verdict.Parse(r.GetStatus().String())
+	if err != nil {
+		return verdict.Unchecked
+	}
+	return s
 }
