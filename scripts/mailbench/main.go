@@ -10,15 +10,17 @@
 //
 //	mailbench sink -listen 127.0.0.1:0 [-stats FILE] [-addr-file FILE]
 //	mailbench send -addr HOST:PORT -clients N [-n 2000] [-seed 7] [-pass K]
-//	               [-warmup 20] [-timeout 120s] [-sink-stats FILE]
+//	               [-warmup 20] [-timeout 120s] [-sink-stats FILE] [-cpu-pids NAME=PID,...]
 //	mailbench corpus [-n 2000] [-seed 7]      (prints size statistics)
 //	mailbench freeport                        (prints a free loopback TCP port)
 //
 // send prints one line of key=value pairs: msgs, ok (250), rejected (5xx),
 // tempfail (4xx), errors (transport failures), secs, rate (msgs/s), p50_ms,
 // p99_ms, mb (corpus MB), cpu (CPU seconds the whole machine used during
-// the timed run, this client and the servers included) and, with
-// -sink-stats, sink (messages the sink got during the run).
+// the timed run, this client and the servers included), with -cpu-pids
+// the CPU ms per message of each named process (cpu_NAME=, from
+// /proc/PID/stat) and of this client (cpu_client=) over the timed run,
+// and, with -sink-stats, sink (messages the sink got during the run).
 //
 // Every pass (-pass) uses the same sizes and the same infected positions
 // but fresh random content, so that no scanner answers a later pass from a
@@ -264,6 +266,58 @@ func busyCPU() float64 {
 	return busy / 100 // USER_HZ
 }
 
+type namedPid struct {
+	name string
+	pid  int
+}
+
+func parsePids(s string) ([]namedPid, error) {
+	var out []namedPid
+	for _, f := range strings.Split(s, ",") {
+		if f == "" {
+			continue
+		}
+		name, v, ok := strings.Cut(f, "=")
+		pid, err := strconv.Atoi(v)
+		if !ok || name == "" || err != nil {
+			return nil, fmt.Errorf("-cpu-pids: %q: want NAME=PID", f)
+		}
+		out = append(out, namedPid{name, pid})
+	}
+	return out, nil
+}
+
+// procCPUs returns each process's CPU seconds (utime + stime of
+// /proc/PID/stat, its threads included); 0 for one that is gone.
+func procCPUs(ps []namedPid) []float64 {
+	out := make([]float64, len(ps))
+	for i, p := range ps {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.pid))
+		if err != nil {
+			continue
+		}
+		// fields after the command name, which is in parentheses
+		_, rest, _ := strings.Cut(string(b), ") ")
+		f := strings.Fields(rest)
+		if len(f) < 13 {
+			continue
+		}
+		u, _ := strconv.ParseFloat(f[11], 64)
+		s, _ := strconv.ParseFloat(f[12], 64)
+		out[i] = (u + s) / 100 // USER_HZ
+	}
+	return out
+}
+
+// selfCPU is this process's CPU seconds (user + system).
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
 // ---- load client ----
 
 type outcome int
@@ -336,7 +390,12 @@ func runSend(args []string) error {
 	timeout := fs.Duration("timeout", 2*time.Minute, "limit for one message's session")
 	sinkStats := fs.String("sink-stats", "", "stats file of the sink: report what it got during the run")
 	verbose := fs.Bool("v", false, "print every error")
+	cpuPids := fs.String("cpu-pids", "", "NAME=PID,...: also report each process's CPU ms per message during the run (cpu_NAME=), and this client's (cpu_client=)")
 	fs.Parse(args)
+	procs, err := parsePids(*cpuPids)
+	if err != nil {
+		return err
+	}
 	if *addr == "" {
 		return errors.New("send: -addr is required")
 	}
@@ -372,6 +431,8 @@ func runSend(args []string) error {
 	var wg sync.WaitGroup
 	next := make(chan int)
 	cpu0 := busyCPU()
+	pcpu0 := procCPUs(procs)
+	self0 := selfCPU()
 	start := time.Now()
 	for c := 0; c < *clients; c++ {
 		wg.Add(1)
@@ -399,11 +460,20 @@ func runSend(args []string) error {
 	wg.Wait()
 	el := time.Since(start)
 	cpu := busyCPU() - cpu0
+	self := selfCPU() - self0
+	pcpu := procCPUs(procs)
 	slices.Sort(lat)
 	line := fmt.Sprintf("msgs=%d ok=%d rejected=%d tempfail=%d errors=%d secs=%.3f rate=%.1f p50_ms=%.1f p99_ms=%.1f mb=%.1f cpu=%.1f",
 		len(msgs), counts[okay].Load(), counts[rejected].Load(), counts[tempfail].Load(), counts[failed].Load(),
 		el.Seconds(), float64(len(msgs))/el.Seconds(),
 		float64(lat[len(lat)/2].Microseconds())/1000, float64(lat[len(lat)*99/100].Microseconds())/1000, float64(total)/1e6, cpu)
+	if len(procs) > 0 {
+		perMsg := func(s float64) float64 { return s * 1000 / float64(len(msgs)) }
+		for i, p := range procs {
+			line += fmt.Sprintf(" cpu_%s=%.3f", p.name, perMsg(pcpu[i]-pcpu0[i]))
+		}
+		line += fmt.Sprintf(" cpu_client=%.3f", perMsg(self))
+	}
 	if *sinkStats != "" {
 		// Every filter here answers 250 only once the sink has the
 		// message; the stats file lags (100 ms, more on a busy machine):
