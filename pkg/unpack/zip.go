@@ -59,13 +59,13 @@ var (
 // so whatever precedes the damage is still scanned.
 func walkZip(ctx context.Context, c *Container, yield func(Member) error) error {
 	d := c.Data
+	dec := &zipDecoders{}
 	cd, err := zipFindDirectory(d)
 	if err != nil {
-		return walkZipLocal(ctx, c, yield, err)
+		return walkZipLocal(ctx, c, yield, err, nil, dec)
 	}
 	var spans zipSpans
 	overlaps, firstOverlap := 0, ""
-	dec := &zipDecoders{}
 	pos, entries := cd.start, uint64(0)
 	for pos < cd.end {
 		if entries&0xff == 0 {
@@ -78,10 +78,9 @@ func walkZip(ctx context.Context, c *Container, yield func(Member) error) error 
 		}
 		e, next, err := zipCentralEntry(d, pos, cd.base)
 		if err != nil {
-			if entries == 0 {
-				return walkZipLocal(ctx, c, yield, err)
-			}
-			return fmt.Errorf("%w: central directory entry %d: %v", ErrCorrupt, entries+1, err)
+			// What the directory still lists is looked for in the
+			// local headers, skipping the entries already read.
+			return walkZipLocal(ctx, c, yield, fmt.Errorf("entry %d: %v", entries+1, err), &spans, dec)
 		}
 		pos = next
 		entries++
@@ -91,6 +90,11 @@ func walkZip(ctx context.Context, c *Container, yield func(Member) error) error 
 		m := Member{Name: e.name, Size: clampSize(e.usize), Packed: clampSize(e.csize)}
 		if zipEncrypted(e.flags, e.method) {
 			m.Encrypted = true
+			if body, err := zipLocalData(d, e); err == nil {
+				// Known, so that a local header walk after a damaged
+				// directory does not report it again.
+				spans.add(e.offset, e.dataStart+int64(len(body)), e.name)
+			}
 		} else {
 			body, lerr := zipLocalData(d, e)
 			if lerr == nil {
@@ -166,16 +170,28 @@ const (
 func zipFindDirectory(d []byte) (zipDirectory, error) {
 	var cd zipDirectory
 	le := binary.LittleEndian
-	eocd := -1
+	// The end record whose comment ends the file; failing that the last
+	// one whose comment fits, unless a local header follows it: then it is
+	// the end of a zip stored inside an archive cut short.
+	eocd, fits := -1, -1
 	for i := len(d) - zipEndLen; i >= 0 && i >= len(d)-zipEndLen-0xffff; i-- {
-		if d[i] == 'P' && bytes.Equal(d[i:i+4], []byte("PK\x05\x06")) &&
-			i+zipEndLen+int(le.Uint16(d[i+20:])) <= len(d) {
-			eocd = i
-			break
+		if d[i] == 'P' && bytes.Equal(d[i:i+4], []byte("PK\x05\x06")) {
+			switch end := i + zipEndLen + int(le.Uint16(d[i+20:])); {
+			case end == len(d):
+				eocd = i
+			case end < len(d) && fits < 0 && !bytes.Contains(d[end:], zipLocalSig):
+				fits = i
+			}
+			if eocd >= 0 {
+				break
+			}
 		}
 	}
 	if eocd < 0 {
-		return cd, errors.New("no end of central directory record")
+		eocd = fits
+	}
+	if eocd < 0 {
+		return cd, errZipNoEnd
 	}
 	e := d[eocd:]
 	cd.count = uint64(le.Uint16(e[10:]))
@@ -224,6 +240,9 @@ type zipCentral struct {
 	dataStart     int64 // set by zipLocalData
 	creator       uint16
 	extAttrs      uint32
+	// Set for entries read from their local header alone: zip64 sizes,
+	// and sizes still unknown (a data descriptor follows the data).
+	zip64, sizeUnknown bool
 }
 
 // zipCentralEntry parses the central directory header at pos and returns
@@ -337,6 +356,39 @@ func (s *zipSpans) add(lo, hi int64, name string) (string, bool) {
 	return "", true
 }
 
+// find returns the index of the range starting at lo.
+func (s *zipSpans) find(lo int64) (int, bool) {
+	if s == nil {
+		return 0, false
+	}
+	i, ok := slices.BinarySearch(s.lo, lo)
+	return i, ok
+}
+
+// before returns the index of the last range starting before at, or -1.
+func (s *zipSpans) before(at int64) int {
+	if s == nil {
+		return -1
+	}
+	i, _ := slices.BinarySearch(s.lo, at)
+	return i - 1
+}
+
+// after returns the index of the first range starting after at, or -1.
+func (s *zipSpans) after(at int64) int {
+	if s == nil {
+		return -1
+	}
+	i, found := slices.BinarySearch(s.lo, at)
+	if found {
+		i++
+	}
+	if i >= len(s.lo) {
+		return -1
+	}
+	return i
+}
+
 // zipDecoders opens members, reusing one flate decoder for the archive.
 type zipDecoders struct {
 	flate io.ReadCloser
@@ -344,11 +396,14 @@ type zipDecoders struct {
 
 // open returns the reader of a member's uncompressed content, checked
 // against the central record's size and CRC-32.
+// An entry whose sizes are unknown is decoded from body until its stream
+// ends, unchecked.
 func (z *zipDecoders) open(e *zipCentral, body []byte) (io.Reader, error) {
-	short := uint64(len(body)) < e.csize
-	var src io.Reader = bytes.NewReader(body)
+	short := !e.sizeUnknown && uint64(len(body)) < e.csize
+	br := bytes.NewReader(body)
+	var src io.Reader = br
 	if short {
-		src = truncatedReader(body)
+		src, br = truncatedReader(body), nil
 	}
 	var r io.Reader
 	switch e.method {
@@ -365,27 +420,36 @@ func (z *zipDecoders) open(e *zipCentral, body []byte) (io.Reader, error) {
 		r = bzip2.NewReader(src)
 	case zipMethodDeflate64, zipMethodLZMA:
 		var err error
-		if r, err = zipExtraMethod(e.method, e.flags, clampSize(e.usize), src); err != nil {
+		size := clampSize(e.usize)
+		if e.sizeUnknown {
+			size = -1
+		}
+		if r, err = zipExtraMethod(e.method, e.flags, size, src); err != nil {
 			return nil, err
 		}
 	default:
 		return nil, fmt.Errorf("%w: zip: unsupported compression method %d", ErrCorrupt, e.method)
 	}
-	return &zipChecked{r: r, e: e}, nil
+	return &zipChecked{r: r, e: e, src: br}, nil
 }
 
 // zipChecked counts and checksums what a member's decoder produces: more
 // than the declared size, or a CRC-32 that does not match at the end, is
-// an error (the bytes read are still scanned).
+// an error (the bytes read are still scanned). src, when the member's
+// bytes are all there, tells how many of them the decoder consumed.
 type zipChecked struct {
 	r   io.Reader
 	e   *zipCentral
+	src *bytes.Reader
 	n   uint64
 	crc uint32
 }
 
 func (z *zipChecked) Read(p []byte) (int, error) {
 	n, err := z.r.Read(p)
+	if z.e.sizeUnknown {
+		return n, err
+	}
 	z.n += uint64(n)
 	z.crc = crc32.Update(z.crc, crc32.IEEETable, p[:n])
 	if z.n > z.e.usize {
@@ -415,21 +479,6 @@ func clampSize(n uint64) int64 {
 	return int64(n)
 }
 
-// eofReader remembers whether its reader reached the end, so the local
-// header walk knows how many bytes a deflate stream used.
-type eofReader struct {
-	r   io.Reader
-	eof bool
-}
-
-func (e *eofReader) Read(p []byte) (int, error) {
-	n, err := e.r.Read(p)
-	if err == io.EOF {
-		e.eof = true
-	}
-	return n, err
-}
-
 // truncatedReader returns the bytes it has, then io.ErrUnexpectedEOF.
 func truncatedReader(b []byte) io.Reader {
 	return io.MultiReader(bytes.NewReader(b), errorReader{io.ErrUnexpectedEOF})
@@ -439,101 +488,114 @@ type errorReader struct{ err error }
 
 func (e errorReader) Read([]byte) (int, error) { return 0, e.err }
 
+// errZipNoEnd: the archive has no end of central directory record (a
+// download cut short), as opposed to a directory that is there but damaged.
+var errZipNoEnd = errors.New("no end of central directory record")
+
 // walkZipLocal walks the local file headers one after the other. It is the
-// fallback for archives whose central directory cannot be read, and always
-// ends with an error wrapping ErrCorrupt that says why it was needed.
-func walkZipLocal(ctx context.Context, c *Container, yield func(Member) error, cdErr error) error {
+// fallback for archives whose central directory is missing or damaged, and
+// always ends with an error wrapping ErrCorrupt that says why it was
+// needed. done holds the entries the central directory walk already read
+// (empty when it read none): they are skipped, not read again, and an
+// entry found here that overlaps one of them is refused like in the
+// central directory walk.
+//
+// Where an entry ends: after its declared size when the local header has
+// one; for an entry whose sizes follow in a data descriptor, at the first
+// "PK\x07\x08" descriptor whose compressed size reaches back exactly to the
+// entry's data; failing that, a compressed entry ends where its decoder
+// stopped reading, and a stored one at the next zip record found. Every
+// byte is looked at by at most one decoder and one signature search, so
+// hostile input costs time linear in its size.
+func walkZipLocal(ctx context.Context, c *Container, yield func(Member) error, cdErr error, done *zipSpans, dec *zipDecoders) error {
 	d := c.Data
+	why := "central directory damaged"
+	if errors.Is(cdErr, errZipNoEnd) {
+		why = "central directory missing"
+	}
 	pos := bytes.Index(d, zipLocalSig)
 	if pos < 0 {
-		return fmt.Errorf("%w: central directory unreadable (%v) and no local file header found", ErrCorrupt, cdErr)
+		return fmt.Errorf("%w: %s (%v) and no local file header found", ErrCorrupt, why, cdErr)
 	}
-	entries := 0
+	var descs zipDescIndex
+	entries, overlaps := 0, 0
 	problem := ""
 	for pos >= 0 {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if len(d)-pos < 30 {
+		if i, ok := done.find(int64(pos)); ok {
+			// Read by the central directory walk: go on after it.
+			pos = nextLocalHeader(d, int(done.hi[i]))
+			continue
+		}
+		e, start, ok := zipLocalEntry(d, pos)
+		if !ok {
 			problem = "; local header truncated"
 			break
 		}
-		h := d[pos:]
-		flags := binary.LittleEndian.Uint16(h[6:])
-		method := binary.LittleEndian.Uint16(h[8:])
-		csize := binary.LittleEndian.Uint32(h[18:])
-		usize := binary.LittleEndian.Uint32(h[22:])
-		nlen := int(binary.LittleEndian.Uint16(h[26:]))
-		elen := int(binary.LittleEndian.Uint16(h[28:]))
-		start := pos + 30 + nlen + elen
-		if start > len(d) {
-			problem = "; local header truncated"
-			break
-		}
-		name := string(h[30 : 30+nlen])
 		entries++
-
-		// Sizes in the local header are valid unless a data descriptor
-		// follows the data or the entry is zip64.
-		sizeKnown := flags&zipFlagDataDescriptor == 0 && csize != math.MaxUint32 && usize != math.MaxUint32
-		end, truncated := len(d), false
-		if sizeKnown {
-			if int64(start)+int64(csize) <= int64(len(d)) {
-				end = start + int(csize)
-			} else {
-				truncated = true
+		// limit: the entry's data cannot run into an entry already read.
+		limit := int64(len(d))
+		if i := done.after(int64(pos)); i >= 0 {
+			limit = max(done.lo[i], start)
+		}
+		end, next, cut := int64(-1), int64(-1), false
+		if e.sizeUnknown {
+			if p, ok := descs.lookup(d, start); ok && p <= limit {
+				end, next = p, zipReadDescriptor(d, e, p, start)
+			} else if e.csize != 0 && !e.zip64 {
+				e.sizeUnknown = false // sizes written despite the flag (zip -0 to a pipe)
+			} else if e.method == zipMethodStore {
+				end = zipRecordEnd(d, start, limit)
+				next, cut = end, end == int64(len(d))
 			}
-		} else if method != zipMethodDeflate && method != zipMethodBzip2 && method != zipMethodDeflate64 && method != zipMethodLZMA {
-			// Stored data of unknown length ends where the next record starts.
-			end = nextZipRecord(d, start)
 		}
-		body := d[start:end]
-
-		m := Member{Name: name, Size: -1, Packed: -1}
-		if sizeKnown {
-			m.Size, m.Packed = int64(usize), int64(csize)
+		if !e.sizeUnknown && end < 0 {
+			end = start + int64(e.csize)
+			if e.csize > uint64(limit-start) {
+				end = limit
+			}
+			next = end
 		}
-		isDir := strings.HasSuffix(name, "/") && len(body) == 0
-		br := bytes.NewReader(body)
-		var track *eofReader
+		body := d[start:limit]
+		if end >= 0 {
+			body = d[start:end]
+		}
+		m := Member{Name: e.name, Size: -1, Packed: -1}
+		if !e.sizeUnknown {
+			m.Size, m.Packed = clampSize(e.usize), clampSize(e.csize)
+		}
+		// The entry must not overlap one already read: its header may not
+		// sit inside one, nor its declared data run into the next.
+		overlap := ""
+		if i := done.before(int64(pos)); i >= 0 && done.hi[i] > int64(pos) {
+			overlap = fmt.Sprintf("%q at offset %d overlaps %q", e.name, pos, done.names[i])
+		} else if j := done.after(int64(pos)); j >= 0 && (done.lo[j] < start || !e.sizeUnknown && e.csize > uint64(limit-start)) {
+			overlap = fmt.Sprintf("%q at offset %d overlaps %q", e.name, pos, done.names[j])
+		}
+		var chk *zipChecked
+		isDir := strings.HasSuffix(e.name, "/") && end == start
 		switch {
 		case isDir:
-		case zipEncrypted(flags, method):
+		case overlap != "":
+			if overlaps++; overlaps > zipMaxOverlaps {
+				return fmt.Errorf("%w: overlapping zip entries: %s; walk stopped at %d overlapping entries", ErrCorrupt, overlap, overlaps)
+			}
+			err := fmt.Errorf("%w: zip: overlapping zip entries: %s", ErrCorrupt, overlap)
+			m.Open = func() (io.Reader, error) { return nil, err }
+			next = -1
+		case zipEncrypted(e.flags, e.method):
 			m.Encrypted = true
-		case method == zipMethodStore:
-			m.Open = func() (io.Reader, error) {
-				if truncated {
-					return truncatedReader(body), nil
-				}
-				return br, nil
-			}
-		case method == zipMethodDeflate, method == zipMethodBzip2:
-			m.Open = func() (io.Reader, error) {
-				var r io.Reader
-				if method == zipMethodDeflate {
-					r = flate.NewReader(br)
-				} else {
-					r = bzip2.NewReader(br)
-				}
-				track = &eofReader{r: r}
-				return track, nil
-			}
-		case method == zipMethodDeflate64, method == zipMethodLZMA:
-			m.Open = func() (io.Reader, error) {
-				size := int64(-1)
-				if sizeKnown {
-					size = int64(usize)
-				}
-				r, err := zipExtraMethod(method, flags, size, br)
-				if err != nil {
-					return nil, err
-				}
-				track = &eofReader{r: r}
-				return track, nil
-			}
+		case cut:
+			// Stored data that runs to the end of the file without the
+			// descriptor that must follow it.
+			m.Open = func() (io.Reader, error) { return truncatedReader(body), nil }
 		default:
 			m.Open = func() (io.Reader, error) {
-				return nil, fmt.Errorf("%w: zip: unsupported compression method %d", ErrCorrupt, method)
+				r, err := dec.open(e, body)
+				chk, _ = r.(*zipChecked)
+				return r, err
 			}
 		}
 		if !isDir {
@@ -541,20 +603,118 @@ func walkZipLocal(ctx context.Context, c *Container, yield func(Member) error, c
 				return err
 			}
 		}
-		// Where the next entry starts: after the declared size when it is
-		// known, after the compressed stream when it was read to its end
-		// (the decoders read a bytes.Reader byte by byte, so what is left
-		// in it is exact), or else wherever the next signature is found.
-		next := start
-		switch {
-		case sizeKnown && !truncated:
-			next = end
-		case track != nil && track.eof:
-			next = start + len(body) - br.Len()
+		if next < 0 && chk != nil && chk.src != nil {
+			// The bytes the decoder consumed are this entry's, whether it
+			// reached the end of its stream or was stopped on the way.
+			if used := int64(len(body) - chk.src.Len()); used > 0 {
+				next = start + used
+			}
 		}
-		pos = nextLocalHeader(d, next)
+		if next < 0 {
+			next = start // unknown: the next signature after the header
+		}
+		pos = nextLocalHeader(d, int(next))
 	}
-	return fmt.Errorf("%w: central directory unreadable (%v); %d entries read from local headers%s", ErrCorrupt, cdErr, entries, problem)
+	if overlaps > 0 {
+		problem += fmt.Sprintf("; %d overlapping entries not read", overlaps)
+	}
+	return fmt.Errorf("%w: %s: members read from local headers (%d found; %v)%s", ErrCorrupt, why, entries, cdErr, problem)
+}
+
+// zipLocalEntry parses the local file header at pos and returns the entry
+// (sizeUnknown set when its sizes follow the data) and where its data starts.
+func zipLocalEntry(d []byte, pos int) (*zipCentral, int64, bool) {
+	le := binary.LittleEndian
+	if len(d)-pos < zipLocalLen {
+		return nil, 0, false
+	}
+	h := d[pos:]
+	nlen, elen := int(le.Uint16(h[26:])), int(le.Uint16(h[28:]))
+	start := pos + zipLocalLen + nlen + elen
+	if start > len(d) {
+		return nil, 0, false
+	}
+	e := &zipCentral{
+		name:   string(h[zipLocalLen : zipLocalLen+nlen]),
+		flags:  le.Uint16(h[6:]),
+		method: le.Uint16(h[8:]),
+		crc:    le.Uint32(h[14:]),
+		csize:  uint64(le.Uint32(h[18:])),
+		usize:  uint64(le.Uint32(h[22:])),
+		offset: int64(pos),
+	}
+	e.dataStart = int64(start)
+	// A zip64 local header holds both sizes in its extra field (APPNOTE
+	// 4.5.3), the uncompressed one first.
+	if e.csize == math.MaxUint32 || e.usize == math.MaxUint32 {
+		e.zip64 = true
+		for extra := h[zipLocalLen+nlen : zipLocalLen+nlen+elen]; len(extra) >= 4; {
+			id, n := le.Uint16(extra), int(le.Uint16(extra[2:]))
+			if 4+n > len(extra) {
+				break
+			}
+			if f := extra[4 : 4+n]; id == 0x0001 && len(f) >= 16 {
+				e.usize, e.csize = le.Uint64(f), le.Uint64(f[8:])
+			}
+			extra = extra[4+n:]
+		}
+	}
+	e.sizeUnknown = e.flags&zipFlagDataDescriptor != 0 || e.csize == math.MaxUint32 || e.usize == math.MaxUint32
+	return e, int64(start), true
+}
+
+// zipReadDescriptor takes the CRC-32 and sizes of e from the data
+// descriptor at p (its signature checked by the caller) and returns where
+// the descriptor ends.
+func zipReadDescriptor(d []byte, e *zipCentral, p, start int64) int64 {
+	le := binary.LittleEndian
+	r := d[p:]
+	e.crc, e.csize = le.Uint32(r[4:]), uint64(p-start)
+	if e.zip64 && len(r) >= 24 {
+		e.usize = le.Uint64(r[16:])
+		e.sizeUnknown = false
+		return p + 24
+	}
+	e.usize = uint64(le.Uint32(r[12:]))
+	e.sizeUnknown = false
+	return p + 16
+}
+
+// zipDescIndex maps where an entry's data starts to the data descriptor
+// that closes it: a "PK\x07\x08" record whose compressed size reaches back
+// exactly to that start. It is built in one pass, when the first entry
+// with a data descriptor is met, and holds at most zipMaxDescriptors.
+type zipDescIndex struct {
+	built bool
+	at    map[int64]int64
+}
+
+const zipMaxDescriptors = 1 << 16
+
+func (x *zipDescIndex) lookup(d []byte, start int64) (int64, bool) {
+	if !x.built {
+		x.built = true
+		x.at = map[int64]int64{}
+		for from := int(start); len(x.at) < zipMaxDescriptors; {
+			i := bytes.Index(d[from:], zipDescriptorSig)
+			if i < 0 {
+				break
+			}
+			p := from + i
+			from = p + 4
+			if p+16 > len(d) {
+				break
+			}
+			// The low 32 bits of the compressed size, in both the plain
+			// and the zip64 form (an object is under 4 GiB).
+			k := int64(p) - int64(binary.LittleEndian.Uint32(d[p+8:]))
+			if _, dup := x.at[k]; k >= 0 && !dup {
+				x.at[k] = int64(p)
+			}
+		}
+	}
+	p, ok := x.at[start]
+	return p, ok
 }
 
 // nextLocalHeader finds the next local file header at or after from.
@@ -569,16 +729,31 @@ func nextLocalHeader(d []byte, from int) int {
 	return from + i
 }
 
-// nextZipRecord finds where stored data of unknown length ends: at the next
-// data descriptor, local header or central directory entry.
-func nextZipRecord(d []byte, from int) int {
-	end := len(d)
-	for _, sig := range [][]byte{zipDescriptorSig, zipLocalSig, zipCentralSig} {
-		if i := bytes.Index(d[from:end], sig); i >= 0 {
-			end = from + i
+// zipRecordEnd finds, in one pass, where stored data of unknown length
+// that starts at from ends: at the next data descriptor, local header,
+// central directory header or end record, less a descriptor without
+// signature whose size matches; at limit when there is none.
+func zipRecordEnd(d []byte, from, limit int64) int64 {
+	le := binary.LittleEndian
+	for at := from; at+4 <= limit; {
+		i := bytes.Index(d[at:limit], []byte("PK"))
+		if i < 0 || at+int64(i)+4 > limit {
+			break
 		}
+		p := at + int64(i)
+		switch string(d[p+2 : p+4]) {
+		case "\x07\x08":
+			return p
+		case "\x03\x04", "\x01\x02", "\x05\x06", "\x06\x06":
+			// A descriptor without its signature: CRC, then sizes.
+			if p-from >= 12 && int64(le.Uint32(d[p-8:])) == p-12-from {
+				return p - 12
+			}
+			return p
+		}
+		at = p + 2
 	}
-	return end
+	return limit
 }
 
 // zipFlagLZMAEOS: an LZMA member ends with an end-of-stream marker.

@@ -172,7 +172,7 @@ func TestZipTruncatedArchiveIsCorruptedAndEarlierMembersScanned(t *testing.T) {
 			}}
 			res := w.Walk(context.Background(), "t.zip", cut, "", false)
 			wantDetection(t, res, "t.zip/eicar.com", verdict.Infected, "")
-			wantDetection(t, res, "t.zip", verdict.Corrupted, "zip: unpack: corrupted: central directory unreadable")
+			wantDetection(t, res, "t.zip", verdict.Corrupted, "zip: unpack: corrupted: central directory missing: members read from local headers (2 found; no end of central directory record)")
 			wantDetection(t, res, "t.zip/big.bin", verdict.Corrupted, "unexpected EOF")
 		})
 	}
@@ -278,7 +278,7 @@ func TestZipLocalHeaderWalkFollowsDataDescriptors(t *testing.T) {
 	cut := data[:bytes.Index(data, zipCentralSig)]
 	res := walk("d.zip", cut, Limits{})
 	wantDetection(t, res, "d.zip/eicar.com", verdict.Infected, "")
-	wantDetection(t, res, "d.zip", verdict.Corrupted, "3 entries read from local headers")
+	wantDetection(t, res, "d.zip", verdict.Corrupted, "members read from local headers (3 found;")
 	if res.Objects != 4 {
 		t.Errorf("%d objects:\n%s", res.Objects, dump(res))
 	}
@@ -311,6 +311,19 @@ func FuzzWalkZip(f *testing.F) {
 	binary.LittleEndian.PutUint16(hdr[6:], zipFlagDataDescriptor)
 	binary.LittleEndian.PutUint16(hdr[8:], zipMethodBzip2)
 	f.Add(append(hdr[:], "BZh91AY&SY"...))
+	// Damaged directories, walked from the local headers: cut before it,
+	// zeroed, its second entry spoiled; Go's writer puts data descriptors
+	// after deflated and stored entries.
+	three := makeZip(f, zipEntry{"a.txt", []byte("alpha"), zip.Deflate}, zipEntry{"eicar.com", eicar, zip.Store},
+		zipEntry{"c.txt", bytes.Repeat([]byte("gamma "), 50), zip.Deflate})
+	cd := bytes.Index(three, zipCentralSig)
+	f.Add(three[:cd])
+	zeroed := append([]byte(nil), three...)
+	clear(zeroed[cd : len(zeroed)-zipEndLen])
+	f.Add(zeroed)
+	spoiled := append([]byte(nil), three...)
+	copy(spoiled[cd+bytes.Index(spoiled[cd+1:], zipCentralSig)+1:], "XXXX")
+	f.Add(spoiled)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzWalk(t, "f.zip", data)
 	})
@@ -771,4 +784,223 @@ func TestZipFolderEntryWithDataIsScanned(t *testing.T) {
 	data := bytes.ReplaceAll(makeZip(t, zipEntry{"hiddenX", eicar, zip.Deflate}), []byte("hiddenX"), []byte("hidden/"))
 	res := walk("f.zip", data, Limits{})
 	wantDetection(t, res, "f.zip/hidden", verdict.Infected, "")
+}
+
+// walkZipMembers walks a zip matching EICAR in members only (a stored
+// member puts EICAR in the archive's own bytes) and counts how many times
+// the walk reaches each member.
+func walkZipMembers(name string, data []byte) (verdict.Result, map[string]int) {
+	seen := map[string]int{}
+	w := &Walker{
+		Visit: func(p string, _ int, _ int64) { seen[p]++ },
+		Inspect: func(ctx context.Context, o *Object) ([]verdict.Detection, bool, error) {
+			if o.Depth == 0 {
+				return nil, false, nil
+			}
+			return inspectEICAR(ctx, o)
+		},
+	}
+	return w.Walk(context.Background(), name, data, "", false), seen
+}
+
+// wantSeenOnce fails unless each path was reached exactly once and
+// nothing else was reached.
+func wantSeenOnce(t *testing.T, seen map[string]int, paths ...string) {
+	t.Helper()
+	want := map[string]int{}
+	for _, p := range paths {
+		want[p] = 1
+	}
+	if fmt.Sprint(seen) != fmt.Sprint(want) {
+		t.Errorf("members reached %v, want %v", seen, want)
+	}
+}
+
+// zipCentralStart is where the central directory of a well-formed zip
+// starts, from its end record.
+func zipCentralStart(t *testing.T, data []byte) int {
+	t.Helper()
+	eocd := bytes.LastIndex(data, []byte("PK\x05\x06"))
+	if eocd < 0 {
+		t.Fatal("no end record")
+	}
+	return int(binary.LittleEndian.Uint32(data[eocd+16:]))
+}
+
+// zipCLIFiles writes eicar.com, big.bin (random) and notes.txt into a new
+// directory and returns it.
+func zipCLIFiles(t *testing.T) string {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "eicar.com"), eicar)
+	writeFile(t, filepath.Join(dir, "big.bin"), randomBytes(t, 8192))
+	writeFile(t, filepath.Join(dir, "notes.txt"), bytes.Repeat([]byte("compressible text "), 200))
+	return dir
+}
+
+func TestZipCLIArchiveCutShortIsReadFromLocalHeaders(t *testing.T) {
+	dir := zipCLIFiles(t)
+	zipCLI(t, dir, "-q", "t.zip", "eicar.com", "big.bin", "notes.txt")
+	data := readFile(t, filepath.Join(dir, "t.zip"))
+	cd := zipCentralStart(t, data)
+	second := bytes.Index(data[1:], zipLocalSig) + 1
+	for _, c := range []struct {
+		name string
+		cut  int
+		want []string // members reached
+	}{
+		{"inside the central directory", cd + 50, []string{"t.zip/eicar.com", "t.zip/big.bin", "t.zip/notes.txt"}},
+		{"just before the central directory", cd, []string{"t.zip/eicar.com", "t.zip/big.bin", "t.zip/notes.txt"}},
+		{"in the middle of the second member", second + 4000, []string{"t.zip/eicar.com", "t.zip/big.bin"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			res, seen := walkZipMembers("t.zip", data[:c.cut])
+			wantDetection(t, res, "t.zip/eicar.com", verdict.Infected, "")
+			wantDetection(t, res, "t.zip", verdict.Corrupted,
+				fmt.Sprintf("central directory missing: members read from local headers (%d found; no end of central directory record)", len(c.want)))
+			wantSeenOnce(t, seen, c.want...)
+			_, cutMember := detection(res, "t.zip/big.bin", verdict.Corrupted)
+			if cutMember != (len(c.want) == 2) {
+				t.Errorf("big.bin reported corrupted: %v, want %v:\n%s", cutMember, len(c.want) == 2, dump(res))
+			}
+		})
+	}
+}
+
+func TestZipDamagedCentralDirectoryIsReadFromLocalHeaders(t *testing.T) {
+	dir := zipCLIFiles(t)
+	zipCLI(t, dir, "-q", "t.zip", "eicar.com", "big.bin", "notes.txt")
+	data := readFile(t, filepath.Join(dir, "t.zip"))
+	cd := zipCentralStart(t, data)
+	all := []string{"d.zip/eicar.com", "d.zip/big.bin", "d.zip/notes.txt"}
+
+	// The whole directory overwritten with zeros: the end record is there,
+	// the directory is not.
+	zeroed := append([]byte(nil), data...)
+	eocd := bytes.LastIndex(zeroed, []byte("PK\x05\x06"))
+	clear(zeroed[cd:eocd])
+	res, seen := walkZipMembers("d.zip", zeroed)
+	wantDetection(t, res, "d.zip/eicar.com", verdict.Infected, "")
+	wantDetection(t, res, "d.zip", verdict.Corrupted, fmt.Sprintf(
+		"central directory damaged: members read from local headers (3 found; no central directory header at offset %d)", cd))
+	wantSeenOnce(t, seen, all...)
+
+	// One entry unreadable midway: the entries before it come from the
+	// directory, the others from their local headers, each read once.
+	for k := 2; k <= 3; k++ {
+		broken := append([]byte(nil), data...)
+		at := cd
+		for i := 1; i < k; i++ {
+			at += bytes.Index(broken[at+1:], zipCentralSig) + 1
+		}
+		copy(broken[at:], "XXXX")
+		res, seen := walkZipMembers("d.zip", broken)
+		wantDetection(t, res, "d.zip/eicar.com", verdict.Infected, "")
+		wantDetection(t, res, "d.zip", verdict.Corrupted, fmt.Sprintf(
+			"central directory damaged: members read from local headers (%d found; entry %d: no central directory header at offset %d)", 4-k, k, at))
+		wantSeenOnce(t, seen, all...)
+		if len(res.Detections) != 2 {
+			t.Errorf("entry %d damaged: want the archive corrupted and EICAR only:\n%s", k, dump(res))
+		}
+	}
+}
+
+func TestZipStreamedByZipCLIIsReadFromLocalHeaders(t *testing.T) {
+	// zip writing to a pipe cannot seek back: every entry has its sizes in
+	// a data descriptor after the data (zip64 ones for standard input).
+	if _, err := exec.LookPath("zip"); err != nil {
+		t.Skip("zip command not installed")
+	}
+	dir := zipCLIFiles(t)
+	inner := filepath.Join(dir, "inner")
+	if err := os.Mkdir(inner, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(inner, "x.com"), eicar)
+	zipCLI(t, inner, "-q", "-0", "../inner.zip", "x.com")
+	for _, c := range []struct {
+		name, script string
+		members      []string
+	}{
+		{"deflate", "zip -q - eicar.com big.bin notes.txt | cat > s.zip", []string{"eicar.com", "big.bin", "notes.txt"}},
+		{"stored", "zip -q -0 - eicar.com big.bin notes.txt | cat > s.zip", []string{"eicar.com", "big.bin", "notes.txt"}},
+		{"standard input", "zip -q - - < eicar.com | cat > s.zip", []string{"-"}},
+		// A stored zip inside: its local headers are not the outer
+		// archive's entries (the descriptor says where inner.zip ends).
+		{"stored zip inside", "zip -q -0 - inner.zip eicar.com | cat > s.zip", []string{"inner.zip", "inner.zip/x.com", "eicar.com"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := exec.Command("sh", "-c", c.script)
+			cmd.Dir = dir
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("%s: %v\n%s", c.script, err, out)
+			}
+			data := readFile(t, filepath.Join(dir, "s.zip"))
+			if binary.LittleEndian.Uint16(data[6:])&zipFlagDataDescriptor == 0 {
+				t.Fatal("zip wrote no data descriptor")
+			}
+			var want []string
+			for _, m := range c.members {
+				want = append(want, "s.zip/"+m)
+			}
+			res, seen := walkZipMembers("s.zip", data)
+			wantNoDetection(t, res, verdict.Corrupted)
+			wantSeenOnce(t, seen, want...)
+
+			// Cut before the directory: every member, checked against
+			// its descriptor, none corrupted but the archive.
+			res, seen = walkZipMembers("s.zip", data[:zipCentralStart(t, data)])
+			wantDetection(t, res, "s.zip", verdict.Corrupted, "central directory missing")
+			wantSeenOnce(t, seen, want...)
+			for _, d := range res.Detections {
+				if d.Status == verdict.Corrupted && d.Path != "s.zip" {
+					t.Errorf("member corrupted:\n%s", dump(res))
+				}
+			}
+			if c.members[0] != "eicar.com" {
+				return
+			}
+			// Cut inside the second member: the first is still found.
+			second := bytes.Index(data[1:], zipLocalSig) + 1
+			res, seen = walkZipMembers("s.zip", data[:second+200])
+			wantDetection(t, res, "s.zip", verdict.Corrupted, "central directory missing")
+			wantDetection(t, res, "s.zip/"+c.members[1], verdict.Corrupted, "")
+			wantDetection(t, res, "s.zip/eicar.com", verdict.Infected, "")
+		})
+	}
+}
+
+func TestZipDescriptorChecksumIsChecked(t *testing.T) {
+	// Go's writer streams too: a CRC-32 spoiled in the descriptor of a
+	// directory-less archive is found against the decoded bytes.
+	data := makeZip(t, zipEntry{"eicar.com", eicar, zip.Deflate}, zipEntry{"b.txt", []byte("beta"), zip.Store})
+	cut := append([]byte(nil), data[:bytes.Index(data, zipCentralSig)]...)
+	d := bytes.Index(cut, zipDescriptorSig)
+	cut[d+4] ^= 0xff
+	res, seen := walkZipMembers("c.zip", cut)
+	wantDetection(t, res, "c.zip/eicar.com", verdict.Corrupted, "checksum error")
+	wantDetection(t, res, "c.zip/eicar.com", verdict.Infected, "")
+	wantSeenOnce(t, seen, "c.zip/eicar.com", "c.zip/b.txt")
+}
+
+func TestZipLocalHeaderWalkIsLinear(t *testing.T) {
+	// 150,000 stored folder entries with data descriptors but none
+	// written: finding where each ends must not search the rest of the
+	// file every time (that was 150,000 searches of up to 4.8 MB).
+	le := binary.LittleEndian
+	var b []byte
+	const n = 150000
+	for i := 0; i < n; i++ {
+		b = append(b, zipLocalSig...)
+		b = le.AppendUint16(b, 20)
+		b = le.AppendUint16(b, zipFlagDataDescriptor)
+		b = append(b, make([]byte, 18)...) // method 0, time, CRC, sizes
+		b = le.AppendUint16(b, 2)
+		b = le.AppendUint16(b, 0)
+		b = append(b, "d/"...)
+	}
+	b = append(b, makeZip(t, zipEntry{"eicar.com", eicar, zip.Store})...)
+	b = b[:bytes.Index(b, zipCentralSig)]
+	res, _ := walkZipMembers("l.zip", b)
+	wantDetection(t, res, "l.zip/eicar.com", verdict.Infected, "")
+	wantDetection(t, res, "l.zip", verdict.Corrupted, fmt.Sprintf("members read from local headers (%d found;", n+1))
 }
