@@ -263,6 +263,9 @@ func FuzzWalkPDF(f *testing.F) {
 	f.Add(makePDF(pdfPage(pdfStreamObj("/Filter /LZWDecode", pdfLZWEncode([]byte("harmless harmless harmless"))))...))
 	f.Add(makePDF(pdfPage(pdfStreamObj("/Filter [/A85 /RL]", []byte("<~!!!~>")))...))
 	f.Add([]byte("%PDF-1.7\n1 0 obj << /Length 9 0 R >> stream\nabc"))
+	marker := predictorPayload(4)
+	f.Add(pdfWithEmbedded("/Filter /FlateDecode /DecodeParms << /Predictor 2 /Colors 2 /Columns 2 >>", zlibBytes(f, tiffPredict(marker, 2, 2))))
+	f.Add(pdfWithEmbedded("/Filter [/AHx /Fl] /DP [null 7 0 R]", []byte(hex.EncodeToString(zlibBytes(f, pngPredict(marker, 1, 4, []byte{4, 3, 2, 1})))+">")))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzWalkWatched(t, "f.pdf", data)
 	})

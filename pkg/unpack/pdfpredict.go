@@ -3,10 +3,11 @@ package unpack
 import (
 	"fmt"
 	"io"
+	"slices"
 )
 
 // pdfMaxRow bounds a predictor row (Colors x BitsPerComponent x Columns):
-// rows are buffered whole, twice.
+// rows are buffered whole, twice (as far as data fills them).
 const pdfMaxRow = 1 << 22
 
 // pdfPredictorParams are the /DecodeParms entries of FlateDecode and
@@ -50,7 +51,7 @@ type pdfPredictReader struct {
 	p         pdfPredictorParams
 	png       bool
 	bpp       int    // bytes per pixel, at least 1 (PNG)
-	prev, cur []byte // the previous row (zeros at first) and this one
+	prev, cur []byte // the previous row and this one
 	out       []byte // undone bytes of cur not yet returned
 	err       error
 }
@@ -59,12 +60,7 @@ func newPDFPredictReader(r io.Reader, p pdfPredictorParams) io.Reader {
 	if p.predictor == 1 {
 		return r
 	}
-	n := p.rowBytes()
-	return &pdfPredictReader{
-		r: r, p: p, png: p.predictor >= 10,
-		bpp:  max(1, p.colors*p.bpc/8),
-		prev: make([]byte, n), cur: make([]byte, n),
-	}
+	return &pdfPredictReader{r: r, p: p, png: p.predictor >= 10, bpp: max(1, p.colors*p.bpc/8)}
 }
 
 func (pr *pdfPredictReader) Read(b []byte) (int, error) {
@@ -93,19 +89,35 @@ func (pr *pdfPredictReader) row() {
 		}
 	}
 	pr.prev, pr.cur = pr.cur, pr.prev
-	n, err := io.ReadFull(pr.r, pr.cur)
+	// The row buffer grows with the data read, not to the declared row
+	// length at once: /Columns costs nothing until data fills the rows.
+	want := pr.p.rowBytes()
+	cur := pr.cur[:0]
+	var err error
+	for len(cur) < want && err == nil {
+		chunk := min(want-len(cur), max(len(cur), 4096))
+		cur = slices.Grow(cur, chunk)
+		var k int
+		k, err = io.ReadFull(pr.r, cur[len(cur):len(cur)+chunk])
+		cur = cur[:len(cur)+k]
+	}
+	pr.cur = cur
+	n := len(cur)
 	if n == 0 && !pr.png {
 		pr.err = io.EOF
 		return
 	}
 	if pr.png {
-		pngUnfilter(kind[0], pr.cur[:n], pr.prev, pr.bpp)
+		for len(pr.prev) < n { // the first row: the one above is zeros
+			pr.prev = append(pr.prev, 0)
+		}
+		pngUnfilter(kind[0], cur, pr.prev, pr.bpp)
 	} else {
-		pr.tiffUndo(pr.cur[:n])
+		pr.tiffUndo(cur)
 	}
-	pr.out = pr.cur[:n]
-	if err != nil {
-		pr.err = fmt.Errorf("%w: pdf: predictor: last row has %d of %d bytes", ErrCorrupt, n, len(pr.cur))
+	pr.out = cur
+	if n < want {
+		pr.err = fmt.Errorf("%w: pdf: predictor: last row has %d of %d bytes", ErrCorrupt, n, want)
 	}
 }
 

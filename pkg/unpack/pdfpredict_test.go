@@ -200,6 +200,7 @@ func TestPDFPredictorErrors(t *testing.T) {
 	}{
 		{"bad filter type", "/Filter /FlateDecode /DecodeParms << /Predictor 12 /Columns 8 >>", bad, payload[:40], "filter type 7"},
 		{"short last row", "/Filter /FlateDecode /DecodeParms << /Predictor 12 /Columns 8 >>", good[:len(good)-3], payload[:len(payload)-3], "last row has 5 of 8 bytes"},
+		{"huge row, little data", "/Filter /FlateDecode /DecodeParms << /Predictor 12 /Columns 4000000 >>", append([]byte{0}, payload...), payload, fmt.Sprintf("last row has %d of 4000000 bytes", len(payload))},
 		{"tiff short last row", "/Filter /FlateDecode /DecodeParms << /Predictor 2 /Columns 8 >>", tiffPredict(payload, 1, 8)[:len(payload)-3], payload[:len(payload)-3], "last row has 5 of 8 bytes"},
 	} {
 		res, got := walkCapture("e.pdf", pdfWithEmbedded(c.dict, zlibBytes(t, c.data)), "e.pdf/eicar.com")
