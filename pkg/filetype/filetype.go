@@ -128,6 +128,8 @@ func Detect(data []byte, hint Type) Type {
 		if e := textEncoding(data); e != "" {
 			return e
 		}
+	} else if isYEncBinary(head) {
+		return YEnc
 	}
 	if hint != "" && hint != Binary && hint != Text {
 		return hint
@@ -325,6 +327,58 @@ func textEncoding(data []byte) Type {
 		}
 	}
 	return ""
+}
+
+// isYEncBinary reports whether head, which is not text, starts a yEnc
+// file: yEnc writes bytes as they are (plus 42), so its output is 8-bit
+// and only its "=ybegin" line and what precedes it are text. That line
+// must be well formed (name= and size= or line=, printable) and sit at the
+// very start or after nothing but text lines, so that a binary holding
+// "=ybegin" somewhere is not taken for yEnc.
+func isYEncBinary(head []byte) bool {
+	for from := 0; from < len(head); {
+		i := lineStartIndex(head[from:], ybeginLine)
+		if i < 0 {
+			return false
+		}
+		at := from + i
+		if at > 0 && !isText(head[:at]) {
+			return false // later lines have the same binary prefix
+		}
+		if isYBeginLine(head[at:]) {
+			return true
+		}
+		from = at + len(ybeginLine)
+	}
+	return false
+}
+
+// isYBeginLine checks the "=ybegin" line at the start of b: complete,
+// printable, with a numeric size= or line= and a name= that ends it.
+func isYBeginLine(b []byte) bool {
+	end := bytes.IndexByte(b, '\n')
+	if end < 0 {
+		return false
+	}
+	line := bytes.TrimSuffix(b[:end], []byte("\r"))
+	for _, c := range line {
+		if c < 0x20 && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	name := bytes.Index(line, []byte(" name="))
+	if name < 0 || name+len(" name=") == len(line) {
+		return false
+	}
+	attrs := line[:name+1]
+	for _, k := range []string{" size=", " line="} {
+		if i := bytes.Index(attrs, []byte(k)); i >= 0 {
+			if v := attrs[i+len(k):]; len(v) > 0 && v[0] >= '0' && v[0] <= '9' {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // lineStartIndex finds sig at the start of a line of b.

@@ -2,6 +2,7 @@ package filetype
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -135,6 +136,61 @@ func TestDetectTextEncodings(t *testing.T) {
 		{"uue past 64 KiB", strings.Repeat("x", 70<<10) + "\nbegin 644 a\n", Text},
 	} {
 		if got := Detect([]byte(tc.data), ""); got != tc.want {
+			t.Errorf("%s: got %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}
+
+// yencOf encodes data as one yEnc file named name (line length 128).
+func yencOf(name string, data []byte) []byte {
+	out := fmt.Appendf(nil, "=ybegin line=128 size=%d name=%s\r\n", len(data), name)
+	for i, c := range data {
+		e := c + 42
+		switch e {
+		case 0, '\n', '\r', '=':
+			out = append(out, '=', e+64)
+		default:
+			out = append(out, e)
+		}
+		if i%128 == 127 {
+			out = append(out, "\r\n"...)
+		}
+	}
+	return fmt.Appendf(out, "\r\n=yend size=%d\r\n", len(data))
+}
+
+func TestDetectYEncOfBinaryData(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	bin := make([]byte, 8192)
+	for i := range bin {
+		bin[i] = byte(rng.Uint32())
+	}
+	enc := yencOf("a.exe", bin)
+	if isText(enc[:sniffLen]) {
+		t.Fatal("encoded binary data is text: the test proves nothing")
+	}
+	prose := []byte("Hello,\n\nthe file is attached below.\n\n")
+	line := []byte("=ybegin line=128 size=3 name=a.exe\n")
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want Type
+	}{
+		{"at the start", enc, YEnc},
+		{"after prose", append(append([]byte(nil), prose...), enc...), YEnc},
+		{"size only", append([]byte("=ybegin size=8192 name=x y.bin\n"), enc[bytes.IndexByte(enc, '\n')+1:]...), YEnc},
+		// Not yEnc: the line inside binary data, or malformed.
+		{"binary before the line", append(append(append([]byte(nil), bin[:300]...), '\n'), enc...), Binary},
+		{"in the middle of a binary", append(append(append(append([]byte(nil), bin[:2000]...), '\n'), line...), bin[2000:]...), Binary},
+		{"no name", append([]byte("=ybegin line=128 size=3\n"), bin...), Binary},
+		{"empty name", append([]byte("=ybegin line=128 size=3 name=\n"), bin...), Binary},
+		{"no size nor line", append([]byte("=ybegin part=1 name=a\n"), bin...), Binary},
+		{"size not a number", append([]byte("=ybegin size=x name=a\n"), bin...), Binary},
+		{"control character in the line", append([]byte("=ybegin size=3 \x01name=a\n"), bin...), Binary},
+		{"line not ended in the head", append([]byte("=ybegin size=3 name="), bin...), Binary},
+		{"ELF holding the line", append(append([]byte("\x7fELF\n"), line...), bin...), ELF},
+	} {
+		if got := Detect(tc.data, ""); got != tc.want {
 			t.Errorf("%s: got %s, want %s", tc.name, got, tc.want)
 		}
 	}

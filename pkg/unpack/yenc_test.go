@@ -134,21 +134,45 @@ func TestYEncDecodedBinaryIsTypedByContent(t *testing.T) {
 	}
 }
 
-// TestYEncOfHighEntropyDataWithHint: yEnc of random-looking data is 8-bit
-// text that filetype sees as "binary" (a pkg/filetype matter); given the
-// hint, the decoded zip is still typed by its content and opened.
-func TestYEncOfHighEntropyDataWithHint(t *testing.T) {
+// TestYEncOfHighEntropyDataWithoutHint: yEnc of random-looking data is
+// 8-bit, not text; it is typed yenc by its "=ybegin" line all the same, so
+// it is decoded with no hint and the decoded zip is typed by its content.
+func TestYEncOfHighEntropyDataWithoutHint(t *testing.T) {
 	zipped := makeZip(t, zipEntry{"noise.bin", randomBytes(t, 64<<10), zip.Store}, zipEntry{"inner.com", eicar, zip.Store})
-	text := []byte(yencGo("pack.zip", zipped, 0, 0, 0, 0))
-	t.Logf("without a hint the text is typed %q", filetype.Detect(text, ""))
-	typed := map[string]filetype.Type{}
+	for name, text := range map[string][]byte{
+		"at the start": []byte(yencGo("pack.zip", zipped, 0, 0, 0, 0)),
+		"after prose":  []byte("Hi,\n\nhere it is.\n\n" + yencGo("pack.zip", zipped, 0, 0, 0, 0)),
+	} {
+		typed := map[string]filetype.Type{}
+		w := &Walker{Inspect: func(ctx context.Context, o *Object) ([]verdict.Detection, bool, error) {
+			typed[o.Path] = o.Type
+			return inspectEICAR(ctx, o)
+		}}
+		res := w.Walk(context.Background(), "post", text, "", false)
+		if typed["post"] != filetype.YEnc || typed["post/pack.zip"] != filetype.Zip {
+			t.Errorf("%s: typed %v", name, typed)
+		}
+		wantDetection(t, res, "post/pack.zip/inner.com", verdict.Infected, "")
+	}
+}
+
+func TestYEncOfBinaryMadeByUUEnviewIsDecodedWithoutHint(t *testing.T) {
+	// EICAR after random bytes: its encoding is 8-bit and the whole is not text.
+	data := append(randomBytes(t, 6000), eicar...)
+	enc := toolEncode(t, "bin.dat", data, "uuenview", "-y", "bin.dat")
 	w := &Walker{Inspect: func(ctx context.Context, o *Object) ([]verdict.Detection, bool, error) {
-		typed[o.Path] = o.Type
+		if o.Depth == 0 && o.Type != filetype.YEnc {
+			t.Errorf("uuenview -y output typed %q", o.Type)
+		}
 		return inspectEICAR(ctx, o)
 	}}
-	res := w.Walk(context.Background(), "post", text, filetype.YEnc, false)
-	if typed["post/pack.zip"] != filetype.Zip {
-		t.Errorf("decoded member typed %v", typed)
+	res := w.Walk(context.Background(), "bin.ync", enc, "", false)
+	wantDetection(t, res, "bin.ync/bin.dat", verdict.Infected, "")
+	wantNoDetection(t, res, verdict.Corrupted)
+
+	// The same block after binary bytes is part of a binary: not decoded.
+	res = walk("x.bin", append(append(randomBytes(t, 3000), '\n'), enc...), Limits{})
+	if res.Status != verdict.Clean || res.Objects != 1 {
+		t.Errorf("a binary holding a yEnc block was decoded:\n%s", dump(res))
 	}
-	wantDetection(t, res, "post/pack.zip/inner.com", verdict.Infected, "")
 }
