@@ -66,8 +66,8 @@ type cabinet struct {
 }
 
 // walkCab yields every file of a cabinet. Files in stored, MSZIP and LZX
-// folders are decoded; files in Quantum folders are reported corrupt with
-// the reason, and the walk goes on.
+// folders are decoded; files in Quantum folders (no decoder here) are
+// reported UNCHECKED "unsupported", and the walk goes on.
 func walkCab(ctx context.Context, c *Container, yield func(Member) error) error {
 	cab, err := parseCab(c.Data)
 	if err != nil {
@@ -95,7 +95,9 @@ func walkCab(ctx context.Context, c *Container, yield func(Member) error) error 
 			switch fo.comp & 0x0f {
 			case cabCompNone, cabCompMSZIP, cabCompLZX:
 			case cabCompQuantum:
-				m.Open = cabFail("unsupported compression Quantum")
+				m.Open = func() (io.Reader, error) {
+					return nil, fmt.Errorf("%w: cab: Quantum compression", ErrUnsupported)
+				}
 			default:
 				m.Open = cabFail(fmt.Sprintf("unknown compression type %#x", fo.comp))
 			}

@@ -167,6 +167,28 @@ func TestCabFindsEICARMadeByGcab(t *testing.T) {
 	}
 }
 
+func TestCabQuantumFolderByGcabIsUnchecked(t *testing.T) {
+	// A Quantum folder is well formed, only not decoded here: its files
+	// are UNCHECKED with the method named, the cabinet is not CORRUPTED.
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "eicar.com"), eicar)
+	writeFile(t, filepath.Join(dir, "b.txt"), []byte("beta"))
+	data := gcabCLI(t, dir, "-z", "eicar.com", "b.txt")
+	if binary.LittleEndian.Uint16(data[30:])&cabFlagReserve != 0 {
+		t.Fatal("gcab wrote reserve areas: the folder is not at offset 36")
+	}
+	// [MS-CAB] 2.3: typeCompress, the CFFOLDER's last field; Quantum is 2
+	// in its low nibble, with the level (bits 4-7) and window (8-12).
+	binary.LittleEndian.PutUint16(data[cabHeaderLen+6:], cabCompQuantum|4<<4|21<<8)
+	res := walkQuiet("q.cab", data)
+	wantDetection(t, res, "q.cab/eicar.com", verdict.Unchecked, "unsupported: cab: Quantum compression")
+	wantDetection(t, res, "q.cab/b.txt", verdict.Unchecked, "unsupported: cab: Quantum compression")
+	wantNoDetection(t, res, verdict.Corrupted)
+	if res.Status != verdict.Unchecked || len(res.Detections) != 2 {
+		t.Errorf("want the two files unchecked and nothing else:\n%s", dump(res))
+	}
+}
+
 func TestCabCleanIsClean(t *testing.T) {
 	res := walk("c.cab", makeCab(t, cabTestFolder{cabCompMSZIP, []cabTestFile{{"a.txt", []byte("alpha")}, {"empty", nil}}}), Limits{})
 	if res.Status != verdict.Clean || res.Objects != 3 {
@@ -174,7 +196,7 @@ func TestCabCleanIsClean(t *testing.T) {
 	}
 }
 
-func TestCabQuantumAndBadLZXFoldersAreCorruptedAndWalkContinues(t *testing.T) {
+func TestCabQuantumAndBadLZXFoldersAreReportedAndWalkContinues(t *testing.T) {
 	data := makeCab(t,
 		cabTestFolder{cabCompLZX | 21<<8, []cabTestFile{{"lzx.exe", eicar}}},
 		cabTestFolder{cabCompLZX | 22<<8, []cabTestFile{{"lzx22.exe", eicar}}},
@@ -183,7 +205,7 @@ func TestCabQuantumAndBadLZXFoldersAreCorruptedAndWalkContinues(t *testing.T) {
 	res := walkQuiet("l.cab", data)
 	wantDetection(t, res, "l.cab/lzx.exe", verdict.Infected, "")
 	wantDetection(t, res, "l.cab/lzx22.exe", verdict.Corrupted, "window size 2^22 not supported")
-	wantDetection(t, res, "l.cab/q.exe", verdict.Corrupted, "unsupported compression Quantum")
+	wantDetection(t, res, "l.cab/q.exe", verdict.Unchecked, "unsupported: cab: Quantum compression")
 	wantDetection(t, res, "l.cab/eicar.com", verdict.Infected, "")
 }
 

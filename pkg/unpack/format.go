@@ -25,6 +25,9 @@ var (
 	ErrEncrypted = errors.New("unpack: encrypted")
 	// ErrLimit: a limit was hit (UNCHECKED). Only the Walker returns it.
 	ErrLimit = errors.New("unpack: limit exceeded")
+	// ErrUnsupported: well-formed content in a variant no decoder here
+	// reads (a compression method): UNCHECKED, not CORRUPTED.
+	ErrUnsupported = errors.New("unpack: unsupported")
 )
 
 // Member is one object found inside a container.

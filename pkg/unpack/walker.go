@@ -346,6 +346,8 @@ func (w *Walker) memberError(p string, d int, err error) {
 		w.res.Add(verdict.Detection{Path: p, Status: verdict.Protected, Reason: err.Error(), Depth: d})
 	case errors.Is(err, ErrLimit):
 		w.unchecked(p, "", d, "limit: "+strings.TrimPrefix(err.Error(), ErrLimit.Error()+": "))
+	case errors.Is(err, ErrUnsupported):
+		w.unchecked(p, "", d, "unsupported: "+strings.TrimPrefix(err.Error(), ErrUnsupported.Error()+": "))
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		w.unchecked(p, "", d, timeReason(err))
 	default:

@@ -428,7 +428,7 @@ func (z *zipDecoders) open(e *zipCentral, body []byte) (io.Reader, error) {
 			return nil, err
 		}
 	default:
-		return nil, fmt.Errorf("%w: zip: unsupported compression method %d", ErrCorrupt, e.method)
+		return nil, fmt.Errorf("%w: zip: compression method %d", ErrUnsupported, e.method)
 	}
 	return &zipChecked{r: r, e: e, src: br}, nil
 }

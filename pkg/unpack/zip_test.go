@@ -192,7 +192,7 @@ func TestZipCutInsideLocalHeaderIsCorrupted(t *testing.T) {
 	wantDetection(t, res, "e.zip", verdict.Corrupted, "no local file header")
 }
 
-func TestZipUnknownMethodIsCorruptedAndWalkContinues(t *testing.T) {
+func TestZipUnknownMethodIsUncheckedAndWalkContinues(t *testing.T) {
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
 	for _, e := range []struct {
@@ -211,8 +211,14 @@ func TestZipUnknownMethodIsCorruptedAndWalkContinues(t *testing.T) {
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	res := walk("m.zip", buf.Bytes(), Limits{})
-	wantDetection(t, res, "m.zip/ppmd.bin", verdict.Corrupted, "unsupported compression method 98")
+	data := buf.Bytes()
+	res := walk("m.zip", data, Limits{})
+	wantDetection(t, res, "m.zip/ppmd.bin", verdict.Unchecked, "unsupported: zip: compression method 98")
+	wantDetection(t, res, "m.zip/eicar.com", verdict.Infected, "")
+	wantNoDetection(t, res, verdict.Corrupted)
+	// And through the local header walk.
+	res = walk("m.zip", data[:bytes.Index(data, zipCentralSig)], Limits{})
+	wantDetection(t, res, "m.zip/ppmd.bin", verdict.Unchecked, "unsupported: zip: compression method 98")
 	wantDetection(t, res, "m.zip/eicar.com", verdict.Infected, "")
 }
 
