@@ -17,7 +17,22 @@ type dbRef struct {
 	refs atomic.Int64
 
 	mu       sync.Mutex
-	scanners []*yarascan.Scanner // idle scanners, one per worker at most
+	scanners []*scanners // idle scanners, one set per worker at most
+}
+
+// scanners are one worker's scanners of a DB's rules: each is nil when the
+// DB has no such rules.
+type scanners struct {
+	rules, body *yarascan.Scanner
+}
+
+func (s *scanners) destroy() {
+	if s.rules != nil {
+		s.rules.Destroy()
+	}
+	if s.body != nil {
+		s.body.Destroy()
+	}
 }
 
 func newRef(db *sigdb.DB) *dbRef {
@@ -46,19 +61,16 @@ func (r *dbRef) release() {
 	}
 	r.mu.Lock()
 	for _, s := range r.scanners {
-		s.Destroy()
+		s.destroy()
 	}
 	r.scanners = nil
 	r.mu.Unlock()
 	r.db.Destroy()
 }
 
-// scanner returns an idle scanner of this DB, or a new one. The caller
-// holds a reference.
-func (r *dbRef) scanner() (*yarascan.Scanner, error) {
-	if r.db.Rules == nil {
-		return nil, nil
-	}
+// scanners returns an idle set of scanners of this DB, or a new one. The
+// caller holds a reference.
+func (r *dbRef) getScanners() (*scanners, error) {
 	r.mu.Lock()
 	if n := len(r.scanners); n > 0 {
 		s := r.scanners[n-1]
@@ -67,14 +79,24 @@ func (r *dbRef) scanner() (*yarascan.Scanner, error) {
 		return s, nil
 	}
 	r.mu.Unlock()
-	return r.db.Rules.NewScanner()
+	s := &scanners{}
+	var err error
+	if r.db.Rules != nil {
+		if s.rules, err = r.db.Rules.NewScanner(); err != nil {
+			return nil, err
+		}
+	}
+	if r.db.BodyRules != nil {
+		if s.body, err = r.db.BodyRules.NewScanner(); err != nil {
+			s.destroy()
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
-// putScanner returns a scanner for reuse; the caller still holds a reference.
-func (r *dbRef) putScanner(s *yarascan.Scanner) {
-	if s == nil {
-		return
-	}
+// putScanners returns scanners for reuse; the caller still holds a reference.
+func (r *dbRef) putScanners(s *scanners) {
 	r.mu.Lock()
 	r.scanners = append(r.scanners, s)
 	r.mu.Unlock()

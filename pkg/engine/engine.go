@@ -246,11 +246,11 @@ func cacheable(r verdict.Result) bool {
 func (e *Engine) scan(ctx context.Context, ref *dbRef, req Request) (verdict.Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, e.opt.MaxScanTime)
 	defer cancel()
-	sc, err := ref.scanner()
+	sc, err := ref.getScanners()
 	if err != nil {
 		return verdict.Result{}, fmt.Errorf("engine: %w", err)
 	}
-	defer ref.putScanner(sc)
+	defer ref.putScanners(sc)
 	m := &matcher{db: ref.db, sc: sc}
 	if !req.ListObjects {
 		w := unpack.Walker{Limits: e.opt.Limits, Inspect: m.inspect}

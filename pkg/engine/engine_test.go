@@ -169,15 +169,15 @@ func TestSwapFreesTheOldDatabaseOnlyAfterItsLastScan(t *testing.T) {
 	if ref.refs.Load() != 1 {
 		t.Fatalf("old DB refs %d, want 1 (the scan's)", ref.refs.Load())
 	}
-	sc, err := ref.scanner() // the old rules still work
+	sc, err := ref.getScanners() // the old rules still work
 	if err != nil {
 		t.Fatal(err)
 	}
-	ms, err := sc.Scan([]byte(testkit.EICAR), yarascanVars(), time.Second)
+	ms, err := sc.rules.Scan([]byte(testkit.EICAR), yarascanVars(), time.Second)
 	if err != nil || len(ms) != 1 {
 		t.Fatalf("old rules after swap: %v %+v", err, ms)
 	}
-	ref.putScanner(sc)
+	ref.putScanners(sc)
 	ref.release()
 	if ref.refs.Load() != 0 || ref.tryAcquire() {
 		t.Fatal("old DB must be freed and not acquirable")

@@ -169,11 +169,11 @@ func BenchmarkCorpusObjects(b *testing.B) {
 			}
 			b.Run(strings.ReplaceAll(k, "/", "_")+"/"+g, func(b *testing.B) {
 				ref := newRef(db)
-				sc, err := ref.scanner()
+				sc, err := ref.getScanners()
 				if err != nil {
 					b.Fatal(err)
 				}
-				defer ref.putScanner(sc)
+				defer ref.putScanners(sc)
 				m := &matcher{db: db, sc: sc}
 				b.SetBytes(total)
 				b.ResetTimer()
@@ -192,8 +192,9 @@ func BenchmarkCorpusObjects(b *testing.B) {
 }
 
 // BenchmarkInspectFixedCost is the per-object cost of matching with the
-// bench DB: one object of each size, through matcher.inspect (hashes and
-// YARA), and through the YARA scanner alone.
+// bench DB: one object of each size, through matcher.inspect (hashes, YARA,
+// the body filter), through the YARA rules' scanner alone, the body rules'
+// scanner alone and the body filter alone.
 func BenchmarkInspectFixedCost(b *testing.B) {
 	dir := os.Getenv("AVE_BENCH_DATA")
 	if dir == "" {
@@ -207,11 +208,11 @@ func BenchmarkInspectFixedCost(b *testing.B) {
 		b.Fatal(err)
 	}
 	ref := newRef(db)
-	sc, err := ref.scanner()
+	sc, err := ref.getScanners()
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer ref.putScanner(sc)
+	defer ref.putScanners(sc)
 	m := &matcher{db: db, sc: sc}
 	for _, size := range []int{16, 4 << 10, 64 << 10} {
 		data := []byte(strings.Repeat("BT /F1 12 Tf 72 712 Td (Hello) Tj ET\n", size/37+1)[:size])
@@ -222,10 +223,24 @@ func BenchmarkInspectFixedCost(b *testing.B) {
 				m.inspect(context.Background(), o)
 			}
 		})
+		vars := yarascan.Vars{Filename: o.Name, Filetype: string(o.Type), Path: o.Path, Depth: o.Depth}
 		b.Run(fmt.Sprintf("yara/%d", size), func(b *testing.B) {
 			b.SetBytes(int64(size))
 			for i := 0; i < b.N; i++ {
-				sc.Scan(data, yarascan.Vars{Filename: o.Name, Filetype: string(o.Type), Path: o.Path, Depth: o.Depth}, time.Minute)
+				sc.rules.Scan(data, vars, time.Minute)
+			}
+		})
+		// What an object holding a body signature's anchor costs more.
+		b.Run(fmt.Sprintf("body/%d", size), func(b *testing.B) {
+			b.SetBytes(int64(size))
+			for i := 0; i < b.N; i++ {
+				sc.body.Scan(data, vars, time.Minute)
+			}
+		})
+		b.Run(fmt.Sprintf("maymatch/%d", size), func(b *testing.B) {
+			b.SetBytes(int64(size))
+			for i := 0; i < b.N; i++ {
+				db.Body.MayMatch(data)
 			}
 		})
 	}

@@ -17,14 +17,16 @@ import (
 	"ave/pkg/yarascan"
 )
 
-// matcher matches one scan's objects against one DB with one scanner.
+// matcher matches one scan's objects against one DB with one worker's
+// scanners.
 type matcher struct {
 	db *sigdb.DB
-	sc *yarascan.Scanner // nil when the DB has no YARA or body rules
+	sc *scanners
 }
 
-// inspect is the unpack.InspectFunc: allow-list, hashes, then YARA (which
-// also carries the body signatures).
+// inspect is the unpack.InspectFunc: allow-list, hashes, YARA rules, then
+// the body signatures' rules where the object holds an anchor of one
+// (sigdb.BodySet.MayMatch: the others cannot match).
 func (m *matcher) inspect(ctx context.Context, o *unpack.Object) ([]verdict.Detection, bool, error) {
 	size := int64(len(o.Data))
 	if _, ok := lookupHashes(m.db.Allow, o.Data, size); ok {
@@ -35,27 +37,48 @@ func (m *matcher) inspect(ctx context.Context, o *unpack.Object) ([]verdict.Dete
 		// An exact known-bad file: nothing more to learn from its content.
 		return []verdict.Detection{{Status: verdict.Infected, Name: name, Engine: verdict.EngineHash}}, true, nil
 	}
-	if m.sc == nil {
-		return dets, false, nil
+	vars := yarascan.Vars{Filename: o.Name, Filetype: string(o.Type), Path: o.Path, Depth: o.Depth}
+	if m.sc.rules != nil {
+		matches, err := m.scan(ctx, m.sc.rules, o.Data, vars)
+		for _, mt := range matches {
+			d := ruleDetection(mt)
+			if !m.db.Ignore[d.Name] {
+				dets = append(dets, d)
+			}
+		}
+		if err != nil {
+			return m.scanError(dets, err)
+		}
 	}
+	if m.sc.body != nil && m.db.Body.MayMatch(o.Data) {
+		matches, err := m.scan(ctx, m.sc.body, o.Data, vars)
+		for _, mt := range matches {
+			if strings.HasPrefix(mt.Rule, sigdb.BodyRulePrefix) {
+				dets = append(dets, m.confirmBody(mt, size, string(o.Type))...)
+			}
+		}
+		if err != nil {
+			return m.scanError(dets, err)
+		}
+	}
+	return dets, false, nil
+}
+
+// scan runs one scanner on data within what is left of the scan's time.
+func (m *matcher) scan(ctx context.Context, sc *yarascan.Scanner, data []byte, vars yarascan.Vars) ([]yarascan.Match, error) {
 	timeout := time.Second
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
 		if timeout <= 0 {
-			return dets, false, ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
-	matches, err := m.sc.Scan(o.Data, yarascan.Vars{Filename: o.Name, Filetype: string(o.Type), Path: o.Path, Depth: o.Depth}, timeout)
-	for _, mt := range matches {
-		if strings.HasPrefix(mt.Rule, sigdb.BodyRulePrefix) {
-			dets = append(dets, m.confirmBody(mt, size, string(o.Type))...)
-			continue
-		}
-		d := ruleDetection(mt)
-		if !m.db.Ignore[d.Name] {
-			dets = append(dets, d)
-		}
-	}
+	return sc.Scan(data, vars, timeout)
+}
+
+// scanError ends an object's matching on a scan error: libyara's time-out
+// makes it UNCHECKED, other errors are the walker's to report.
+func (m *matcher) scanError(dets []verdict.Detection, err error) ([]verdict.Detection, bool, error) {
 	if errors.Is(err, yarascan.ErrTimeout) {
 		dets = append(dets, verdict.Detection{Status: verdict.Unchecked, Reason: "limit: scan time exceeded MaxScanTime"})
 		return dets, true, nil

@@ -1,6 +1,8 @@
 package sigdb
 
 import (
+	"bytes"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -95,6 +97,9 @@ func FuzzParseNDB(f *testing.F) {
 		if err := rules.ScanMem([]byte(data), 0, 0, &ms); err != nil {
 			t.Fatalf("scan error: %v", err)
 		}
+		if len(ms) > 0 && !set.MayMatch([]byte(data)) {
+			t.Fatalf("YARA matches, MayMatch says no")
+		}
 	})
 }
 
@@ -120,8 +125,25 @@ func FuzzNDBHex(f *testing.F) {
 			t.Fatal(err)
 		}
 		defer c.Destroy()
-		if err := c.AddString(NewBodySet(sigs).YARASource(), ""); err != nil {
+		set := NewBodySet(sigs)
+		if err := c.AddString(set.YARASource(), ""); err != nil {
 			t.Fatalf("%q -> %q does not compile: %v", hex, sigs[0].Hex, err)
+		}
+		rules, err := c.GetRules()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rules.Destroy()
+		// An instance of the signature, at an offset it may start at:
+		// where YARA finds it, the anchor filter must let it through.
+		r := rand.New(rand.NewPCG(uint64(off), uint64(len(hex))))
+		buf := append(bytes.Repeat([]byte{0x55}, 10), instance(r, sigs[0].Hex)...)
+		var ms yara.MatchRules
+		if err := rules.ScanMem(buf, 0, 0, &ms); err != nil {
+			t.Fatalf("scan error: %v", err)
+		}
+		if len(ms) > 0 && !set.MayMatch(buf) {
+			t.Fatalf("%q: YARA matches %x, MayMatch says no", sigs[0].Hex, buf)
 		}
 	})
 }

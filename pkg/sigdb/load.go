@@ -25,7 +25,8 @@ import (
 )
 
 // BodyRulePrefix starts the names of the YARA rules that carry the body
-// signatures; the engine confirms their matches through DB.Body.
+// signatures (DB.BodyRules); the engine confirms their matches through
+// DB.Body.
 const BodyRulePrefix = "ave_body_"
 
 // DB is a loaded signature database. It is immutable and safe for
@@ -40,11 +41,14 @@ type DB struct {
 	Created string // from the manifest, if any
 	Loaded  time.Time
 
-	Rules  *yarascan.Rules
-	Hashes *hashsig.Set // detections
-	Allow  *hashsig.Set // known-good files (.fp, .sfp)
-	Ignore map[string]bool
-	Body   *BodySet
+	Rules *yarascan.Rules // the YARA rules of *.yar, *.yara
+	// BodyRules carry the body signatures (Body.YARASource); run them
+	// only where Body.MayMatch.
+	BodyRules *yarascan.Rules
+	Hashes    *hashsig.Set // detections
+	Allow     *hashsig.Set // known-good files (.fp, .sfp)
+	Ignore    map[string]bool
+	Body      *BodySet
 
 	// Counts of loaded signatures by kind: yara, body, md5, sha1, sha256,
 	// fp, ign.
@@ -61,6 +65,9 @@ type DB struct {
 func (db *DB) Destroy() {
 	if db.Rules != nil {
 		db.Rules.Destroy()
+	}
+	if db.BodyRules != nil {
+		db.BodyRules.Destroy()
 	}
 }
 
@@ -152,19 +159,24 @@ func Load(dir string) (*DB, error) {
 		db.Version, db.Created = m.version, m.created
 	}
 	db.Body = NewBodySet(body)
-	bodyRules := 0
-	if len(errs) == 0 && db.Body.Len() > 0 {
-		src := db.Body.YARASource()
-		bodyRules = strings.Count(src, "rule "+BodyRulePrefix)
-		sources = append(sources, yarascan.Source{File: filepath.Join(dir, "(body signatures)"), Text: src})
-	}
 	if len(errs) == 0 && len(sources) > 0 {
 		rules, err := yarascan.Compile(sources)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("sigdb: %w", err))
 		} else {
 			db.Rules = rules
-			db.Counts["yara"] = int64(rules.Count() - bodyRules)
+			db.Counts["yara"] = int64(rules.Count())
+		}
+	}
+	if len(errs) == 0 && db.Body.Len() > 0 {
+		// The body signatures have their own rules, run only on the
+		// objects Body.MayMatch lets through.
+		src := db.Body.YARASource()
+		rules, err := yarascan.Compile([]yarascan.Source{{File: filepath.Join(dir, "(body signatures)"), Text: src}})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("sigdb: %w", err))
+		} else {
+			db.BodyRules = rules
 		}
 	}
 	errs = append(errs, <-hashDone...)

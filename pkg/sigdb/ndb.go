@@ -739,13 +739,28 @@ const bodyRuleName = "ave_body_"
 // BodySet is an immutable, indexed set of translated body signatures. It is
 // safe for concurrent use.
 type BodySet struct {
-	sigs []BodySig
+	sigs   []BodySig
+	filter *anchorFilter
 }
 
 // NewBodySet returns a set of copies of sigs, which must come from
 // ParseNDB. Signature i of the set is sigs[i].
 func NewBodySet(sigs []BodySig) *BodySet {
-	return &BodySet{sigs: append([]BodySig(nil), sigs...)}
+	s := &BodySet{sigs: append([]BodySig(nil), sigs...)}
+	s.filter = newAnchorFilter(s.sigs)
+	return s
+}
+
+// MayMatch reports whether some signature of the set may match data. When
+// it returns false, no signature's YARA string (from YARASource) matches
+// data: data holds none of the fixed byte runs ("anchors") that every match
+// contains. It is cheap (about a nanosecond a byte), so that the body rules
+// are only run on the rare objects that hold an anchor.
+func (s *BodySet) MayMatch(data []byte) bool {
+	if s.Len() == 0 {
+		return false
+	}
+	return s.filter.mayMatch(data)
 }
 
 // Len returns the number of signatures.
