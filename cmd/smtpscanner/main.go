@@ -96,6 +96,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	defer sp.Close() // the emptied files it keeps for reuse
 	if !*stdio {
 		// Leftovers belong to sessions that died before answering: their
 		// MTA still holds the messages, so they are only reported.

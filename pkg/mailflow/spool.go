@@ -22,9 +22,14 @@ var ErrSpool = errors.New("mailflow: spool")
 
 const spoolSuffix = ".msg"
 
-// Spool is the directory holding messages in flight. A message's file
-// lives from Create until its outcome is final (Message.Remove) and is
-// flock(2)ed while it lives; an unlocked file found there belongs to a
+// Spool is the directory holding messages in flight. A message is in a
+// file from Create until its outcome is final (Message.Remove); every
+// file is flock(2)ed while this process has it open. A file emptied by
+// Remove stays open, locked and empty for a later message (up to
+// maxFreeFiles of them, until Close): reusing it costs a truncate
+// instead of creating and unlinking a file, whose inode and directory
+// updates were the larger part of the spool's cost. An unlocked file
+// found there belongs to a process that died: if it holds bytes, to a
 // session that died before it answered, so the MTA still owns that
 // message and the file is only reported and removed (Recover). Files
 // locked by other live processes sharing the directory (--stdio
@@ -34,7 +39,20 @@ type Spool struct {
 	maxMem int64
 	budget atomic.Int64 // bytes of memory copies left
 	behind bool         // SetSyncBehind
+
+	mu     sync.Mutex
+	free   []spoolFile // empty files kept for reuse
+	closed bool        // Close was called: no more reuse
 }
+
+// spoolFile is an open, locked spool file.
+type spoolFile struct {
+	f    *os.File
+	path string
+}
+
+// maxFreeFiles bounds the empty files a Spool keeps open for reuse.
+const maxFreeFiles = 32
 
 // SetSyncBehind makes ReadFrom return as soon as a message held in
 // memory is received, while its file is written and synced in the
@@ -100,8 +118,9 @@ type Leftover struct {
 	ModTime time.Time
 }
 
-// Recover removes the spool files left by an earlier run and returns what
-// it found. Call it once at start-up, before serving.
+// Recover removes the spool files left by an earlier run and returns
+// those that held a message (empty ones were kept for reuse, or got no
+// byte). Call it once at start-up, before serving.
 func (s *Spool) Recover() ([]Leftover, error) {
 	ents, err := os.ReadDir(s.dir)
 	if err != nil {
@@ -117,14 +136,17 @@ func (s *Spool) Recover() ([]Leftover, error) {
 			continue
 		}
 		l := Leftover{Name: e.Name()}
-		if fi, err := e.Info(); err == nil {
+		fi, ierr := e.Info()
+		if ierr == nil {
 			l.Size, l.ModTime = fi.Size(), fi.ModTime()
 		}
 		if err := os.Remove(filepath.Join(s.dir, e.Name())); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		out = append(out, l)
+		if ierr != nil || l.Size > 0 {
+			out = append(out, l)
+		}
 	}
 	return out, errors.Join(errs...)
 }
@@ -138,11 +160,13 @@ func (s *Spool) Recover() ([]Leftover, error) {
 // until Remove: it reaches the file in one write, and Reader reads the
 // memory copy instead of the file.
 type Message struct {
-	ID       string // queue id: the spool file's base name
+	ID       string // queue id, new for every message (the file may be a reused one, named after another)
 	path     string
 	f        *os.File
 	sp       *Spool
 	size     int64
+	written  int64 // bytes written to the file
+	failed   bool  // a write or sync failed: the file is not reused
 	created  time.Time
 	received time.Duration
 	mem      []byte        // the whole message (nil: read it from the file)
@@ -151,13 +175,18 @@ type Message struct {
 	syncErr  error         // their error, set before synced is closed
 }
 
-// Create makes a new, empty spool file.
+// Create returns a new message with an empty spool file: one that an
+// earlier message left (see Spool), or a new one named after the
+// message's ID.
 func (s *Spool) Create() (*Message, error) {
 	var b [6]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return nil, err
 	}
 	id := strings.ToUpper(hex.EncodeToString(b[:]))
+	if sf, ok := s.reuse(); ok {
+		return &Message{ID: id, path: sf.path, f: sf.f, sp: s, created: time.Now()}, nil
+	}
 	p := filepath.Join(s.dir, id+spoolSuffix)
 	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -236,8 +265,8 @@ func (m *Message) ReadFrom(r io.Reader) (n int64, err error) {
 			defer close(m.synced)
 			if err := m.write(buf); err != nil {
 				m.syncErr = err
-			} else if err := m.f.Sync(); err != nil {
-				m.syncErr = fmt.Errorf("%w: %v", ErrSpool, err)
+			} else if err := m.sync(); err != nil {
+				m.syncErr = err
 			}
 		}()
 		return n, nil
@@ -245,8 +274,8 @@ func (m *Message) ReadFrom(r io.Reader) (n int64, err error) {
 	if err := m.write(buf); err != nil {
 		return n, err
 	}
-	if err := m.f.Sync(); err != nil {
-		return n, fmt.Errorf("%w: %v", ErrSpool, err)
+	if err := m.sync(); err != nil {
+		return n, err
 	}
 	if inMem {
 		m.mem = buf
@@ -285,7 +314,18 @@ func (m *Message) write(p []byte) error {
 	if len(p) == 0 {
 		return nil
 	}
-	if _, err := m.f.Write(p); err != nil {
+	if _, err := m.f.WriteAt(p, m.written); err != nil {
+		m.failed = true
+		return fmt.Errorf("%w: %v", ErrSpool, err)
+	}
+	m.written += int64(len(p))
+	return nil
+}
+
+// sync makes the file durable; errors are wrapped in ErrSpool.
+func (m *Message) sync() error {
+	if err := m.f.Sync(); err != nil {
+		m.failed = true
 		return fmt.Errorf("%w: %v", ErrSpool, err)
 	}
 	return nil
@@ -342,10 +382,12 @@ func (r *memReader) Read(p []byte) (int, error) {
 // Bytes returns the bytes not read yet; it does not wait for the sync.
 func (r *memReader) Bytes() []byte { return r.data[len(r.data)-r.r.Len():] }
 
-// Remove closes and deletes the spool file and frees the memory copy:
+// Remove deletes the message from the spool and frees its memory copy:
 // call it once the outcome is final (replied to the MTA or about to be),
 // when no reader of the message is in use any more. It waits for a
-// background write and sync first.
+// background write and sync first. The file is truncated to nothing and
+// kept open for a later message (see Spool), or, when the spool keeps
+// enough, is closed or cannot be emptied, closed and deleted.
 func (m *Message) Remove() error {
 	m.Synced() // the background write uses the file and the memory
 	if m.mem != nil {
@@ -353,8 +395,61 @@ func (m *Message) Remove() error {
 		m.mem = nil
 	}
 	m.release()
+	if !m.failed && (m.written == 0 || m.f.Truncate(0) == nil) && m.sp.keep(spoolFile{m.f, m.path}) {
+		return nil
+	}
 	m.f.Close()
 	return os.Remove(m.path)
+}
+
+// reuse takes a file from the free list. A file that is no longer in the
+// directory (someone removed it, or the directory) is closed and another
+// one tried: a message is only ever spooled where a restart can see it.
+func (s *Spool) reuse() (spoolFile, bool) {
+	for {
+		s.mu.Lock()
+		n := len(s.free)
+		if n == 0 {
+			s.mu.Unlock()
+			return spoolFile{}, false
+		}
+		sf := s.free[n-1]
+		s.free = s.free[:n-1]
+		s.mu.Unlock()
+		var st syscall.Stat_t
+		if syscall.Fstat(int(sf.f.Fd()), &st) == nil && st.Nlink > 0 {
+			return sf, true
+		}
+		sf.f.Close()
+	}
+}
+
+// keep adds an empty file to the free list, or returns false.
+func (s *Spool) keep(sf spoolFile) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || len(s.free) >= maxFreeFiles {
+		return false
+	}
+	s.free = append(s.free, sf)
+	return true
+}
+
+// Close deletes the empty files kept for reuse; messages removed later
+// delete their files. Messages in flight are not touched.
+func (s *Spool) Close() error {
+	s.mu.Lock()
+	free := s.free
+	s.free, s.closed = nil, true
+	s.mu.Unlock()
+	var errs []error
+	for _, sf := range free {
+		sf.f.Close()
+		if err := os.Remove(sf.path); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Memory held by messages: buffers come in powers of two from minBuf to

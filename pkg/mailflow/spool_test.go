@@ -263,3 +263,125 @@ func (bytesScanner) Scan(ctx context.Context, name string, size int64, r io.Read
 	}
 	return &verdict.Result{}, nil
 }
+
+// spoolNames lists the spool directory: name -> size.
+func spoolNames(t *testing.T, dir string) map[string]int64 {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int64{}
+	for _, e := range ents {
+		fi, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[e.Name()] = fi.Size()
+	}
+	return out
+}
+
+// TestSpoolReusesEmptiedFiles: Remove empties the file and keeps it for
+// the next message, which gets its own ID and exactly its own bytes (no
+// tail of a longer earlier message); Close deletes the kept files.
+func TestSpoolReusesEmptiedFiles(t *testing.T) {
+	dir := t.TempDir()
+	sp, _ := OpenSpool(dir)
+	sp.SetSyncBehind(true)
+	long := bytes.Repeat([]byte("long message line\r\n"), 20000) // over 64 KiB
+	short := []byte("Subject: short\r\n\r\nx\r\n")
+	m1 := spoolOne(t, sp, long, 0)
+	path, id := m1.path, m1.ID
+	if err := m1.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if got := spoolNames(t, dir); len(got) != 1 || got[id+".msg"] != 0 {
+		t.Fatalf("after Remove: %v, want one empty %s.msg", got, id)
+	}
+	sp.SetMemory(0, 0) // read back from the file, not from memory
+	m2 := spoolOne(t, sp, short, 0)
+	if m2.path != path || m2.ID == id {
+		t.Fatalf("second message: file %s id %s; want the file %s and a new id", m2.path, m2.ID, path)
+	}
+	// Two at once: the second gets a new file.
+	m3 := spoolOne(t, sp, long[:1000], 0)
+	if m3.path == path {
+		t.Fatal("one file for two messages in flight")
+	}
+	m2.Remove()
+	m3.Remove()
+	if got := spoolNames(t, dir); len(got) != 2 || got[id+".msg"] != 0 || got[m3.ID+".msg"] != 0 {
+		t.Fatalf("after both: %v", got)
+	}
+	if err := sp.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := spoolNames(t, dir); len(got) != 0 {
+		t.Fatalf("after Close: %v", got)
+	}
+	// After Close, Remove deletes.
+	m4 := spoolOne(t, sp, short, 0)
+	m4.Remove()
+	if got := spoolNames(t, dir); len(got) != 0 {
+		t.Fatalf("Remove after Close: %v", got)
+	}
+}
+
+// TestSpoolKeepsBoundedAndSoundFiles: at most maxFreeFiles are kept; a
+// file whose write failed, or that left the directory, is not reused.
+func TestSpoolKeepsBoundedAndSoundFiles(t *testing.T) {
+	dir := t.TempDir()
+	sp, _ := OpenSpool(dir)
+	var ms []*Message
+	for i := 0; i < maxFreeFiles+5; i++ {
+		ms = append(ms, spoolOne(t, sp, []byte("x"), 0))
+	}
+	for _, m := range ms {
+		m.Remove()
+	}
+	if got := spoolNames(t, dir); len(got) != maxFreeFiles {
+		t.Fatalf("%d files kept, want %d", len(got), maxFreeFiles)
+	}
+	sp.Close()
+
+	sp, _ = OpenSpool(dir)
+	m, _ := sp.Create()
+	m.f.Close()
+	if _, err := m.ReadFrom(strings.NewReader("x")); !errors.Is(err, ErrSpool) {
+		t.Fatalf("ReadFrom: %v", err)
+	}
+	m.Remove()
+	if got := spoolNames(t, dir); len(got) != 0 {
+		t.Fatalf("a failed file was kept: %v", got)
+	}
+
+	m = spoolOne(t, sp, []byte("x"), 0)
+	gone := m.path
+	m.Remove()
+	os.Remove(gone) // someone removed the emptied file
+	m = spoolOne(t, sp, []byte("y"), 0)
+	if m.path == gone {
+		t.Fatal("reused a file that left the directory")
+	}
+	m.Remove()
+	sp.Close()
+}
+
+// TestSpoolRecoverSkipsEmptyFiles: files emptied for reuse by a process
+// that died are removed at start-up but not reported as messages.
+func TestSpoolRecoverSkipsEmptyFiles(t *testing.T) {
+	dir := t.TempDir()
+	sp, _ := OpenSpool(dir)
+	m := spoolOne(t, sp, []byte("done"), 0)
+	m.Remove()
+	sp.free[0].f.Close() // the process died: its lock is gone
+	sp2, _ := OpenSpool(dir)
+	left, err := sp2.Recover()
+	if err != nil || len(left) != 0 {
+		t.Fatalf("reported %v, %v", left, err)
+	}
+	if got := spoolNames(t, dir); len(got) != 0 {
+		t.Fatalf("left %v", got)
+	}
+}
