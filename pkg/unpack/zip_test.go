@@ -975,6 +975,24 @@ func TestZipStreamedByZipCLIIsReadFromLocalHeaders(t *testing.T) {
 	}
 }
 
+func TestZipDescriptorsWithoutSignatureEndWhereTheStreamEnds(t *testing.T) {
+	// Descriptors may omit their signature: then a deflated entry ends
+	// where its decoder stopped reading, which must be exactly the end of
+	// its stream, and a stored one before the descriptor that precedes
+	// the next local header.
+	data := makeZip(t, zipEntry{"a.txt", bytes.Repeat([]byte("alpha "), 3000), zip.Deflate},
+		zipEntry{"s.txt", []byte("stored, size unknown"), zip.Store},
+		zipEntry{"r.bin", randomBytes(t, 5000), zip.Deflate}, zipEntry{"eicar.com", eicar, zip.Deflate})
+	cut := bytes.ReplaceAll(data[:bytes.Index(data, zipCentralSig)], zipDescriptorSig, nil)
+	res, seen := walkZipMembers("n.zip", cut)
+	wantDetection(t, res, "n.zip/eicar.com", verdict.Infected, "")
+	wantDetection(t, res, "n.zip", verdict.Corrupted, "members read from local headers (4 found;")
+	wantSeenOnce(t, seen, "n.zip/a.txt", "n.zip/s.txt", "n.zip/r.bin", "n.zip/eicar.com")
+	if len(res.Detections) != 2 {
+		t.Errorf("want the archive corrupted and EICAR only:\n%s", dump(res))
+	}
+}
+
 func TestZipDescriptorChecksumIsChecked(t *testing.T) {
 	// Go's writer streams too: a CRC-32 spoiled in the descriptor of a
 	// directory-less archive is found against the decoded bytes.
