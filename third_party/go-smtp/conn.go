@@ -44,6 +44,10 @@ type Conn struct {
 	fromReceived bool
 	recipients   []string
 	didAuth      bool
+
+	// AVE PATCH (pipelined replies), see writeResponse.
+	deferReply   bool // the command handled may leave its reply buffered
+	replyPending bool // replies are buffered, not written yet
 }
 
 func newConn(c net.Conn, s *Server) *Conn {
@@ -87,6 +91,17 @@ func (c *Conn) init() {
 	if c.server.ReadBufferSize > 0 { // AVE PATCH (read buffer)
 		c.text.R = c.server.getReader(rwc)
 	}
+	c.lineLimitReader.beforeRead = c.flushReplies // AVE PATCH (pipelined replies)
+}
+
+// AVE PATCH (pipelined replies): flushReplies writes the replies left
+// buffered by writeResponse. It runs before every read from the
+// connection, so no reply waits while the server waits for the client.
+func (c *Conn) flushReplies() {
+	if c.replyPending {
+		c.replyPending = false
+		c.text.W.Flush()
+	}
 }
 
 // Commands are dispatched to the appropriate handler functions.
@@ -109,6 +124,11 @@ func (c *Conn) handle(cmd string, arg string) {
 	}
 
 	cmd = strings.ToUpper(cmd)
+	switch cmd { // AVE PATCH (pipelined replies)
+	case "RSET", "MAIL", "RCPT":
+		c.deferReply = true
+		defer func() { c.deferReply = false }()
+	}
 	switch cmd {
 	case "SEND", "SOML", "SAML", "EXPN", "HELP", "TURN":
 		// These commands are not implemented in any state
@@ -1325,7 +1345,21 @@ func (c *Conn) writeResponse(code int, enhCode EnhancedCode, text ...string) {
 	} else {
 		fmt.Fprintf(w, "%d %v.%v.%v %v\r\n", code, enhCode[0], enhCode[1], enhCode[2], text[lastLineIndex])
 	}
+	// AVE PATCH (pipelined replies): the reply to RSET, MAIL or RCPT
+	// stays buffered while more commands wait in the read buffer (a
+	// client pipelining, RFC 2920 section 3.2: "store responses to
+	// grouped RSET, MAIL FROM, ... and RCPT TO commands in an internal
+	// buffer so they can sent as a unit"); the next reply that is
+	// flushed, or flushReplies before the next read from the
+	// connection, sends them.
+	if c.deferReply && c.text.R.Buffered() > 0 {
+		c.replyPending = true
+		return
+	}
 	w.Flush()
+	if c.replyPending {
+		c.replyPending = false
+	}
 }
 
 func (c *Conn) writeError(code int, enhCode EnhancedCode, err error) {

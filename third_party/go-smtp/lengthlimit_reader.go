@@ -16,11 +16,16 @@ type lineLimitReader struct {
 	LineLimit int
 
 	curLineLength int
+
+	beforeRead func() // AVE PATCH (pipelined replies): Conn.flushReplies
 }
 
 func (r *lineLimitReader) Read(b []byte) (int, error) {
 	if r.curLineLength > r.LineLimit && r.LineLimit > 0 {
 		return 0, ErrTooLongLine
+	}
+	if r.beforeRead != nil { // AVE PATCH (pipelined replies)
+		r.beforeRead()
 	}
 
 	n, err := r.R.Read(b)

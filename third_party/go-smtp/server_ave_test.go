@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -60,5 +61,123 @@ func TestServerReadBufferSizePooled(t *testing.T) {
 		if !bytes.Equal(m.Data, []byte(want[i])) {
 			t.Fatalf("message %d: got %q, want %q", i, m.Data, want[i])
 		}
+	}
+}
+
+// AVE PATCH (pipelined replies): the replies to a pipelined group
+// (RSET, MAIL, RCPT ... DATA) leave in one write; a command not followed
+// by buffered input is answered at once, even in the middle of a group.
+
+// writeCounter counts the writes of the server's side of each connection.
+type writeCounter struct {
+	net.Listener
+	writes chan int // one value per Write call
+}
+
+func (l *writeCounter) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &countedWrites{Conn: c, l: l}, nil
+}
+
+type countedWrites struct {
+	net.Conn
+	l *writeCounter
+}
+
+func (c *countedWrites) Write(p []byte) (int, error) {
+	c.l.writes <- len(p)
+	return c.Conn.Write(p)
+}
+
+func TestServerPipelinedRepliesInOneWrite(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wl := &writeCounter{Listener: l, writes: make(chan int, 100)}
+	be := new(backend)
+	s := smtp.NewServer(be)
+	s.Domain = "localhost"
+	s.AllowInsecureAuth = true
+	go s.Serve(wl)
+	defer s.Close()
+
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(c)
+	// replies reads n replies (multi-line ones whole) and returns their
+	// last lines; writes returns how many writes the server made.
+	replies := func(n int) []string {
+		t.Helper()
+		var out []string
+		for len(out) < n {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatalf("after %q: %v", out, err)
+			}
+			if len(line) > 3 && line[3] == ' ' {
+				out = append(out, strings.TrimSpace(line))
+			}
+		}
+		return out
+	}
+	writes := func() int {
+		time.Sleep(50 * time.Millisecond)
+		n := len(wl.writes)
+		for i := 0; i < n; i++ {
+			<-wl.writes
+		}
+		return n
+	}
+	send := func(s string) {
+		t.Helper()
+		if _, err := io.WriteString(c, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replies(1) // greeting
+	send("EHLO client\r\n")
+	replies(1)
+	writes()
+
+	send("MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nRCPT TO:<c@x>\r\nDATA\r\n")
+	got := replies(4)
+	if !strings.HasPrefix(got[0], "250 ") || !strings.HasPrefix(got[2], "250 ") || !strings.HasPrefix(got[3], "354 ") {
+		t.Fatalf("replies %q", got)
+	}
+	if n := writes(); n != 1 {
+		t.Fatalf("pipelined MAIL, RCPT, RCPT, DATA: %d writes, want 1", n)
+	}
+	send("Subject: x\r\n\r\nbody\r\n.\r\n")
+	replies(1)
+	writes()
+
+	// One command at a time: each reply at once.
+	send("RSET\r\n")
+	if got := replies(1); !strings.HasPrefix(got[0], "250 ") {
+		t.Fatalf("RSET: %q", got)
+	}
+	send("MAIL FROM:<a@x>\r\n")
+	replies(1)
+	writes()
+	// The group stops in the middle of a line: the RCPT's reply is not
+	// held while the server waits for the rest.
+	send("RCPT TO:<b@x>\r\nRCPT TO:<c")
+	if got := replies(1); !strings.HasPrefix(got[0], "250 ") {
+		t.Fatalf("RCPT: %q", got)
+	}
+	send("@x>\r\nQUIT\r\n")
+	if got := replies(2); !strings.HasPrefix(got[1], "221 ") {
+		t.Fatalf("end: %q", got)
+	}
+	if len(be.anonmsgs) != 1 || len(be.anonmsgs[0].To) != 2 {
+		t.Fatalf("messages %+v", be.anonmsgs)
 	}
 }
