@@ -30,18 +30,7 @@ import (
 //
 // Sub-benchmark names use "_" for "/" (docs_pdf).
 func BenchmarkCorpusKind(b *testing.B) {
-	dir := os.Getenv("AVE_BENCH_DATA")
-	if dir == "" {
-		dir = "../../bench-out/data"
-	}
-	corpus, err := filepath.EvalSymlinks(filepath.Join(dir, "corpus"))
-	if err != nil {
-		b.Skip("no bench corpus: run make bench first")
-	}
-	db, err := sigdb.Load(filepath.Join(dir, "db"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	corpus, db := benchData(b)
 	kinds := []string{"web", "docs/pdf", "mail", "docs/office", "docs/text", "docs/data", "archives", "bin", "images", "logs"}
 	for _, k := range kinds {
 		files, total := corpusFiles(filepath.Join(corpus, k))
@@ -52,6 +41,7 @@ func BenchmarkCorpusKind(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			data := make([][]byte, len(files))
 			for i, f := range files {
+				var err error
 				if data[i], err = os.ReadFile(f); err != nil {
 					b.Fatal(err)
 				}
@@ -94,6 +84,24 @@ func BenchmarkCorpusKind(b *testing.B) {
 	}
 }
 
+// benchData returns the corpus directory and the loaded DB of `make bench`
+// (AVE_BENCH_DATA, default ../../bench-out/data), or skips.
+func benchData(tb testing.TB) (string, *sigdb.DB) {
+	dir := os.Getenv("AVE_BENCH_DATA")
+	if dir == "" {
+		dir = "../../bench-out/data"
+	}
+	corpus, err := filepath.EvalSymlinks(filepath.Join(dir, "corpus"))
+	if err != nil {
+		tb.Skip("no bench corpus: run make bench first")
+	}
+	db, err := sigdb.Load(filepath.Join(dir, "db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return corpus, db
+}
+
 // cpuTime is the user and system CPU time of the process so far.
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
@@ -127,18 +135,7 @@ func corpusFiles(dir string) ([]string, int64) {
 //
 //	go test -run XXX -bench CorpusObjects ./pkg/engine/
 func BenchmarkCorpusObjects(b *testing.B) {
-	dir := os.Getenv("AVE_BENCH_DATA")
-	if dir == "" {
-		dir = "../../bench-out/data"
-	}
-	corpus, err := filepath.EvalSymlinks(filepath.Join(dir, "corpus"))
-	if err != nil {
-		b.Skip("no bench corpus: run make bench first")
-	}
-	db, err := sigdb.Load(filepath.Join(dir, "db"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	corpus, db := benchData(b)
 	for _, k := range []string{"web", "docs/pdf", "mail"} {
 		files, _ := corpusFiles(filepath.Join(corpus, k))
 		groups := map[string][]unpack.Object{}
