@@ -203,19 +203,23 @@ func (s *mtaSession) LMTPData(r io.Reader, st smtp.StatusCollector) error {
 	}
 	got := s.cur
 	got.Rcpts, got.RcptOpts = nil, nil
+	errs := make([]error, len(s.cur.Rcpts))
 	for i, rc := range s.cur.Rcpts {
-		var err error
 		if s.m.DataErr != nil {
-			err = s.m.DataErr(rc)
+			errs[i] = s.m.DataErr(rc)
 		}
-		if err == nil {
+		if errs[i] == nil {
 			got.Rcpts = append(got.Rcpts, rc)
 			got.RcptOpts = append(got.RcptOpts, s.cur.RcptOpts[i])
 		}
-		st.SetStatus(rc, err)
 	}
+	// Recorded before any reply leaves: SetStatus may send it at once,
+	// and a client that saw 250 must find the message in Messages.
 	if len(got.Rcpts) > 0 {
 		s.record(got)
+	}
+	for i, rc := range s.cur.Rcpts {
+		st.SetStatus(rc, errs[i])
 	}
 	return nil
 }
