@@ -233,10 +233,14 @@ func (t *Ticket) Scan(ctx context.Context, req Request) (Response, error) {
 }
 
 // cacheable: results that depend on the moment (time-outs, internal
-// errors) are not remembered.
+// errors) are not remembered; a limit or content no decoder here reads
+// ("unsupported: ...") gives the same answer every time.
 func cacheable(r verdict.Result) bool {
 	for _, d := range r.Detections {
-		if d.Status == verdict.Unchecked && (strings.Contains(d.Reason, "time") || !strings.HasPrefix(d.Reason, "limit:")) {
+		if d.Status != verdict.Unchecked || strings.HasPrefix(d.Reason, "unsupported:") {
+			continue
+		}
+		if strings.Contains(d.Reason, "time") || !strings.HasPrefix(d.Reason, "limit:") {
 			return false
 		}
 	}

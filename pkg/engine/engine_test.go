@@ -116,7 +116,7 @@ func TestWaitingForAWorkerHonoursTheCallersDeadline(t *testing.T) {
 	}
 }
 
-func TestCacheKeepsLimitsButNotTimeouts(t *testing.T) {
+func TestCacheKeepsLimitsAndUnsupportedButNotTimeouts(t *testing.T) {
 	for _, tc := range []struct {
 		reason string
 		want   bool
@@ -125,6 +125,7 @@ func TestCacheKeepsLimitsButNotTimeouts(t *testing.T) {
 		{"limit: scan time exceeded MaxScanTime", false},
 		{"internal error: panic while matching: boom", false},
 		{"error: yarascan: something", false},
+		{"unsupported: cab: Quantum compression", true},
 	} {
 		r := verdict.Result{}
 		r.Add(verdict.Detection{Status: verdict.Unchecked, Reason: tc.reason})
