@@ -408,6 +408,17 @@ func cmdRelease(s *quarantine.Store, id string, o releaseOpts, stdout, stderr io
 		fmt.Fprintf(stderr, "avectl: quarantine release %s: %s\n", id, fmt.Sprintf(format, args...))
 		return code
 	}
+	// Held until the outcome is recorded: a second release of the same
+	// entry meanwhile is refused, not sent twice.
+	unlock, err := s.Lock(id)
+	if errors.Is(err, quarantine.ErrNotFound) {
+		return fail(1, "no such entry")
+	} else if errors.Is(err, quarantine.ErrBusy) {
+		return fail(2, "in use by another process (a release under way?): try again later")
+	} else if err != nil {
+		return fail(2, "%v", err)
+	}
+	defer unlock()
 	e, err := s.Get(id)
 	if errors.Is(err, quarantine.ErrNotFound) {
 		return fail(1, "no such entry")
@@ -458,9 +469,15 @@ func cmdRelease(s *quarantine.Store, id string, o releaseOpts, stdout, stderr io
 	if err != nil {
 		return fail(2, "%v", err)
 	}
-	env := &mailflow.Envelope{From: e.From, Body: e.Body, UTF8: e.SMTPUTF8}
+	if err := checkDSN(e); err != nil {
+		return fail(2, "%v", err)
+	}
+	// The DSN parameters go with the original recipients (also when --to
+	// names one of them again); new recipients get none.
+	env := &mailflow.Envelope{From: e.From, Body: e.Body, UTF8: e.SMTPUTF8, Ret: e.Ret, EnvID: e.EnvID}
 	for _, r := range rcpts {
-		env.Rcpts = append(env.Rcpts, mailflow.Recipient{Addr: r})
+		d := e.RcptDSN[r]
+		env.Rcpts = append(env.Rcpts, mailflow.Recipient{Addr: r, Notify: d.Notify, ORcptType: d.ORcptType, ORcpt: d.ORcpt})
 	}
 	m := &mailer.Mailer{Dest: dest, Hostname: cfg.Hostname, Timeout: cfg.ForwardTimeout}
 	defer m.Close()
@@ -515,6 +532,32 @@ func checkAddr(a string, nullOK bool) error {
 	for _, r := range a {
 		if r <= ' ' || r == 0x7f || r == '<' || r == '>' || !unicode.IsPrint(r) {
 			return fmt.Errorf("%q: not an address", a)
+		}
+	}
+	return nil
+}
+
+// checkDSN refuses stored DSN parameters that are not what RFC 3461
+// allows (ENVID and ORCPT addresses are xtext-encoded on the way out, so
+// any bytes are safe there).
+func checkDSN(e quarantine.Entry) error {
+	switch e.Ret {
+	case "", "FULL", "HDRS":
+	default:
+		return fmt.Errorf("stored RET %q: not FULL or HDRS", e.Ret)
+	}
+	for a, d := range e.RcptDSN {
+		for _, n := range d.Notify {
+			switch n {
+			case "NEVER", "SUCCESS", "FAILURE", "DELAY":
+			default:
+				return fmt.Errorf("stored NOTIFY %q of %s: not NEVER, SUCCESS, FAILURE or DELAY", n, safe(a))
+			}
+		}
+		for _, c := range d.ORcptType {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') || len(d.ORcptType) > 64 {
+				return fmt.Errorf("stored ORCPT type %q of %s: not an address type", d.ORcptType, safe(a))
+			}
 		}
 	}
 	return nil

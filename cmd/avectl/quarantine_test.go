@@ -414,3 +414,95 @@ func TestMailFindsTheStoresOfTheConfiguration(t *testing.T) {
 		t.Fatalf("unknown group: %d %s", code, errOut.String())
 	}
 }
+
+// TestReleasePassesTheStoredDSNParameters: RET and ENVID go on MAIL, each
+// original recipient's NOTIFY and ORCPT on its RCPT (also when --to names
+// it again); a new recipient gets none; a stored value RFC 3461 does not
+// allow stops the release before anything is sent.
+func TestReleasePassesTheStoredDSNParameters(t *testing.T) {
+	q := newQEnv(t)
+	mta := testkit.StartMTA(t, "tcp", false)
+	in := messageEntry()
+	in.Ret, in.EnvID = "HDRS", "env+id=1"
+	in.RcptDSN = map[string]quarantine.RcptDSN{
+		"b@example.net": {Notify: []string{"SUCCESS", "FAILURE"}, ORcptType: "rfc822", ORcpt: "B@Example.NET"},
+	}
+	e := q.put(t, in, testMsg)
+	out, errOut, code := q.avectl(t, "release", e.ID, "--mailer", "smtp:"+mta.Addr)
+	if code != 0 {
+		t.Fatalf("release: exit %d\n%s%s", code, out, errOut)
+	}
+	msgs := mta.Messages()
+	if len(msgs) != 1 {
+		t.Fatalf("downstream got %d messages", len(msgs))
+	}
+	m := msgs[0]
+	if m.MailOpts.Return != smtp.DSNReturnHeaders || m.MailOpts.EnvelopeID != "env+id=1" {
+		t.Fatalf("MAIL parameters %+v", m.MailOpts)
+	}
+	b, c := m.RcptOpts[0], m.RcptOpts[1]
+	if !reflect.DeepEqual(b.Notify, []smtp.DSNNotify{smtp.DSNNotifySuccess, smtp.DSNNotifyFailure}) ||
+		b.OriginalRecipientType != smtp.DSNAddressTypeRFC822 || b.OriginalRecipient != "B@Example.NET" {
+		t.Fatalf("RCPT b@example.net parameters %+v", b)
+	}
+	if len(c.Notify) != 0 || c.OriginalRecipient != "" {
+		t.Fatalf("RCPT c@example.net got parameters %+v", c)
+	}
+
+	// --to: the original recipient keeps its parameters, a new one has none.
+	mta.Reset()
+	if out, errOut, code := q.avectl(t, "release", e.ID, "--force", "--to", "new@example.com", "--to", "b@example.net", "--mailer", "smtp:"+mta.Addr); code != 0 {
+		t.Fatalf("release --to: exit %d\n%s%s", code, out, errOut)
+	}
+	m = mta.Messages()[0]
+	if len(m.RcptOpts[0].Notify) != 0 || len(m.RcptOpts[1].Notify) != 2 || m.RcptOpts[1].OriginalRecipient != "B@Example.NET" {
+		t.Fatalf("RCPT parameters with --to: %+v", m.RcptOpts)
+	}
+
+	for _, bad := range []func(*quarantine.Entry){
+		func(e *quarantine.Entry) { e.Ret = "FULL\r\nRSET" },
+		func(e *quarantine.Entry) {
+			e.RcptDSN = map[string]quarantine.RcptDSN{"b@example.net": {Notify: []string{"ALWAYS"}}}
+		},
+		func(e *quarantine.Entry) {
+			e.RcptDSN = map[string]quarantine.RcptDSN{"b@example.net": {ORcptType: "rfc822 X", ORcpt: "b@example.net"}}
+		},
+	} {
+		x := messageEntry()
+		bad(&x)
+		e := q.put(t, x, testMsg)
+		mta.Reset()
+		if _, errOut, code := q.avectl(t, "release", e.ID, "--mailer", "smtp:"+mta.Addr); code != 2 || !strings.Contains(errOut, "stored ") {
+			t.Fatalf("bad DSN %+v: exit %d %s", x, code, errOut)
+		}
+		if len(mta.Messages()) != 0 {
+			t.Fatal("a release with bad stored DSN parameters reached downstream")
+		}
+	}
+}
+
+// TestReleaseOfAnEntryInUseIsRefused: while another process holds the
+// entry (a release under way), a second release is refused with exit 2
+// and sends nothing; once it is free, the release goes through.
+func TestReleaseOfAnEntryInUseIsRefused(t *testing.T) {
+	q := newQEnv(t)
+	mta := testkit.StartMTA(t, "tcp", false)
+	e := q.put(t, messageEntry(), testMsg)
+	unlock, err := q.open(t).Lock(e.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := q.avectl(t, "release", e.ID, "--mailer", "smtp:"+mta.Addr); code != 2 || !strings.Contains(errOut, "in use by another process") {
+		t.Fatalf("release of a held entry: exit %d %s", code, errOut)
+	}
+	if mta.Sessions() != 0 {
+		t.Fatal("downstream was contacted")
+	}
+	unlock()
+	if out, errOut, code := q.avectl(t, "release", e.ID, "--mailer", "smtp:"+mta.Addr); code != 0 {
+		t.Fatalf("release after unlock: exit %d\n%s%s", code, out, errOut)
+	}
+	if len(mta.Messages()) != 1 {
+		t.Fatalf("downstream got %d messages", len(mta.Messages()))
+	}
+}

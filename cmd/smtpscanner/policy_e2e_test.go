@@ -95,6 +95,13 @@ func dedupeQuarantinePath(conf string) string {
 // sendFrom sends body from sender to rcpts over the rig's unix socket.
 func sendFrom(t *testing.T, addr, sender string, rcpts []string, body string) error {
 	t.Helper()
+	return sendOpts(t, addr, sender, &smtp.MailOptions{Body: smtp.Body8BitMIME}, rcpts, nil, body)
+}
+
+// sendOpts is sendFrom with MAIL and RCPT parameters (rcptOpts[i] for
+// rcpts[i], nil for none).
+func sendOpts(t *testing.T, addr, sender string, mailOpts *smtp.MailOptions, rcpts []string, rcptOpts []*smtp.RcptOptions, body string) error {
+	t.Helper()
 	conn, err := net.Dial("unix", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -104,11 +111,15 @@ func sendFrom(t *testing.T, addr, sender string, rcpts []string, body string) er
 	if err := c.Hello("mta.test"); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Mail(sender, &smtp.MailOptions{Body: smtp.Body8BitMIME}); err != nil {
+	if err := c.Mail(sender, mailOpts); err != nil {
 		return err
 	}
-	for _, r := range rcpts {
-		if err := c.Rcpt(r, nil); err != nil {
+	for i, r := range rcpts {
+		var o *smtp.RcptOptions
+		if i < len(rcptOpts) {
+			o = rcptOpts[i]
+		}
+		if err := c.Rcpt(r, o); err != nil {
 			return err
 		}
 	}
@@ -601,12 +612,20 @@ CuredSubjectTag=[CURED]
 func TestPolicyQuarantinedMessageIsReleasedByAvectl(t *testing.T) {
 	sock, _ := startAVEServer(t)
 	p := startPolicy(t, sock, "5.2.4-block-delivery.conf")
-	if err := sendFrom(t, p.addr, "sender@example.org", []string{"a@example.com"}, infectedBody); err != nil {
+	// The DSN parameters the message came with are kept for the release.
+	mailOpts := &smtp.MailOptions{Body: smtp.Body8BitMIME, Return: smtp.DSNReturnHeaders, EnvelopeID: "q-env-1"}
+	rcptOpts := []*smtp.RcptOptions{{Notify: []smtp.DSNNotify{smtp.DSNNotifyFailure, smtp.DSNNotifyDelayed},
+		OriginalRecipientType: smtp.DSNAddressTypeRFC822, OriginalRecipient: "A@Example.COM"}}
+	if err := sendOpts(t, p.addr, "sender@example.org", mailOpts, []string{"a@example.com"}, rcptOpts, infectedBody); err != nil {
 		t.Fatal(err)
 	}
 	es := p.quarantined(t)
 	if len(es) != 1 {
 		t.Fatalf("quarantine: %+v", es)
+	}
+	if d := es[0].RcptDSN["a@example.com"]; es[0].Ret != "HDRS" || es[0].EnvID != "q-env-1" ||
+		strings.Join(d.Notify, ",") != "FAILURE,DELAY" || d.ORcptType != "rfc822" || d.ORcpt != "A@Example.COM" {
+		t.Fatalf("quarantined DSN parameters: %+v", es[0])
 	}
 	p.mta.Reset()
 	out, err := exec.Command(filepath.Join(binDir, "avectl"), "quarantine", "--store", p.qdir, "--key", p.key,
@@ -617,6 +636,10 @@ func TestPolicyQuarantinedMessageIsReleasedByAvectl(t *testing.T) {
 	msgs := p.mta.Messages()
 	if len(msgs) != 1 || string(msgs[0].Data) != infectedBody || msgs[0].From != "sender@example.org" || strings.Join(msgs[0].Rcpts, ",") != "a@example.com" {
 		t.Fatalf("released: %+v", msgs)
+	}
+	if mo, ro := msgs[0].MailOpts, msgs[0].RcptOpts[0]; mo.Return != smtp.DSNReturnHeaders || mo.EnvelopeID != "q-env-1" ||
+		len(ro.Notify) != 2 || ro.OriginalRecipient != "A@Example.COM" {
+		t.Fatalf("released with MAIL %+v RCPT %+v", mo, ro)
 	}
 	list, _ := exec.Command(filepath.Join(binDir, "avectl"), "quarantine", "--store", p.qdir, "--key", p.key, "list").CombinedOutput()
 	if !strings.Contains(string(list), es[0].ID) || !strings.Contains(string(list), "<body-1@example.org>") {

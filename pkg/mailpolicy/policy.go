@@ -446,19 +446,41 @@ func (p *Policy) quarantine(m *message) error {
 			continue
 		}
 		var rcpts []string
+		var dsn map[string]quarantine.RcptDSN
 		for _, i := range run.idx {
-			rcpts = append(rcpts, env.Rcpts[i].Addr)
+			r := env.Rcpts[i]
+			rcpts = append(rcpts, r.Addr)
+			if len(r.Notify) > 0 || r.ORcptType != "" {
+				if dsn == nil {
+					dsn = map[string]quarantine.RcptDSN{}
+				}
+				dsn[r.Addr] = quarantine.RcptDSN{Notify: r.Notify, ORcptType: r.ORcptType, ORcpt: r.ORcpt}
+			}
 		}
 		base := quarantine.Entry{Reason: "mail quarantine", Status: strings.ToUpper(run.a.Status.String()),
 			Names: run.a.Names(), From: env.From, Rcpts: rcpts, Group: run.g.Name, QueueID: m.root,
-			Body: env.Body, SMTPUTF8: env.UTF8, Producer: "smtpscanner", MessageID: m.messageID()}
+			Body: env.Body, SMTPUTF8: env.UTF8, Ret: env.Ret, EnvID: env.EnvID, RcptDSN: dsn,
+			Producer: "smtpscanner", MessageID: m.messageID()}
+		merge := func(e *quarantine.Entry) {
+			e.Rcpts = append(e.Rcpts, rcpts...)
+			if len(dsn) > 0 { // a new map: entries may share the old one
+				all := make(map[string]quarantine.RcptDSN, len(e.RcptDSN)+len(dsn))
+				for a, d := range e.RcptDSN {
+					all[a] = d
+				}
+				for a, d := range dsn {
+					all[a] = d
+				}
+				e.RcptDSN = all
+			}
+		}
 		st := run.a.Status
 		if (st == config.StatusCured || st == config.StatusFiltered) && len(run.a.Cure) > 0 && run.partsOnly {
 			for _, li := range run.a.Cure {
 				l := m.leaves[li]
 				k := run.g.QuarantinePath + "\x00" + l.Name + fmt.Sprint(li)
 				if it := parts[k]; it != nil {
-					it.e.Rcpts = append(it.e.Rcpts, rcpts...)
+					merge(&it.e)
 					continue
 				}
 				e := base
@@ -473,7 +495,7 @@ func (p *Policy) quarantine(m *message) error {
 			continue
 		}
 		if it := whole[run.g.QuarantinePath]; it != nil {
-			it.e.Rcpts = append(it.e.Rcpts, rcpts...)
+			merge(&it.e)
 			it.e.Group += "," + run.g.Name
 			continue
 		}

@@ -216,3 +216,41 @@ func TestPutFailsAndLeavesNothingWhenASyncFails(t *testing.T) {
 		}
 	}
 }
+
+// TestLockIsExclusiveAcrossOpenFiles: flock(2) locks belong to the open
+// file, so a second Lock of the entry (as another process would take it)
+// is ErrBusy until the first is released; a missing entry is ErrNotFound.
+func TestLockIsExclusiveAcrossOpenFiles(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(filepath.Join(dir, "q"), filepath.Join(dir, "k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := s.Put(strings.NewReader("data"), Entry{Kind: KindMessage, Rcpts: []string{"a@x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := s.Lock(e.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Lock(e.ID); !errors.Is(err, ErrBusy) {
+		t.Fatalf("second Lock: %v, want ErrBusy", err)
+	}
+	// Metadata updates do not touch the locked content file.
+	if _, err := s.Update(e.ID, func(x *Entry) { x.ReleasedTo = []string{"a@x"} }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Lock(e.ID); !errors.Is(err, ErrBusy) {
+		t.Fatalf("Lock after Update: %v, want ErrBusy", err)
+	}
+	unlock()
+	unlock2, err := s.Lock(e.ID)
+	if err != nil {
+		t.Fatalf("Lock after unlock: %v", err)
+	}
+	unlock2()
+	if _, err := s.Lock("20990101T000000.000000-000000000000"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Lock of a missing entry: %v", err)
+	}
+}

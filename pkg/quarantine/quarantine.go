@@ -53,7 +53,16 @@ const (
 var (
 	ErrNotFound = errors.New("quarantine: no such entry")
 	ErrExists   = errors.New("quarantine: restore target exists")
+	ErrBusy     = errors.New("quarantine: entry in use by another process")
 )
+
+// RcptDSN is the DSN parameters (RFC 3461) a recipient of a message entry
+// was given on RCPT: a release passes them on.
+type RcptDSN struct {
+	Notify    []string `json:"notify,omitempty"`     // NEVER, SUCCESS, FAILURE, DELAY
+	ORcptType string   `json:"orcpt_type,omitempty"` // ORCPT address type ("rfc822")
+	ORcpt     string   `json:"orcpt,omitempty"`      // ORCPT address, xtext-decoded
+}
 
 // Entry describes one stored object.
 type Entry struct {
@@ -77,14 +86,19 @@ type Entry struct {
 
 	// Mail metadata (message and part entries). From, Rcpts, Body and
 	// SMTPUTF8 are the envelope a release re-injects the message with.
-	From      string   `json:"from,omitempty"`       // envelope sender; "" is the null sender <>
-	Rcpts     []string `json:"rcpts,omitempty"`      // envelope recipients the entry was kept for
-	Body      string   `json:"body,omitempty"`       // MAIL BODY=: "8BITMIME" or "" (7BIT)
-	SMTPUTF8  bool     `json:"smtputf8,omitempty"`   // MAIL had SMTPUTF8
-	Group     string   `json:"group,omitempty"`      // policy group(s), comma-separated
-	MessageID string   `json:"message_id,omitempty"` // Message-ID header field
-	QueueID   string   `json:"queue_id,omitempty"`   // smtpscanner's queue ID (in its log)
-	PartName  string   `json:"part_name,omitempty"`  // part entries: the attachment's name
+	From     string   `json:"from,omitempty"`     // envelope sender; "" is the null sender <>
+	Rcpts    []string `json:"rcpts,omitempty"`    // envelope recipients the entry was kept for
+	Body     string   `json:"body,omitempty"`     // MAIL BODY=: "8BITMIME" or "" (7BIT)
+	SMTPUTF8 bool     `json:"smtputf8,omitempty"` // MAIL had SMTPUTF8
+	Ret      string   `json:"ret,omitempty"`      // MAIL RET= (DSN): FULL or HDRS
+	EnvID    string   `json:"envid,omitempty"`    // MAIL ENVID= (DSN), xtext-decoded
+	// RcptDSN holds the DSN parameters of the recipients that had any,
+	// by address.
+	RcptDSN   map[string]RcptDSN `json:"rcpt_dsn,omitempty"`
+	Group     string             `json:"group,omitempty"`      // policy group(s), comma-separated
+	MessageID string             `json:"message_id,omitempty"` // Message-ID header field
+	QueueID   string             `json:"queue_id,omitempty"`   // smtpscanner's queue ID (in its log)
+	PartName  string             `json:"part_name,omitempty"`  // part entries: the attachment's name
 
 	// Released is when the message was last re-injected (avectl
 	// quarantine release), to the recipients ReleasedTo.
@@ -464,6 +478,37 @@ func (s *Store) Restore(id, dest string, overwrite bool) (string, error) {
 		os.Chtimes(dest, e.ModTime, e.ModTime)
 	}
 	return dest, nil
+}
+
+// Lock takes entry id for this process alone (an exclusive, non-blocking
+// flock(2) on its content file, which is never rewritten) until unlock is
+// called or the process ends, so that two releases of one message cannot
+// run at once. ErrBusy when another holder has it.
+func (s *Store) Lock(id string) (unlock func(), err error) {
+	if !validID(id) {
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	f, err := os.Open(s.path(id, ".age"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("quarantine: %w", err)
+	}
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: %s", ErrBusy, id)
+		}
+		return nil, fmt.Errorf("quarantine: lock %s: %w", id, err)
+	}
+	return func() { f.Close() }, nil
 }
 
 // Delete removes entry id.
