@@ -1,13 +1,29 @@
 #!/usr/bin/env bash
 # Runs every fuzz target of the project for a while each (default 20s):
-#   scripts/fuzz.sh [DURATION]
-set -euo pipefail
+#   scripts/fuzz.sh [DURATION] [FIRST-TARGET]
+# Every target runs even when one fails; the failures are listed at the
+# end (a crasher is kept in the package's testdata/fuzz/TARGET/) and the
+# exit status is 1. FIRST-TARGET starts the list at that target.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 t=${1:-20s}
-for pkg in $(go list ./pkg/...); do
+from=${2:-}
+failed=()
+for pkg in $(go list ./pkg/... ./cmd/...); do
 	dir=$(go list -f '{{.Dir}}' "$pkg")
 	for f in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //'); do
+		if [ -n "$from" ] && [ "$f" != "$from" ]; then
+			continue
+		fi
+		from=
 		echo "== $pkg $f"
-		go test -run '^$' -fuzz "^$f\$" -fuzztime "$t" "$pkg"
+		if ! go test -run '^$' -fuzz "^$f\$" -fuzztime "$t" "$pkg"; then
+			failed+=("$pkg $f")
+		fi
 	done
 done
+if [ ${#failed[@]} -gt 0 ]; then
+	printf 'fuzz: failed: %s\n' "${failed[@]}"
+	exit 1
+fi
+echo "fuzz: every target ran for $t without a failure"
