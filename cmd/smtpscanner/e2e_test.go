@@ -164,7 +164,7 @@ func (r *scannerRig) run(t testing.TB) *scannerRig {
 	if strings.HasPrefix(r.addr, "/") {
 		network = "unix"
 	}
-	for i := 0; i < 200; i++ {
+	for i := 0; i < 600; i++ {
 		if c, err := net.Dial(network, r.addr); err == nil {
 			c.Close()
 			return r
