@@ -26,6 +26,12 @@ import (
 // is looked up.
 const filterWords = 13
 
+// smallSet is the most anchors looked for one by one with bytes.Index
+// (which skips through the data on its first byte with vector
+// instructions) instead of the key filter's pass over every byte: a few
+// signatures (a small or test DB) then cost a fraction of the pass.
+const smallSet = 4
+
 // maxAnchorRuns bounds the runs checked besides the key's.
 const maxAnchorRuns = 4
 
@@ -136,7 +142,21 @@ func (f *anchorFilter) mayMatch(data []byte) bool {
 	if f.shortBits != nil && f.hasShort(s) {
 		return true
 	}
-	return len(f.keys) > 0 && f.hasKey(s)
+	if len(f.keys) <= smallSet {
+		return f.hasRun(s)
+	}
+	return f.hasKey(s)
+}
+
+// hasRun looks for each anchor's run with bytes.Index (small sets).
+func (f *anchorFilter) hasRun(s *scan) bool {
+	for j := range f.anchors {
+		a := &f.anchors[j]
+		if bytes.Contains(s.data, a.run) && s.hit(a) {
+			return true
+		}
+	}
+	return false
 }
 
 func (f *anchorFilter) hasKey(s *scan) bool {

@@ -245,8 +245,14 @@ func TestMayMatchOtherRuns(t *testing.T) {
 }
 
 func BenchmarkMayMatch(b *testing.B) {
+	for _, n := range []int{20000, smallSet, smallSet + 1} {
+		benchMayMatch(b, n)
+	}
+}
+
+func benchMayMatch(b *testing.B, n int) {
 	r := rand.New(rand.NewPCG(1, 2))
-	set := NewBodySet(randomSigs(b, r, 20000))
+	set := NewBodySet(randomSigs(b, r, n))
 	for _, kind := range []string{"random", "text"} {
 		buf := make([]byte, 1<<20)
 		for i := range buf {
@@ -255,7 +261,7 @@ func BenchmarkMayMatch(b *testing.B) {
 		if kind == "text" {
 			buf = bytes.Repeat([]byte("The quick brown fox jumps over the lazy dog, 0123456789.\n"), 1<<20/57)
 		}
-		b.Run(kind, func(b *testing.B) {
+		b.Run(fmt.Sprintf("%s/%d", kind, n), func(b *testing.B) {
 			b.SetBytes(int64(len(buf)))
 			for b.Loop() {
 				set.MayMatch(buf)
@@ -280,6 +286,65 @@ func TestMayMatchExtremeKeys(t *testing.T) {
 		}
 		if set.MayMatch([]byte("0123456789")) {
 			t.Errorf("%s: found where it is not", hex)
+		}
+	}
+}
+
+// TestSmallSetsAgreeWithTheKeyFilter: sets of up to smallSet anchored
+// signatures are searched run by run (hasRun); on the same data the key
+// filter's pass (hasKey) must give the same answer: data with a whole
+// run planted, with the run but not the signature's other run, with the
+// run cut by one byte, and random data.
+func TestSmallSetsAgreeWithTheKeyFilter(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for n := 1; n <= smallSet; n++ {
+		for round := 0; round < 50; round++ {
+			var sb strings.Builder
+			runs := make([][]byte, n)
+			others := make([][]byte, n)
+			for i := range runs {
+				runs[i] = make([]byte, 5+r.IntN(6))
+				others[i] = make([]byte, 3)
+				for k := range runs[i] {
+					runs[i][k] = byte(r.IntN(256))
+				}
+				for k := range others[i] {
+					others[i][k] = byte(r.IntN(256))
+				}
+				fmt.Fprintf(&sb, "S.%d:0:*:%x{1-20}%x\n", i, runs[i], others[i])
+			}
+			sigs, _, err := ParseNDB(strings.NewReader(sb.String()), "s.ndb")
+			if err != nil || len(sigs) != n {
+				t.Fatal(err, len(sigs))
+			}
+			f := NewBodySet(sigs).filter
+			if len(f.keys) != n || len(f.short) != 0 || f.always {
+				t.Fatalf("%d signatures gave %d keys, %d short", n, len(f.keys), len(f.short))
+			}
+			g := r.IntN(n)
+			buf := make([]byte, 1+r.IntN(3000))
+			for k := range buf {
+				buf[k] = byte(r.IntN(256))
+			}
+			plant := func(b []byte, what []byte) []byte {
+				at := r.IntN(len(b) + 1)
+				return append(b[:at:at], append(append([]byte(nil), what...), b[at:]...)...)
+			}
+			cases := map[string][]byte{
+				"random":        buf,
+				"whole":         plant(buf, append(append([]byte(nil), runs[g]...), others[g]...)),
+				"no other run":  plant(buf, runs[g]),
+				"run cut short": plant(buf, append(append([]byte(nil), runs[g][1:]...), others[g]...)),
+			}
+			for name, data := range cases {
+				got, want := f.hasRun(&scan{data: data}), f.hasKey(&scan{data: data})
+				if got != want {
+					t.Fatalf("n=%d %s: hasRun %v, hasKey %v", n, name, got, want)
+				}
+				if name == "whole" && !got {
+					t.Fatalf("n=%d: the planted signature is not a candidate", n)
+				}
+			}
 		}
 	}
 }
