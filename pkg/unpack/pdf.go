@@ -45,8 +45,9 @@ var pdfFeatureNames = []string{
 // ASCII85Decode, LZWDecode (PDF's early-change variant), RunLengthDecode,
 // and chains of them. After FlateDecode and LZWDecode, the PNG (10-15)
 // and TIFF (2) predictors of /DecodeParms are undone (a dictionary or an
-// array aligned with /Filter, directly or by reference; parameters that
-// cannot be read leave the predictor undone). A stream with another
+// array aligned with /Filter, directly or by reference, also to an object
+// inside an object stream; parameters that cannot be read leave the
+// predictor undone). A stream with another
 // filter is yielded as decoded as far as the supported filters go, except
 // an image XObject whose filters are all image codecs (DCT, JPX, CCITT,
 // JBIG2): its bytes are the document's own, scanned already.
@@ -93,6 +94,7 @@ func walkPDF(ctx context.Context, c *Container, yield func(Member) error) error 
 		}
 		b, _ := io.ReadAll(io.LimitReader(doc.reader(o), budget))
 		budget -= int64(len(b))
+		pdfObjStmBodies(o.dict, b, doc.bodies)
 		pdfNames(b, features)
 		for k, v := range pdfEmbeddedNames(b, nil) {
 			names[k] = v
@@ -142,6 +144,48 @@ func walkPDF(ctx context.Context, c *Container, yield func(Member) error) error 
 		return fmt.Errorf("%w: no %%%%EOF marker (truncated)", ErrCorrupt)
 	}
 	return nil
+}
+
+// pdfObjStmBodies adds the objects of a decoded object stream (dict its
+// dictionary, b its data: /N pairs "number offset", then the objects from
+// /First on, offsets counted from there) to bodies, so that references
+// to them resolve (a stream's /DecodeParms may be one). An object found
+// outside object streams, or in an earlier one, keeps its first body.
+// Pairs that cannot be read end the list; bad offsets are skipped.
+func pdfObjStmBodies(dict, b []byte, bodies map[int][]byte) {
+	dd, ok := pdfParseDict(dict)
+	if !ok {
+		return
+	}
+	n, first := pdfInt(dd["N"], -1), pdfInt(dd["First"], -1)
+	if n <= 0 || first < 0 || first > int64(len(b)) {
+		return
+	}
+	type entry struct{ num, off int }
+	var list []entry
+	p := &pdfParser{b: b[:first]}
+	for int64(len(list)) < n {
+		p.skip()
+		num, ok1 := p.number()
+		p.skip()
+		off, ok2 := p.number()
+		nv, isInt1 := num.(int64)
+		ov, isInt2 := off.(int64)
+		if !ok1 || !ok2 || !isInt1 || !isInt2 || nv < 0 || ov < 0 || ov > int64(len(b))-first || nv > 1<<31 {
+			break
+		}
+		list = append(list, entry{int(nv), int(ov)})
+	}
+	for i, e := range list {
+		end := len(b) - int(first)
+		if i+1 < len(list) && list[i+1].off >= e.off {
+			end = list[i+1].off
+		}
+		if _, seen := bodies[e.num]; seen || end < e.off {
+			continue
+		}
+		bodies[e.num] = b[int(first)+e.off : int(first)+end]
+	}
 }
 
 // pdfDoc is what decoding a stream needs besides its own bytes: the
@@ -435,8 +479,8 @@ var pdfParmsRe = regexp.MustCompile(`/(?:DecodeParms|DP)[ \t\r\n\f\x00]*[<\[n0-9
 
 // decodeParms reads /DecodeParms: one dictionary, or an array of them
 // (null for none) aligned with n filters; references are followed to
-// objects outside object streams. ok[i] is false for parameters that
-// could not be read.
+// objects in the file or in its object streams. ok[i] is false for
+// parameters that could not be read.
 func (doc *pdfDoc) decodeParms(dict []byte, n int) ([]pdfDict, []bool) {
 	parms, ok := make([]pdfDict, n), make([]bool, n)
 	loc := pdfParmsRe.FindIndex(dict)

@@ -5,8 +5,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -288,6 +290,68 @@ func TestPDFPredictorBits(t *testing.T) {
 			if !bytes.Equal(got, want) {
 				t.Errorf("%s: decoded %x\nqpdf    %x", name, got, want)
 			}
+		}
+	}
+}
+
+// TestPDFDecodeParmsInObjectStream: qpdf --object-streams=generate moves
+// the /DecodeParms dictionary (a separate object) into an object stream;
+// the reference to it resolves there, the predictor is undone and the
+// embedded file is found. A generated object stream does the same, with
+// an entry list that is cut short or points past the data (ignored).
+func TestPDFDecodeParmsInObjectStream(t *testing.T) {
+	payload := predictorPayload(5)
+	predicted := zlibBytes(t, pngPredict(payload, 1, 5, []byte{4, 2}))
+	objs := pdfPage(pdfStreamObj("", []byte("BT ET")))
+	objs[0] = "<< /Type /Catalog /Pages 2 0 R /Names << /EmbeddedFiles << /Names [(a) 5 0 R] >> >> >>"
+	objs = append(objs,
+		"<< /Type /Filespec /F (eicar.com) /EF << /F 6 0 R >> >>",
+		pdfStreamObj("/Type /EmbeddedFile /Filter /FlateDecode /DecodeParms 7 0 R", predicted),
+		"<< /Columns 5 /Predictor 12 >>")
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "in.pdf"), makePDF(objs...))
+	runTool(t, dir, "qpdf", "--object-streams=generate", "in.pdf", "os.pdf")
+	doc, err := os.ReadFile(filepath.Join(dir, "os.pdf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The case is there: the parameters are referenced, and no top-level
+	// object of that number exists.
+	m := regexp.MustCompile(`/DecodeParms (\d+) 0 R`).FindSubmatch(doc)
+	if m == nil || !bytes.Contains(doc, []byte("/ObjStm")) {
+		t.Fatalf("qpdf output lacks a referenced /DecodeParms or an object stream:\n%q", doc)
+	}
+	if regexp.MustCompile(`(?m)^` + string(m[1]) + ` 0 obj`).Match(doc) {
+		t.Fatalf("object %s is not inside an object stream", m[1])
+	}
+	res, got := walkCapture("os.pdf", doc, "os.pdf/eicar.com")
+	if !bytes.Equal(got, payload) {
+		t.Fatalf("decoded %q\nwant %q", got, payload)
+	}
+	wantDetection(t, res, "os.pdf/eicar.com", verdict.Infected, "")
+
+	// Generated: the parameters are object 20 in object stream 7, after
+	// an entry for object 19; then entry lists that are cut or wrong.
+	objstm := func(header, objects string) string {
+		data := header + objects
+		return pdfStreamObj(fmt.Sprintf("/Type /ObjStm /N 3 /First %d /Filter /FlateDecode", len(header)), zlibBytes(t, []byte(data)))
+	}
+	objects := "<< /A 1 >> << /Columns 5 /Predictor 12 >> [1 2 3]"
+	for _, c := range []struct {
+		name, header string
+		undone       bool
+	}{
+		{"three entries", "19 0 20 11 21 42 ", true},
+		{"list cut after the entry", "19 0 20 11 ", true},
+		{"offset past the data", "19 0 20 9999 21 42 ", false},
+		{"not numbers", "19 0 20 x ", false},
+	} {
+		g := append(append([]string{}, objs[:5]...),
+			pdfStreamObj("/Type /EmbeddedFile /Filter /FlateDecode /DecodeParms 20 0 R", predicted),
+			objstm(c.header, objects))
+		_, got := walkCapture("g.pdf", makePDF(g...), "g.pdf/eicar.com")
+		if c.undone != bytes.Equal(got, payload) {
+			t.Errorf("%s: predictor undone %v, want %v (%d bytes)", c.name, bytes.Equal(got, payload), c.undone, len(got))
 		}
 	}
 }
