@@ -20,6 +20,15 @@ func init() {
 	Register(Format{Name: "pdf", Types: []filetype.Type{filetype.PDF}, Walk: walkPDF})
 }
 
+// PDFStringsName is the name of the synthetic member of an encrypted PDF
+// (opened with the empty user password) that holds the strings of its
+// objects decrypted, one per line: a /JS (...) script, a /URI, a title.
+// In a document that is not encrypted they are in the file as it is.
+const PDFStringsName = "pdf-strings"
+
+// pdfStringsBudget bounds the bytes of pdf-strings.
+const pdfStringsBudget = 16 << 20
+
 // PDFFeaturesName is the name of the synthetic member that lists the
 // active-content keywords found in a PDF, one per line, in the order of
 // pdfFeatureNames ("JavaScript\nOpenAction\n"). Rules match it with
@@ -60,6 +69,9 @@ var pdfFeatureNames = []string{
 // are decrypted before their filters, and the file names of embedded
 // files decrypted. Otherwise its streams are reported PROTECTED with the
 // reason, cross-reference streams excepted.
+//
+// In an encrypted document opened so, the strings of the objects are
+// decrypted too and yielded together as "pdf-strings" (PDFStringsName).
 //
 // Finally, when any of pdfFeatureNames occurs as a name (in the file or
 // in its object streams; #xx escapes decoded), a member named
@@ -126,6 +138,13 @@ func walkPDF(ctx context.Context, c *Container, yield func(Member) error) error 
 			return err
 		}
 	}
+	if doc.crypt != nil {
+		if b := pdfDecryptedStrings(d, objs, doc.crypt, pdfStringsBudget); len(b) > 0 {
+			if err := yield(Member{Name: PDFStringsName, Size: int64(len(b)), Packed: -1, Data: b}); err != nil {
+				return err
+			}
+		}
+	}
 	var list strings.Builder
 	for _, f := range pdfFeatureNames {
 		if features[f] {
@@ -145,6 +164,67 @@ func walkPDF(ctx context.Context, c *Container, yield func(Member) error) error 
 	}
 	return nil
 }
+
+// pdfDecryptedStrings returns the literal and hexadecimal strings of the
+// objects of an encrypted document, outside stream data, each decrypted
+// with its object's key, one per line, up to budget bytes. (Strings in
+// object streams are not encrypted on their own: they are in the
+// decrypted object stream.)
+func pdfDecryptedStrings(d []byte, objs pdfObjList, c *pdfCrypt, budget int) []byte {
+	var out []byte
+	for i, l := range objs.locs {
+		end := len(d)
+		if i+1 < len(objs.locs) {
+			end = objs.locs[i+1].start
+		}
+		body := d[l.end:end]
+		if e := bytes.Index(body, []byte("endobj")); e >= 0 {
+			body = body[:e]
+		}
+		if s := bytes.Index(body, []byte("stream")); s >= 0 {
+			body = body[:s]
+		}
+		if pdfStandardRe.Match(body) || pdfXRefRe.Match(body) {
+			continue // the /Encrypt dictionary and /ID are not encrypted
+		}
+		num, gen := l.ids(d)
+		for k := 0; k < len(body); k++ {
+			p := &pdfParser{b: body, pos: k + 1}
+			var v any
+			var ok bool
+			switch body[k] {
+			case '(':
+				v, ok = p.literalString()
+			case '<':
+				if k+1 < len(body) && body[k+1] == '<' {
+					k++
+					continue
+				}
+				v, ok = p.hexString()
+			default:
+				continue
+			}
+			if !ok {
+				continue
+			}
+			k = p.pos - 1
+			str := c.decryptString(v.(pdfString), num, gen)
+			if len(str) == 0 {
+				continue
+			}
+			if len(out)+len(str)+1 > budget {
+				return out
+			}
+			out = append(append(out, str...), '\n')
+		}
+	}
+	return out
+}
+
+var (
+	pdfStandardRe = regexp.MustCompile(`/Filter[ \t\r\n\f\x00]*/Standard\b`)
+	pdfXRefRe     = regexp.MustCompile(`/Type[ \t\r\n\f\x00]*/XRef\b`)
+)
 
 // pdfObjStmBodies adds the objects of a decoded object stream (dict its
 // dictionary, b its data: /N pairs "number offset", then the objects from

@@ -158,3 +158,44 @@ func TestPDFStreamCryptMethod(t *testing.T) {
 		t.Errorf("cleartext metadata: method %d", m)
 	}
 }
+
+// TestPDFEncryptedStringsDecrypted: a script in a /JS string of a
+// document qpdf encrypts with the empty user password is not in the file
+// as it was written; the decrypted strings (pdf-strings) hold it, so the
+// signature is found there, for every algorithm. A document that is not
+// encrypted has no pdf-strings member (its strings are in the file).
+func TestPDFEncryptedStringsDecrypted(t *testing.T) {
+	dir := t.TempDir()
+	// EICAR as a PDF literal string: parentheses and backslash escaped.
+	lit := strings.NewReplacer(`\`, `\\`, `(`, `\(`, `)`, `\)`).Replace(string(eicar))
+	objs := pdfPage(pdfStreamObj("", []byte("BT ET")))
+	objs[0] = "<< /Type /Catalog /Pages 2 0 R /OpenAction 5 0 R >>"
+	objs = append(objs, "<< /Type /Action /S /JavaScript /JS (var s = '"+lit+"'; app.alert\\(s\\);) >>")
+	plain := makePDF(objs...)
+	writeFile(t, filepath.Join(dir, "in.pdf"), plain)
+	res := (&Walker{Inspect: inspectEICAR}).Walk(context.Background(), "plain.pdf", plain, "", false)
+	for _, d := range res.Detections {
+		if strings.HasSuffix(d.Path, "/"+PDFStringsName) {
+			t.Fatalf("a document that is not encrypted got %s: %s", PDFStringsName, dump(res))
+		}
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"rc4-40", []string{"", "owner", "40"}},
+		{"rc4-128", []string{"", "owner", "128", "--use-aes=n"}},
+		{"aes-128", []string{"", "owner", "128", "--use-aes=y"}},
+		{"aes-256", []string{"", "owner", "256"}},
+	} {
+		doc := qpdfEncrypt(t, dir, c.name+".pdf", c.args...)
+		if bytes.Contains(doc, []byte("EICAR-STANDARD")) || !bytes.Contains(doc, []byte("/JavaScript")) {
+			t.Fatalf("%s: qpdf left the script readable or dropped it", c.name)
+		}
+		res, got := walkCapture("x.pdf", doc, "x.pdf/"+PDFStringsName)
+		wantDetection(t, res, "x.pdf/"+PDFStringsName, verdict.Infected, "")
+		if !bytes.Contains(got, []byte("app.alert(s);")) {
+			t.Errorf("%s: %s lacks the script:\n%q", c.name, PDFStringsName, got)
+		}
+	}
+}
