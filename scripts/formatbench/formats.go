@@ -67,6 +67,31 @@ var formats = []format{
 		}
 		return os.ReadFile(out)
 	}},
+	{"zip (bzip2)", "`7z a -tzip -mm=BZip2 -mx=1`", func(fs []genFileT, dir string) ([]byte, error) {
+		return sevenZipZip(dir, "bzip2", "-mm=BZip2")
+	}},
+	{"zip (deflate64)", "`7z a -tzip -mm=Deflate64 -mx=1`", func(fs []genFileT, dir string) ([]byte, error) {
+		return sevenZipZip(dir, "deflate64", "-mm=Deflate64")
+	}},
+	{"zip (LZMA)", "`7z a -tzip -mm=LZMA -mx=1`", func(fs []genFileT, dir string) ([]byte, error) {
+		return sevenZipZip(dir, "lzma", "-mm=LZMA")
+	}},
+	{"arj (method 1)", "`arj a -m1`", func(fs []genFileT, dir string) ([]byte, error) {
+		out := filepath.Join(dir, "..", "bench.arj")
+		args := append([]string{"a", "-m1", "-y", "-i", out}, strings.Fields(names(fs))...)
+		if _, err := tool(nil, dir, "arj", args...); err != nil {
+			return nil, err
+		}
+		return os.ReadFile(out)
+	}},
+	{"SZDD (one file)", "`mscompress`", func(fs []genFileT, dir string) ([]byte, error) {
+		return toolOnFile(dir, "all.bin", concat(fs), "all.bin_", "mscompress", "all.bin")
+	}},
+	{"BinHex 4.0 (one file)", "`binhex -d` (macutils)", func(fs []genFileT, dir string) ([]byte, error) {
+		return toolOnFile(dir, "all.bin", concat(fs), "", "binhex", "-d", "all.bin")
+	}},
+	{"mbox (one message per file)", "Go, own writer", func(fs []genFileT, _ string) ([]byte, error) { return mbox(fs), nil }},
+	{"HTML (data: URIs)", "Go, own writer", func(fs []genFileT, _ string) ([]byte, error) { return htmlDataURIs(fs), nil }},
 	{"MIME (base64 parts)", "Go, own writer", func(fs []genFileT, _ string) ([]byte, error) { return mail(fs, "base64"), nil }},
 	{"MIME (quoted-printable parts)", "Go mime/quotedprintable", func(fs []genFileT, _ string) ([]byte, error) {
 		return mail(fs, "quoted-printable"), nil
@@ -74,6 +99,59 @@ var formats = []format{
 	{"uuencode (in a text)", "Go, own writer", func(fs []genFileT, _ string) ([]byte, error) { return uue(fs), nil }},
 	{"yEnc (in a text)", "Go, own writer", func(fs []genFileT, _ string) ([]byte, error) { return yenc(fs), nil }},
 	{"PDF (FlateDecode streams)", "Go, own writer", func(fs []genFileT, _ string) ([]byte, error) { return pdf(fs) }},
+}
+
+// sevenZipZip zips the files of dir with 7-Zip and a zip method.
+func sevenZipZip(dir, tag, method string) ([]byte, error) {
+	out := filepath.Join(dir, "..", "bench-"+tag+".zip")
+	if _, err := tool(nil, dir, "7z", "a", "-bd", "-tzip", method, "-mx=1", "-mmt=2", out, "."); err != nil {
+		return nil, err
+	}
+	return os.ReadFile(out)
+}
+
+// toolOnFile writes data to name in a directory of its own beside dir,
+// runs the tool there and returns the file result (its standard output
+// when result is "").
+func toolOnFile(dir, name string, data []byte, result, cmd string, args ...string) ([]byte, error) {
+	work, err := os.MkdirTemp(filepath.Join(dir, ".."), cmd)
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(work)
+	if err := os.WriteFile(filepath.Join(work, name), data, 0o644); err != nil {
+		return nil, err
+	}
+	out, err := tool(nil, work, cmd, args...)
+	if err != nil || result == "" {
+		return out, err
+	}
+	return os.ReadFile(filepath.Join(work, result))
+}
+
+// mbox is an mbox file of one message per file, each with the file as a
+// base64 attachment.
+func mbox(fs []genFileT) []byte {
+	var b bytes.Buffer
+	for _, f := range fs {
+		b.WriteString("From bench@example.org Sun Nov 22 00:00:00 2026\n")
+		msg := mail([]genFileT{f}, "base64")
+		b.Write(bytes.ReplaceAll(msg, []byte("\r\n"), []byte("\n")))
+		b.WriteString("\n")
+	}
+	return b.Bytes()
+}
+
+// htmlDataURIs is an HTML page with one base64 data: URI link per file.
+func htmlDataURIs(fs []genFileT) []byte {
+	var b bytes.Buffer
+	b.WriteString("<!DOCTYPE html>\n<html><head><title>formatbench</title></head><body>\n")
+	for _, f := range fs {
+		fmt.Fprintf(&b, "<p><a download=\"%s\" href=\"data:application/octet-stream;base64,%s\">%s</a></p>\n",
+			filepath.Base(f.name), base64.StdEncoding.EncodeToString(f.data), filepath.Base(f.name))
+	}
+	b.WriteString("</body></html>\n")
+	return b.Bytes()
 }
 
 func names(fs []genFileT) string {
