@@ -274,10 +274,20 @@ func (f *binhexFork) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// crc16XModem updates a CRC-16/XMODEM (polynomial 0x1021, initial 0).
+// crc16XModem updates a CRC-16/XMODEM (polynomial 0x1021, initial 0),
+// a byte at a time through crc16Table.
 func crc16XModem(crc uint16, p []byte) uint16 {
 	for _, b := range p {
-		crc ^= uint16(b) << 8
+		crc = crc<<8 ^ crc16Table[byte(crc>>8)^b]
+	}
+	return crc
+}
+
+// crc16Table[i] is the CRC-16/XMODEM register after shifting the byte i
+// through it from zero.
+var crc16Table = func() (t [256]uint16) {
+	for i := range t {
+		crc := uint16(i) << 8
 		for range 8 {
 			if crc&0x8000 != 0 {
 				crc = crc<<1 ^ 0x1021
@@ -285,6 +295,7 @@ func crc16XModem(crc uint16, p []byte) uint16 {
 				crc <<= 1
 			}
 		}
+		t[i] = crc
 	}
-	return crc
-}
+	return t
+}()

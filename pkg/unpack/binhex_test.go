@@ -148,3 +148,18 @@ func FuzzWalkBinHex(f *testing.F) {
 		fuzzWalkWatched(t, "f.hqx", data)
 	})
 }
+
+// TestCRC16XModemCheckValue: the catalogue check value of CRC-16/XMODEM
+// ("123456789" -> 0x31C3), in one call and byte by byte.
+func TestCRC16XModemCheckValue(t *testing.T) {
+	if got := crc16XModem(0, []byte("123456789")); got != 0x31C3 {
+		t.Fatalf("crc16XModem = %#04x, want 0x31c3", got)
+	}
+	var crc uint16
+	for _, b := range []byte("123456789") {
+		crc = crc16XModem(crc, []byte{b})
+	}
+	if crc != 0x31C3 {
+		t.Fatalf("byte by byte: %#04x", crc)
+	}
+}
