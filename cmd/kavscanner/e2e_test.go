@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"syscall"
@@ -583,5 +584,48 @@ func TestLocalStartsAPrivateAveserver(t *testing.T) {
 	// Without --local, no daemon is an error.
 	if _, _, code := e.kav(t, tree); code != 2 {
 		t.Fatalf("no daemon: exit %d, want 2", code)
+	}
+}
+
+// TestProgressBarOnlyOnATerminal: with its output on a terminal (a pty made
+// by script(1) from util-linux), kavscanner shows a progress bar with the
+// rate and the time elapsed and left; with its output on a pipe, and with
+// --no-progress, it shows none.
+func TestProgressBarOnlyOnATerminal(t *testing.T) {
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("script(1) not installed")
+	}
+	sock := startDaemon(t)
+	e := newEnv(t, sock, "")
+	tree := t.TempDir()
+	for i := range 20 {
+		write(t, filepath.Join(tree, fmt.Sprintf("f%02d.txt", i)), bytes.Repeat([]byte("clean text line\n"), 16<<10), 0o644)
+	}
+	args := []string{filepath.Join(binDir, "kavscanner"), "-c", e.conf, "--socket", sock, "--no-cache", tree}
+	onTTY := func(extra ...string) string {
+		t.Helper()
+		cmdline := strings.Join(append(append([]string{}, args...), extra...), "' '")
+		cmd := exec.Command("script", "-q", "-e", "-c", "'"+cmdline+"'", "/dev/null")
+		cmd.Env = append(os.Environ(), "AVE_SOCKET=", "TERM=xterm")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("kavscanner on a terminal: %v\n%q", err, out)
+		}
+		return string(out)
+	}
+	out := onTTY()
+	bar := regexp.MustCompile(`scanning +\d+% \|[^|]*\| \([0-9.]+ [kMGT]?B/s\) \[\d+[a-z0-9]*:\d+[a-z0-9]*\]`)
+	if !bar.MatchString(out) {
+		t.Fatalf("no progress bar with rate and times on a terminal:\n%q", out)
+	}
+	if !strings.Contains(out, "statuses: clean 20") {
+		t.Fatalf("no summary on a terminal:\n%q", out)
+	}
+	if out := onTTY("--no-progress"); strings.Contains(out, "scanning") {
+		t.Fatalf("--no-progress on a terminal shows a bar:\n%q", out)
+	}
+	stdout, stderr, code := e.kav(t, "--no-cache", tree)
+	if code != 0 || strings.Contains(stdout+stderr, "scanning") || strings.Contains(stdout+stderr, "\r") {
+		t.Fatalf("on a pipe: exit %d, a bar or carriage returns:\n%q\n%q", code, stdout, stderr)
 	}
 }
