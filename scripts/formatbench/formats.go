@@ -7,6 +7,8 @@ import (
 	"compress/gzip"
 	"compress/zlib"
 	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"hash/crc32"
 	"mime/quotedprintable"
@@ -92,6 +94,8 @@ var formats = []format{
 	}},
 	{"mbox (one message per file)", "Go, own writer", func(fs []genFileT, _ string) ([]byte, error) { return mbox(fs), nil }},
 	{"HTML (data: URIs)", "Go, own writer", func(fs []genFileT, _ string) ([]byte, error) { return htmlDataURIs(fs), nil }},
+	{"RTF (\\objdata Package objects)", "Go, own writer", func(fs []genFileT, _ string) ([]byte, error) { return rtf(fs), nil }},
+	{"TNEF (winmail.dat attachments)", "Go, own writer", func(fs []genFileT, _ string) ([]byte, error) { return tnef(fs), nil }},
 	{"MIME (base64 parts)", "Go, own writer", func(fs []genFileT, _ string) ([]byte, error) { return mail(fs, "base64"), nil }},
 	{"MIME (quoted-printable parts)", "Go mime/quotedprintable", func(fs []genFileT, _ string) ([]byte, error) {
 		return mail(fs, "quoted-printable"), nil
@@ -151,6 +155,73 @@ func htmlDataURIs(fs []genFileT) []byte {
 			filepath.Base(f.name), base64.StdEncoding.EncodeToString(f.data), filepath.Base(f.name))
 	}
 	b.WriteString("</body></html>\n")
+	return b.Bytes()
+}
+
+// rtf is an RTF document with one embedded OLE1 Package object per file
+// (the packager's native data: a file name, two paths and the file),
+// written as \objdata hex in lines of 128 digits.
+func rtf(fs []genFileT) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{\rtf1\ansi\deff0{\fonttbl{\f0 Arial;}}\pard formatbench\par` + "\n")
+	le32 := func(w *bytes.Buffer, v int) { binary.Write(w, binary.LittleEndian, uint32(v)) }
+	for _, f := range fs {
+		name := filepath.Base(f.name)
+		var pkg bytes.Buffer
+		pkg.Write([]byte{2, 0})
+		pkg.WriteString(name + "\x00C:\\Users\\bench\\" + name + "\x00")
+		pkg.Write([]byte{0, 0, 3, 0})
+		tmp := "C:\\Temp\\" + name + "\x00"
+		le32(&pkg, len(tmp))
+		pkg.WriteString(tmp)
+		le32(&pkg, len(f.data))
+		pkg.Write(f.data)
+		var obj bytes.Buffer
+		le32(&obj, 0x0501)
+		le32(&obj, 2)
+		for _, s := range []string{"Package", "", ""} {
+			le32(&obj, len(s)+1)
+			obj.WriteString(s + "\x00")
+		}
+		le32(&obj, pkg.Len())
+		obj.Write(pkg.Bytes())
+		b.WriteString(`{\object\objemb{\*\objclass Package}{\*\objdata` + "\n")
+		h := hex.EncodeToString(obj.Bytes())
+		for len(h) > 128 {
+			b.WriteString(h[:128] + "\n")
+			h = h[128:]
+		}
+		b.WriteString(h + "}}\\par\n")
+	}
+	b.WriteString("}\n")
+	return b.Bytes()
+}
+
+// tnef is a winmail.dat with one attachment per file, in the legacy
+// attributes (attAttachRendData, attAttachTitle, attAttachData), each
+// with its byte-sum checksum.
+func tnef(fs []genFileT) []byte {
+	var b bytes.Buffer
+	attr := func(level byte, id uint32, data []byte) {
+		b.WriteByte(level)
+		binary.Write(&b, binary.LittleEndian, id)
+		binary.Write(&b, binary.LittleEndian, uint32(len(data)))
+		b.Write(data)
+		var sum uint16
+		for _, c := range data {
+			sum += uint16(c)
+		}
+		binary.Write(&b, binary.LittleEndian, sum)
+	}
+	binary.Write(&b, binary.LittleEndian, uint32(0x223E9F78)) // TNEF signature
+	binary.Write(&b, binary.LittleEndian, uint16(0x0102))     // key
+	attr(1, 0x00089006, []byte{1, 0, 0, 0})                   // attTnefVersion
+	attr(1, 0x0002800c, []byte("formatbench: see the attachments."))
+	for _, f := range fs {
+		attr(2, 0x00069002, make([]byte, 14)) // attAttachRendData starts an attachment
+		attr(2, 0x00018010, []byte(filepath.Base(f.name)+"\x00"))
+		attr(2, 0x0006800f, f.data)
+	}
 	return b.Bytes()
 }
 
