@@ -94,7 +94,7 @@ var formats = []format{
 	}},
 	{"mbox (one message per file)", "Go, own writer", func(fs []genFileT, _ string) ([]byte, error) { return mbox(fs), nil }},
 	{"HTML (data: URIs)", "Go, own writer", func(fs []genFileT, _ string) ([]byte, error) { return htmlDataURIs(fs), nil }},
-	{"RTF (\\objdata Package objects)", "Go, own writer", func(fs []genFileT, _ string) ([]byte, error) { return rtf(fs), nil }},
+	{"RTF (\\objdata Package objects, hex and \\bin)", "Go, own writer", func(fs []genFileT, _ string) ([]byte, error) { return rtf(fs), nil }},
 	{"TNEF (winmail.dat attachments)", "Go, own writer", func(fs []genFileT, _ string) ([]byte, error) { return tnef(fs), nil }},
 	{"MIME (base64 parts)", "Go, own writer", func(fs []genFileT, _ string) ([]byte, error) { return mail(fs, "base64"), nil }},
 	{"MIME (quoted-printable parts)", "Go mime/quotedprintable", func(fs []genFileT, _ string) ([]byte, error) {
@@ -159,13 +159,14 @@ func htmlDataURIs(fs []genFileT) []byte {
 }
 
 // rtf is an RTF document with one embedded OLE1 Package object per file
-// (the packager's native data: a file name, two paths and the file),
-// written as \objdata hex in lines of 128 digits.
+// (the packager's native data: a file name, two paths and the file), the
+// \objdata of every other object in hex lines of 128 digits, of the
+// others as raw bytes after \binN.
 func rtf(fs []genFileT) []byte {
 	var b bytes.Buffer
 	b.WriteString(`{\rtf1\ansi\deff0{\fonttbl{\f0 Arial;}}\pard formatbench\par` + "\n")
 	le32 := func(w *bytes.Buffer, v int) { binary.Write(w, binary.LittleEndian, uint32(v)) }
-	for _, f := range fs {
+	for i, f := range fs {
 		name := filepath.Base(f.name)
 		var pkg bytes.Buffer
 		pkg.Write([]byte{2, 0})
@@ -186,6 +187,12 @@ func rtf(fs []genFileT) []byte {
 		le32(&obj, pkg.Len())
 		obj.Write(pkg.Bytes())
 		b.WriteString(`{\object\objemb{\*\objclass Package}{\*\objdata` + "\n")
+		if i%2 == 1 { // raw bytes after \binN (the hex form would not fit MaxObjectSize for all)
+			fmt.Fprintf(&b, "\\bin%d ", obj.Len())
+			b.Write(obj.Bytes())
+			b.WriteString("}}\\par\n")
+			continue
+		}
 		h := hex.EncodeToString(obj.Bytes())
 		for len(h) > 128 {
 			b.WriteString(h[:128] + "\n")
