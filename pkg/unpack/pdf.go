@@ -20,10 +20,13 @@ func init() {
 	Register(Format{Name: "pdf", Types: []filetype.Type{filetype.PDF}, Walk: walkPDF})
 }
 
-// PDFStringsName is the name of the synthetic member of an encrypted PDF
-// (opened with the empty user password) that holds the strings of its
-// objects decrypted, one per line: a /JS (...) script, a /URI, a title.
-// In a document that is not encrypted they are in the file as it is.
+// PDFStringsName is the name of the synthetic member that holds strings
+// of a PDF's objects decoded, one per line: a /JS script, a /URI, a title.
+// In an encrypted PDF (opened with the empty user password) every string,
+// decrypted; otherwise the strings whose bytes in the file differ from
+// their value: hexadecimal <...> strings and literal strings with
+// backslash escapes (a script written as hex or octal escapes is read in
+// clear here; plain strings are in the file as they are).
 const PDFStringsName = "pdf-strings"
 
 // pdfStringsBudget bounds the bytes of pdf-strings.
@@ -70,8 +73,9 @@ var pdfFeatureNames = []string{
 // files decrypted. Otherwise its streams are reported PROTECTED with the
 // reason, cross-reference streams excepted.
 //
-// In an encrypted document opened so, the strings of the objects are
-// decrypted too and yielded together as "pdf-strings" (PDFStringsName).
+// The strings of the objects are yielded together as "pdf-strings"
+// (PDFStringsName): all of them decrypted in an encrypted document opened
+// so, those written as hex or with escapes otherwise.
 //
 // Finally, when any of pdfFeatureNames occurs as a name (in the file or
 // in its object streams; #xx escapes decoded), a member named
@@ -138,8 +142,8 @@ func walkPDF(ctx context.Context, c *Container, yield func(Member) error) error 
 			return err
 		}
 	}
-	if doc.crypt != nil {
-		if b := pdfDecryptedStrings(d, objs, doc.crypt, pdfStringsBudget); len(b) > 0 {
+	if cryptErr == nil {
+		if b := pdfStrings(d, objs, doc.crypt, pdfStringsBudget); len(b) > 0 {
 			if err := yield(Member{Name: PDFStringsName, Size: int64(len(b)), Packed: -1, Data: b}); err != nil {
 				return err
 			}
@@ -165,12 +169,12 @@ func walkPDF(ctx context.Context, c *Container, yield func(Member) error) error 
 	return nil
 }
 
-// pdfDecryptedStrings returns the literal and hexadecimal strings of the
-// objects of an encrypted document, outside stream data, each decrypted
-// with its object's key, one per line, up to budget bytes. (Strings in
-// object streams are not encrypted on their own: they are in the
-// decrypted object stream.)
-func pdfDecryptedStrings(d []byte, objs pdfObjList, c *pdfCrypt, budget int) []byte {
+// pdfStrings returns strings of the objects of a document, outside stream
+// data, one per line, up to budget bytes (see PDFStringsName): with c (an
+// encrypted document) all of them, each decrypted with its object's key;
+// without, those written as hex or with escapes. (Strings in object
+// streams are in the decoded object stream, yielded as it is.)
+func pdfStrings(d []byte, objs pdfObjList, c *pdfCrypt, budget int) []byte {
 	var out []byte
 	for i, l := range objs.locs {
 		end := len(d)
@@ -184,7 +188,7 @@ func pdfDecryptedStrings(d []byte, objs pdfObjList, c *pdfCrypt, budget int) []b
 		if s := bytes.Index(body, []byte("stream")); s >= 0 {
 			body = body[:s]
 		}
-		if pdfStandardRe.Match(body) || pdfXRefRe.Match(body) {
+		if c != nil && (pdfStandardRe.Match(body) || pdfXRefRe.Match(body)) {
 			continue // the /Encrypt dictionary and /ID are not encrypted
 		}
 		num, gen := l.ids(d)
@@ -192,6 +196,7 @@ func pdfDecryptedStrings(d []byte, objs pdfObjList, c *pdfCrypt, budget int) []b
 			p := &pdfParser{b: body, pos: k + 1}
 			var v any
 			var ok bool
+			start := k
 			switch body[k] {
 			case '(':
 				v, ok = p.literalString()
@@ -208,7 +213,12 @@ func pdfDecryptedStrings(d []byte, objs pdfObjList, c *pdfCrypt, budget int) []b
 				continue
 			}
 			k = p.pos - 1
-			str := c.decryptString(v.(pdfString), num, gen)
+			str := []byte(v.(pdfString))
+			if c != nil {
+				str = c.decryptString(str, num, gen)
+			} else if body[start] == '(' && bytes.Equal(str, body[start+1:k]) {
+				continue // written as it is: scanned with the file
+			}
 			if len(str) == 0 {
 				continue
 			}

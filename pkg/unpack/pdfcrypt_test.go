@@ -3,6 +3,7 @@ package unpack
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -162,8 +163,8 @@ func TestPDFStreamCryptMethod(t *testing.T) {
 // TestPDFEncryptedStringsDecrypted: a script in a /JS string of a
 // document qpdf encrypts with the empty user password is not in the file
 // as it was written; the decrypted strings (pdf-strings) hold it, so the
-// signature is found there, for every algorithm. A document that is not
-// encrypted has no pdf-strings member (its strings are in the file).
+// signature is found there, for every algorithm (and in a document that
+// is not encrypted, where the string's escapes hide it from the raw bytes).
 func TestPDFEncryptedStringsDecrypted(t *testing.T) {
 	dir := t.TempDir()
 	// EICAR as a PDF literal string: parentheses and backslash escaped.
@@ -173,12 +174,10 @@ func TestPDFEncryptedStringsDecrypted(t *testing.T) {
 	objs = append(objs, "<< /Type /Action /S /JavaScript /JS (var s = '"+lit+"'; app.alert\\(s\\);) >>")
 	plain := makePDF(objs...)
 	writeFile(t, filepath.Join(dir, "in.pdf"), plain)
+	// Not encrypted: the escapes EICAR needs in a literal string hide it
+	// from the raw bytes; pdf-strings has it decoded.
 	res := (&Walker{Inspect: inspectEICAR}).Walk(context.Background(), "plain.pdf", plain, "", false)
-	for _, d := range res.Detections {
-		if strings.HasSuffix(d.Path, "/"+PDFStringsName) {
-			t.Fatalf("a document that is not encrypted got %s: %s", PDFStringsName, dump(res))
-		}
-	}
+	wantDetection(t, res, "plain.pdf/"+PDFStringsName, verdict.Infected, "")
 	for _, c := range []struct {
 		name string
 		args []string
@@ -197,5 +196,43 @@ func TestPDFEncryptedStringsDecrypted(t *testing.T) {
 		if !bytes.Contains(got, []byte("app.alert(s);")) {
 			t.Errorf("%s: %s lacks the script:\n%q", c.name, PDFStringsName, got)
 		}
+	}
+}
+
+// TestPDFStringsOfPlainDocuments: in a document that is not encrypted,
+// pdf-strings holds the strings written as hex or with escapes, decoded
+// (a script spelt in hex or octal escapes is read in clear), and none of
+// those written as they are (scanned with the file); a document with
+// only such strings has no pdf-strings member.
+func TestPDFStringsOfPlainDocuments(t *testing.T) {
+	walkStrings := func(objs ...string) (verdict.Result, []byte, bool) {
+		var got []byte
+		seen := false
+		w := &Walker{Inspect: func(ctx context.Context, o *Object) ([]verdict.Detection, bool, error) {
+			if o.Path == "p.pdf/"+PDFStringsName {
+				got, seen = append([]byte(nil), o.Data...), true
+			}
+			return inspectEICAR(ctx, o)
+		}}
+		return w.Walk(context.Background(), "p.pdf", makePDF(objs...), "", false), got, seen
+	}
+	page := pdfPage(pdfStreamObj("", []byte("BT ET")))
+	page[0] = "<< /Type /Catalog /Pages 2 0 R /OpenAction 5 0 R >>"
+	hexJS := fmt.Sprintf("<%x>", "var s = '"+string(eicar)+"'; app.alert(s);")
+	var octal strings.Builder
+	for _, c := range []byte("app.alert('octal')") {
+		fmt.Fprintf(&octal, "\\%03o", c)
+	}
+	res, got, _ := walkStrings(append(page, "<< /S /JavaScript /JS "+hexJS+" /T (plain title) >>")...)
+	wantDetection(t, res, "p.pdf/"+PDFStringsName, verdict.Infected, "")
+	if bytes.Contains(got, []byte("plain title")) {
+		t.Errorf("a string written as it is is in %s:\n%q", PDFStringsName, got)
+	}
+	_, got, _ = walkStrings(append(page, "<< /S /JavaScript /JS ("+octal.String()+") >>")...)
+	if !bytes.Contains(got, []byte("app.alert('octal')")) {
+		t.Errorf("octal escapes not decoded: %q", got)
+	}
+	if _, _, seen := walkStrings(append(page, "<< /S /JavaScript /JS (app.alert) /T (title) >>")...); seen {
+		t.Error("a document whose strings are all written as they are got " + PDFStringsName)
 	}
 }
