@@ -554,10 +554,12 @@ func checkDSN(e quarantine.Entry) error {
 				return fmt.Errorf("stored NOTIFY %q of %s: not NEVER, SUCCESS, FAILURE or DELAY", n, safe(a))
 			}
 		}
+		bad := len(d.ORcptType) > 64
 		for _, c := range d.ORcptType {
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') || len(d.ORcptType) > 64 {
-				return fmt.Errorf("stored ORCPT type %q of %s: not an address type", d.ORcptType, safe(a))
-			}
+			bad = bad || !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-')
+		}
+		if bad {
+			return fmt.Errorf("stored ORCPT type %q of %s: not an address type", d.ORcptType, safe(a))
 		}
 	}
 	return nil

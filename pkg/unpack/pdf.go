@@ -193,21 +193,22 @@ func pdfStrings(d []byte, objs pdfObjList, c *pdfCrypt, budget int) []byte {
 		}
 		num, gen := l.ids(d)
 		for k := 0; k < len(body); k++ {
-			p := &pdfParser{b: body, pos: k + 1}
+			i := bytes.IndexAny(body[k:], "(<")
+			if i < 0 {
+				break
+			}
+			k += i
+			start := k
+			p := pdfParser{b: body, pos: k + 1}
 			var v any
 			var ok bool
-			start := k
-			switch body[k] {
-			case '(':
+			if body[k] == '(' {
 				v, ok = p.literalString()
-			case '<':
-				if k+1 < len(body) && body[k+1] == '<' {
-					k++
-					continue
-				}
-				v, ok = p.hexString()
-			default:
+			} else if k+1 < len(body) && body[k+1] == '<' {
+				k++ // a dictionary
 				continue
+			} else {
+				v, ok = p.hexString()
 			}
 			if !ok {
 				continue

@@ -236,3 +236,21 @@ func TestPDFStringsOfPlainDocuments(t *testing.T) {
 		t.Error("a document whose strings are all written as they are got " + PDFStringsName)
 	}
 }
+
+// TestPDFStringsBudget: pdf-strings stops at its budget on a string
+// boundary: the strings that fit are kept whole, the rest dropped.
+func TestPDFStringsBudget(t *testing.T) {
+	var objs []string
+	for i := range 10 {
+		objs = append(objs, fmt.Sprintf("<< /T <%x> >>", fmt.Sprintf("string-%d", i)))
+	}
+	d := makePDF(objs...)
+	all := pdfStrings(d, pdfObjects(d), nil, 1<<20)
+	if got := strings.Count(string(all), "\n"); got != 10 {
+		t.Fatalf("%d strings without a budget, want 10: %q", got, all)
+	}
+	cut := pdfStrings(d, pdfObjects(d), nil, 3*len("string-0\n")+2)
+	if string(cut) != "string-0\nstring-1\nstring-2\n" {
+		t.Fatalf("under a budget of three strings and a bit: %q", cut)
+	}
+}
