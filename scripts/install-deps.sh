@@ -5,9 +5,10 @@
 #   scripts/install-deps.sh bench    also the tools the benchmarks compare against
 set -euo pipefail
 
-# Archive tools make the test fixtures that the tests do not build in Go.
+# Archive tools make the test fixtures that the tests do not build in Go,
+# or (cabextract) check the ones they do.
 pkgs=(gcc make pkg-config libyara-dev libyara9 zip unzip tar gzip bzip2 xz-utils
-	p7zip-full arj cpio gcab mscompress sharutils uudeview macutils qpdf
+	p7zip-full arj cpio gcab cabextract mscompress sharutils uudeview macutils qpdf
 	postfix)
 if [ "${1:-}" = bench ]; then
 	pkgs+=(yara clamav clamav-daemon clamdscan amavisd-new)

@@ -125,7 +125,7 @@ func TestCacheKeepsLimitsAndUnsupportedButNotTimeouts(t *testing.T) {
 		{"limit: scan time exceeded MaxScanTime", false},
 		{"internal error: panic while matching: boom", false},
 		{"error: yarascan: something", false},
-		{"unsupported: cab: Quantum compression", true},
+		{"unsupported: zip: compression method 98", true},
 	} {
 		r := verdict.Result{}
 		r.Add(verdict.Detection{Status: verdict.Unchecked, Reason: tc.reason})

@@ -20,7 +20,8 @@ func init() {
 // that library rejects a whole cabinet when one folder uses LZX or
 // Quantum, decompresses a file's entire folder into memory for every file,
 // ignores the per-folder and per-block reserve areas, and slices MSZIP
-// blocks without checking their length.
+// blocks without checking their length. Stored, MSZIP, Quantum
+// (quantum.go) and LZX (lzx.go) folders are all decoded.
 const (
 	cabHeaderLen = 36
 	cabFolderLen = 8
@@ -65,9 +66,9 @@ type cabinet struct {
 	multiVol bool
 }
 
-// walkCab yields every file of a cabinet. Files in stored, MSZIP and LZX
-// folders are decoded; files in Quantum folders (no decoder here) are
-// reported UNCHECKED "unsupported", and the walk goes on.
+// walkCab yields every file of a cabinet, decoding stored, MSZIP, Quantum
+// and LZX folders. A file whose folder cannot be read is reported on its
+// own, and the walk goes on.
 func walkCab(ctx context.Context, c *Container, yield func(Member) error) error {
 	cab, err := parseCab(c.Data)
 	if err != nil {
@@ -93,11 +94,7 @@ func walkCab(ctx context.Context, c *Container, yield func(Member) error) error 
 			}
 			fo := cab.folders[fi]
 			switch fo.comp & 0x0f {
-			case cabCompNone, cabCompMSZIP, cabCompLZX:
-			case cabCompQuantum:
-				m.Open = func() (io.Reader, error) {
-					return nil, fmt.Errorf("%w: cab: Quantum compression", ErrUnsupported)
-				}
+			case cabCompNone, cabCompMSZIP, cabCompQuantum, cabCompLZX:
 			default:
 				m.Open = cabFail(fmt.Sprintf("unknown compression type %#x", fo.comp))
 			}
@@ -108,13 +105,19 @@ func walkCab(ctx context.Context, c *Container, yield func(Member) error) error 
 			m.Open = func() (io.Reader, error) {
 				if cur == nil || cur.folder != fi || cur.pos > int64(f.offset) {
 					cur = &cabStream{cab: cab, folder: fi, at: fo.dataAt, left: fo.blocks, mszip: fo.comp&0x0f == cabCompMSZIP}
-					if fo.comp&0x0f == cabCompLZX {
-						lr, err := cabLZX(cab, fo)
-						if err != nil {
-							cur = nil
-							return nil, err
-						}
-						cur.lzx, cur.left = lr, 1
+					var err error
+					switch fo.comp & 0x0f {
+					case cabCompLZX:
+						cur.frames, err = cabLZX(cab, fo)
+					case cabCompQuantum:
+						cur.frames, err = cabQuantum(cab, fo)
+					}
+					if err != nil {
+						cur = nil
+						return nil, err
+					}
+					if cur.frames != nil {
+						cur.left = 1
 					}
 				}
 				if err := cur.skip(ctx, int64(f.offset)-cur.pos); err != nil {
@@ -226,19 +229,18 @@ type cabStream struct {
 	buf     []byte
 	history []byte // MSZIP: the last 32 KiB of output
 	mszip   bool
-	lzx     *lzxReader // an LZX folder: decoded frame by frame
-	err     error
+	// frames, for LZX and Quantum folders, decodes the next 32 KiB
+	// frame; io.EOF after the last.
+	frames func() ([]byte, error)
+	err    error
 }
 
-// cabLZX prepares an LZX folder: the payloads of its CFDATA blocks form
-// one bit stream (realigned at each 32 KiB frame), and the blocks'
-// uncompressed sizes add up to the folder's length. A block table cut
-// short still decodes what precedes the cut, then reports it.
-func cabLZX(cab *cabinet, fo cabFolder) (*lzxReader, error) {
+// cabPayload gathers the payloads of a folder's CFDATA blocks into one
+// stream, with trailer after each whole block, and adds up the blocks'
+// uncompressed sizes to the folder's length. A block table cut short
+// yields what precedes the cut and the error to report after it.
+func cabPayload(cab *cabinet, fo cabFolder, trailer []byte) (in []byte, total int64, trunc error) {
 	d := cab.d
-	var in []byte
-	var total int64
-	var trunc error
 	at := fo.dataAt
 	for i := 0; i < fo.blocks; i++ {
 		if at < 0 || at+cabDataLen > len(d) {
@@ -259,20 +261,54 @@ func cabLZX(cab *cabinet, fo cabFolder) (*lzxReader, error) {
 			break
 		}
 		in = append(in, d[start:start+cbData]...)
+		in = append(in, trailer...)
 		total += cbUncomp
 		at = start + cbData
 	}
+	return in, total, trunc
+}
+
+// cabLZX prepares an LZX folder: the payloads of its CFDATA blocks form
+// one bit stream (realigned at each 32 KiB frame). A block table cut
+// short still decodes what precedes the cut, then reports it.
+func cabLZX(cab *cabinet, fo cabFolder) (func() ([]byte, error), error) {
+	in, total, trunc := cabPayload(cab, fo, nil)
 	dec, err := newLZX(int(fo.comp>>8&0x1f), in)
 	if err != nil {
 		return nil, err
 	}
-	return &lzxReader{d: dec, total: total, truncated: trunc}, nil
+	r := &lzxReader{d: dec, total: total, truncated: trunc}
+	return cabFrames(r.next, &r.buf), nil
 }
 
-// lzxBlock hands out the next frame of an LZX folder.
-func (s *cabStream) lzxBlock() error {
-	err := s.lzx.next()
-	s.buf, s.lzx.buf = s.lzx.buf, nil
+// cabQuantum prepares a Quantum folder: window bits in bits 8-12 of the
+// compression type (bits 4-7, the level, matter only to encoders). Each
+// CFDATA block holds one 32 KiB frame; the 0xff put after each block is
+// the trailer the decoder skips to at a frame's end.
+func cabQuantum(cab *cabinet, fo cabFolder) (func() ([]byte, error), error) {
+	in, total, trunc := cabPayload(cab, fo, []byte{0xff})
+	dec, err := newQuantum(int(fo.comp>>8&0x1f), in, total)
+	if err != nil {
+		return nil, err
+	}
+	r := &qtmReader{d: dec, total: total, truncated: trunc}
+	return cabFrames(r.next, &r.buf), nil
+}
+
+// cabFrames hands out the frames a decoder's next puts into *buf.
+func cabFrames(next func() error, buf *[]byte) func() ([]byte, error) {
+	return func() ([]byte, error) {
+		err := next()
+		b := *buf
+		*buf = nil
+		return b, err
+	}
+}
+
+// frameBlock hands out the next frame of an LZX or Quantum folder.
+func (s *cabStream) frameBlock() error {
+	b, err := s.frames()
+	s.buf = b
 	if err == io.EOF {
 		s.left = 0
 		return nil
@@ -327,8 +363,8 @@ func (s *cabStream) skip(ctx context.Context, n int64) error {
 
 // block decodes the next CFDATA block into buf.
 func (s *cabStream) block() error {
-	if s.lzx != nil {
-		return s.lzxBlock()
+	if s.frames != nil {
+		return s.frameBlock()
 	}
 	d := s.cab.d
 	s.left--

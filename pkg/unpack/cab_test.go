@@ -26,9 +26,11 @@ type cabTestFile struct {
 // concatenated and cut into CFDATA blocks of at most 32 KiB, stored or
 // MSZIP (each block "CK" and a deflate stream primed with the previous
 // 32 KiB), LZX (the test encoder of lzx_test.go, one frame per block, with
-// E8 translation; a window size outside 15-21 gets the stored bytes).
-// Other compression types get the stored bytes: the parser must refuse
-// them, not decode them.
+// E8 translation; a window size outside 15-21 gets the stored bytes),
+// Quantum (the test encoder of quantum_test.go, one frame per block; a
+// window size outside 10-21 gets the stored bytes). Other compression
+// types get the stored bytes: the parser must refuse them, not decode
+// them.
 func makeCab(t testing.TB, folders ...cabTestFolder) []byte {
 	t.Helper()
 	le := binary.LittleEndian
@@ -58,6 +60,20 @@ func makeCab(t testing.TB, folders ...cabTestFolder) []byte {
 				data.Write(le.AppendUint16(nil, uint16(n)))
 				data.Write(enc[prev:end])
 				prev = end
+				fos[fi].blocks++
+			}
+			continue
+		}
+		if bits := int(f.comp >> 8 & 0x1f); f.comp&0x0f == cabCompQuantum && bits >= qtmMinWindow && bits <= qtmMaxWindow {
+			blocks, _ := qtmEncode(all, bits, 16)
+			for i, b := range blocks {
+				if len(b) > 0xffff {
+					t.Fatalf("Quantum block of %d bytes", len(b))
+				}
+				data.Write(le.AppendUint32(nil, 0))
+				data.Write(le.AppendUint16(nil, uint16(len(b))))
+				data.Write(le.AppendUint16(nil, uint16(min(qtmFrameSize, len(all)-i*qtmFrameSize))))
+				data.Write(b)
 				fos[fi].blocks++
 			}
 			continue
@@ -167,25 +183,19 @@ func TestCabFindsEICARMadeByGcab(t *testing.T) {
 	}
 }
 
-func TestCabQuantumFolderByGcabIsUnchecked(t *testing.T) {
-	// A Quantum folder is well formed, only not decoded here: its files
-	// are UNCHECKED with the method named, the cabinet is not CORRUPTED.
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "eicar.com"), eicar)
-	writeFile(t, filepath.Join(dir, "b.txt"), []byte("beta"))
-	data := gcabCLI(t, dir, "-z", "eicar.com", "b.txt")
-	if binary.LittleEndian.Uint16(data[30:])&cabFlagReserve != 0 {
-		t.Fatal("gcab wrote reserve areas: the folder is not at offset 36")
-	}
+func TestCabOtherDataLabelledQuantumIsCorrupted(t *testing.T) {
+	// MSZIP blocks relabelled Quantum: garbage to the Quantum decoder,
+	// which must say so for each file of the folder, not panic or loop.
+	data := makeCab(t, cabTestFolder{cabCompMSZIP, []cabTestFile{{"eicar.com", eicar}, {"b.txt", []byte("beta")}}})
 	// [MS-CAB] 2.3: typeCompress, the CFFOLDER's last field; Quantum is 2
 	// in its low nibble, with the level (bits 4-7) and window (8-12).
 	binary.LittleEndian.PutUint16(data[cabHeaderLen+6:], cabCompQuantum|4<<4|21<<8)
 	res := walkQuiet("q.cab", data)
-	wantDetection(t, res, "q.cab/eicar.com", verdict.Unchecked, "unsupported: cab: Quantum compression")
-	wantDetection(t, res, "q.cab/b.txt", verdict.Unchecked, "unsupported: cab: Quantum compression")
-	wantNoDetection(t, res, verdict.Corrupted)
-	if res.Status != verdict.Unchecked || len(res.Detections) != 2 {
-		t.Errorf("want the two files unchecked and nothing else:\n%s", dump(res))
+	wantDetection(t, res, "q.cab/eicar.com", verdict.Corrupted, "cab: Quantum: ")
+	wantDetection(t, res, "q.cab/b.txt", verdict.Corrupted, "cab: Quantum: ")
+	wantNoDetection(t, res, verdict.Infected)
+	if len(res.Detections) != 2 {
+		t.Errorf("want the two files corrupted and nothing else:\n%s", dump(res))
 	}
 }
 
@@ -196,17 +206,20 @@ func TestCabCleanIsClean(t *testing.T) {
 	}
 }
 
-func TestCabQuantumAndBadLZXFoldersAreReportedAndWalkContinues(t *testing.T) {
+func TestCabBadLZXAndQuantumFoldersAreReportedAndWalkContinues(t *testing.T) {
 	data := makeCab(t,
 		cabTestFolder{cabCompLZX | 21<<8, []cabTestFile{{"lzx.exe", eicar}}},
 		cabTestFolder{cabCompLZX | 22<<8, []cabTestFile{{"lzx22.exe", eicar}}},
-		cabTestFolder{cabCompQuantum, []cabTestFile{{"q.exe", eicar}}},
+		cabTestFolder{cabCompQuantum | 15<<8, []cabTestFile{{"q.exe", eicar}}},
+		cabTestFolder{cabCompQuantum | 22<<8, []cabTestFile{{"q22.exe", eicar}}},
 		cabTestFolder{cabCompMSZIP, []cabTestFile{{"eicar.com", eicar}}})
 	res := walkQuiet("l.cab", data)
 	wantDetection(t, res, "l.cab/lzx.exe", verdict.Infected, "")
 	wantDetection(t, res, "l.cab/lzx22.exe", verdict.Corrupted, "window size 2^22 not supported")
-	wantDetection(t, res, "l.cab/q.exe", verdict.Unchecked, "unsupported: cab: Quantum compression")
+	wantDetection(t, res, "l.cab/q.exe", verdict.Infected, "")
+	wantDetection(t, res, "l.cab/q22.exe", verdict.Corrupted, "cab: Quantum: window size 2^22 not supported")
 	wantDetection(t, res, "l.cab/eicar.com", verdict.Infected, "")
+	wantNoDetection(t, res, verdict.Unchecked)
 }
 
 func TestCabTruncatedIsCorruptedAndEarlierMembersScanned(t *testing.T) {
@@ -257,7 +270,7 @@ func TestCabNestedThreeLevels(t *testing.T) {
 }
 
 func FuzzWalkCab(f *testing.F) {
-	for _, comp := range []uint16{cabCompNone, cabCompMSZIP, cabCompLZX} {
+	for _, comp := range []uint16{cabCompNone, cabCompMSZIP, cabCompLZX, cabCompQuantum | 15<<8} {
 		d := makeCab(f, cabTestFolder{comp, []cabTestFile{{"a", []byte("abc")}, {"b.gz", makeGzip(f, eicar)}}},
 			cabTestFolder{cabCompMSZIP, []cabTestFile{{"c", bytes.Repeat([]byte("c"), 40000)}}})
 		f.Add(d)

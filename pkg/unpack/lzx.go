@@ -565,15 +565,20 @@ type lzxReader struct {
 	err         error
 }
 
-func (r *lzxReader) Read(p []byte) (int, error) {
-	for len(r.buf) == 0 {
-		if r.err != nil {
-			return 0, r.err
+func (r *lzxReader) Read(p []byte) (int, error) { return readFrames(p, &r.buf, &r.err, r.next) }
+
+// readFrames is Read for a reader that decodes frame by frame: next puts
+// a frame into *buf; its error is kept in *err and returned once *buf is
+// consumed.
+func readFrames(p []byte, buf *[]byte, err *error, next func() error) (int, error) {
+	for len(*buf) == 0 {
+		if *err != nil {
+			return 0, *err
 		}
-		r.err = r.next()
+		*err = next()
 	}
-	n := copy(p, r.buf)
-	r.buf = r.buf[n:]
+	n := copy(p, *buf)
+	*buf = (*buf)[n:]
 	return n, nil
 }
 
