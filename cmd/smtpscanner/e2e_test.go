@@ -176,18 +176,26 @@ func (r *scannerRig) run(t testing.TB) *scannerRig {
 }
 
 // spoolFiles lists the spool files that hold bytes (emptied files are
-// kept open for reuse, mailflow.Spool).
+// kept open for reuse, mailflow.Spool), waiting up to 2 s for the list
+// to be empty: a file is emptied just after its message's reply.
 func (r *scannerRig) spoolFiles(t testing.TB) []string {
 	t.Helper()
-	ents, err := os.ReadDir(r.spool)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []string
-	for _, e := range ents {
-		if fi, err := e.Info(); err != nil || fi.Size() != 0 {
-			out = append(out, e.Name())
+	for try := 0; try < 200; try++ {
+		ents, err := os.ReadDir(r.spool)
+		if err != nil {
+			t.Fatal(err)
 		}
+		out = out[:0]
+		for _, e := range ents {
+			if fi, err := e.Info(); err != nil || fi.Size() != 0 {
+				out = append(out, e.Name())
+			}
+		}
+		if len(out) == 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	return out
 }

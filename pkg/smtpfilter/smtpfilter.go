@@ -50,6 +50,9 @@ type Server struct {
 	sessions atomic.Int64
 	seq      atomic.Uint64
 	inflight atomic.Int64 // messages between DATA and their reply
+	// removing counts spool files being emptied after their reply
+	// (session.process); Shutdown, Close and ServeStdio wait for them.
+	removing atomic.Int64
 
 	mu    sync.Mutex
 	conns map[*countedConn]struct{} // sessions of Serve, closed by Shutdown
@@ -114,7 +117,18 @@ func (s *Server) Serve(l net.Listener) error {
 // (their MTA gets no 250, so keeps them).
 func (s *Server) Close() error {
 	s.cancel()
-	return s.srv.Close()
+	err := s.srv.Close()
+	s.waitRemovals()
+	return err
+}
+
+// waitRemovals waits (up to 5 s) until the spool files of answered
+// messages are emptied: a file left with its message would be reported
+// as a leftover at the next start.
+func (s *Server) waitRemovals() {
+	for i := 0; i < 2500 && s.removing.Load() > 0; i++ {
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 // Shutdown stops listening, lets the messages in flight finish (until
@@ -140,6 +154,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		c.Conn.Close()
 	}
 	s.mu.Unlock()
+	s.waitRemovals()
 	return err
 }
 
@@ -293,10 +308,17 @@ func (ss *session) process(r io.Reader) []mailflow.Reply {
 		ss.log.Error("spool", "from", env.From, "rcpts", strings.Join(env.Addrs(), ","), "error", err.Error(), "action", "defer")
 		return all(mailflow.TempFail("4.3.0", "cannot spool the message, try again later"))
 	}
+	// The outcome is final once process returns: the spool file is
+	// emptied while the reply goes out, not before it (its ftruncate
+	// costs about 0.1 ms on ext4).
+	ss.s.removing.Add(1)
 	defer func() {
-		if err := msg.Remove(); err != nil {
-			ss.log.Error("spool remove", "queue_id", msg.ID, "error", err.Error())
-		}
+		go func() {
+			defer ss.s.removing.Add(-1)
+			if err := msg.Remove(); err != nil {
+				ss.log.Error("spool remove", "queue_id", msg.ID, "error", err.Error())
+			}
+		}()
 	}()
 	if _, err := msg.ReadFrom(r); err != nil {
 		var se *smtp.SMTPError

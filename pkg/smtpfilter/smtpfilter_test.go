@@ -81,15 +81,25 @@ func newRig(t testing.TB, lmtpIn, lmtpOut bool, opt Options, sc mailflow.Scanner
 }
 
 // assertSpoolEmpty: no spool file holds a byte (emptied files are kept
-// open for reuse, mailflow.Spool).
+// open for reuse, mailflow.Spool) within 2 s: a file is emptied just
+// after its message's reply.
 func (r *rig) assertSpoolEmpty(t testing.TB) {
 	t.Helper()
-	ents, _ := os.ReadDir(r.spool)
-	for _, e := range ents {
-		if fi, err := e.Info(); err != nil || fi.Size() != 0 {
-			t.Fatalf("spool not empty: %v", ents)
+	var full []string
+	for try := 0; try < 200; try++ {
+		full = full[:0]
+		ents, _ := os.ReadDir(r.spool)
+		for _, e := range ents {
+			if fi, err := e.Info(); err != nil || fi.Size() != 0 {
+				full = append(full, e.Name())
+			}
 		}
+		if len(full) == 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
+	t.Fatalf("spool not empty: %v", full)
 }
 
 func sendSMTP(t *testing.T, addr string, opts *smtp.MailOptions, rcpts []string, body string) error {

@@ -17,6 +17,7 @@ func (s *Server) ServeStdio(in io.Reader, out io.Writer) error {
 	c := &stdioConn{in: in, out: out, closed: make(chan struct{})}
 	l := &oneShotListener{conn: c}
 	err := s.srv.Serve(l)
+	s.waitRemovals()
 	if errors.Is(err, net.ErrClosed) {
 		return nil
 	}
