@@ -70,6 +70,18 @@ func (m *FakeMTA) Count() int {
 // It stops at the end of the test.
 func StartMTA(t testing.TB, network string, lmtp bool) *FakeMTA {
 	t.Helper()
+	return startMTA(t, network, lmtp, false)
+}
+
+// StartMTANoChunking is StartMTA for a server that does not announce
+// CHUNKING, so clients send DATA.
+func StartMTANoChunking(t testing.TB, network string, lmtp bool) *FakeMTA {
+	t.Helper()
+	return startMTA(t, network, lmtp, true)
+}
+
+func startMTA(t testing.TB, network string, lmtp, noChunking bool) *FakeMTA {
+	t.Helper()
 	m := &FakeMTA{Network: network}
 	var l net.Listener
 	var err error
@@ -99,6 +111,7 @@ func StartMTA(t testing.TB, network string, lmtp bool) *FakeMTA {
 	m.srv.EnableSMTPUTF8 = true
 	m.srv.EnableDSN = true
 	m.srv.EnableXFORWARD = true
+	m.srv.DisableCHUNKING = noChunking
 	m.srv.ErrorLog = nopLogger{}
 	go m.srv.Serve(l)
 	t.Cleanup(func() { m.srv.Close() })

@@ -80,7 +80,7 @@ func (m *Mailer) Forward(ctx context.Context, env *mailflow.Envelope, size int64
 		for j, i := range pending {
 			sub.Rcpts[j] = env.Rcpts[i]
 		}
-		subReplies, tooMany := m.forwardOnce(ctx, &sub, size, open())
+		subReplies, tooMany := m.forwardOnce(ctx, &sub, size, open)
 		var next []int
 		for j, i := range pending {
 			if subReplies[j].Code == 0 {
@@ -102,7 +102,7 @@ func (m *Mailer) Forward(ctx context.Context, env *mailflow.Envelope, size int64
 
 // forwardOnce runs one transaction. Recipients left untried after a
 // "452 4.5.3" get a zero Reply; tooMany is that reply.
-func (m *Mailer) forwardOnce(ctx context.Context, env *mailflow.Envelope, size int64, msg io.Reader) (replies []mailflow.Reply, tooMany mailflow.Reply) {
+func (m *Mailer) forwardOnce(ctx context.Context, env *mailflow.Envelope, size int64, open func() io.Reader) (replies []mailflow.Reply, tooMany mailflow.Reply) {
 	replies = make([]mailflow.Reply, len(env.Rcpts))
 	if _, ok := ctx.Deadline(); !ok {
 		t := m.Timeout
@@ -136,6 +136,9 @@ func (m *Mailer) forwardOnce(ctx context.Context, env *mailflow.Envelope, size i
 			}
 		}
 		stop := context.AfterFunc(ctx, func() { c.conn.SetDeadline(time.Now()) })
+		// A fresh reader for every attempt: a stale session may have
+		// been sent (BDAT) part of the message before its RSET failed.
+		msg := open()
 		var clean, stale bool
 		if c.pipelining(env) {
 			tooMany, clean, stale = c.transactPipelined(env, size, msg, replies)
@@ -463,7 +466,21 @@ func (c *client) transactPipelined(env *mailflow.Envelope, size int64, msg io.Re
 	for _, rc := range env.Rcpts {
 		c.w.WriteString(c.rcptCmd(rc) + "\r\n")
 	}
-	if _, err := c.w.WriteString("DATA\r\n"); err != nil {
+	// CHUNKING (RFC 3030): the message goes in BDAT commands right
+	// behind the RCPTs, without waiting for a 354: one round trip for
+	// the whole transaction instead of two.
+	chunks := 0
+	if c.has("CHUNKING") {
+		var err error
+		c.inData = true // until BDAT LAST is sent
+		if chunks, err = writeChunks(c.w, msg); err != nil {
+			// A reused session that broke is stale (Forward tries
+			// again with a fresh reader); a message that could not be
+			// read is not.
+			fail(err)
+			return tooMany, false, rset && errors.Is(err, errBroken)
+		}
+	} else if _, err := c.w.WriteString("DATA\r\n"); err != nil {
 		fail(fmt.Errorf("%w: %v", errBroken, err))
 		return tooMany, false, rset
 	}
@@ -471,6 +488,7 @@ func (c *client) transactPipelined(env *mailflow.Envelope, size int64, msg io.Re
 		fail(fmt.Errorf("%w: %v", errBroken, err))
 		return tooMany, false, rset
 	}
+	c.inData = false
 	if rset {
 		if r, err := c.reply(); err != nil || !r.OK() {
 			return tooMany, false, true
@@ -488,6 +506,9 @@ func (c *client) transactPipelined(env *mailflow.Envelope, size int64, msg io.Re
 			return tooMany, false, false
 		}
 	}
+	if chunks > 0 {
+		return c.chunkReplies(chunks, mail, rcpts, replies)
+	}
 	data, err := c.reply()
 	if err != nil {
 		fail(err)
@@ -497,19 +518,7 @@ func (c *client) transactPipelined(env *mailflow.Envelope, size int64, msg io.Re
 		fill(replies, 0, downstream(mail))
 		return tooMany, data.Code != 354, false
 	}
-	var accepted []int
-	for i, r := range rcpts {
-		switch {
-		case r.Code == 452 && r.Enhanced == "4.5.3":
-			if tooMany.Code == 0 {
-				tooMany = downstream(r)
-			}
-		case r.OK():
-			accepted = append(accepted, i)
-		default:
-			replies[i] = downstream(r)
-		}
-	}
+	accepted, tooMany := sortRcpts(rcpts, replies)
 	if data.Code != 354 {
 		for _, i := range accepted {
 			replies[i] = downstream(data)
@@ -533,6 +542,121 @@ func (c *client) transactPipelined(env *mailflow.Envelope, size int64, msg io.Re
 		return tooMany, false, false
 	}
 	return tooMany, true, false
+}
+
+// sortRcpts sorts the RCPT replies of a transaction whose MAIL was
+// accepted: the indexes of the accepted recipients, the first "452
+// 4.5.3" (the recipients it answered keep a zero reply, for another
+// transaction) and, in replies, the refusals.
+func sortRcpts(rcpts, replies []mailflow.Reply) (accepted []int, tooMany mailflow.Reply) {
+	for i, r := range rcpts {
+		switch {
+		case r.Code == 452 && r.Enhanced == "4.5.3":
+			if tooMany.Code == 0 {
+				tooMany = downstream(r)
+			}
+		case r.OK():
+			accepted = append(accepted, i)
+		default:
+			replies[i] = downstream(r)
+		}
+	}
+	return accepted, tooMany
+}
+
+// chunkReplies reads the replies to the BDAT commands of a pipelined
+// transaction, whose MAIL and RCPT replies were read: one per chunk, and
+// after the last one per accepted recipient for LMTP. A chunk refused
+// before the last ends the transaction: its reply goes to the accepted
+// recipients and the replies still due are read.
+func (c *client) chunkReplies(chunks int, mail mailflow.Reply, rcpts, replies []mailflow.Reply) (tooMany mailflow.Reply, clean, stale bool) {
+	var accepted []int
+	if mail.OK() {
+		accepted, tooMany = sortRcpts(rcpts, replies)
+	} else {
+		fill(replies, 0, downstream(mail))
+	}
+	if len(accepted) == 0 {
+		// Every BDAT was refused with one reply each.
+		for range chunks {
+			if _, err := c.reply(); err != nil {
+				return tooMany, false, false
+			}
+		}
+		return tooMany, true, false
+	}
+	for k := 0; k < chunks-1; k++ {
+		r, err := c.reply()
+		if err != nil {
+			fill(replies, 0, brokenReply(err))
+			return tooMany, false, false
+		}
+		if !r.OK() {
+			// The server dropped the transaction: the rest of the
+			// chunks, LAST included, get one refusal each.
+			for _, i := range accepted {
+				replies[i] = downstream(r)
+			}
+			for k++; k < chunks; k++ {
+				if _, err := c.reply(); err != nil {
+					return tooMany, false, false
+				}
+			}
+			return tooMany, true, false
+		}
+	}
+	if !c.finalReplies(accepted, replies) {
+		return tooMany, false, false
+	}
+	return tooMany, true, false
+}
+
+// writeChunks writes msg as BDAT commands of up to 64 KiB, the last one
+// marked LAST, and returns how many it wrote. As with DATA, content that
+// does not end in CRLF gets one. An error reading msg is returned as it
+// is, before any LAST: the downstream then discards the transaction when
+// the session is closed.
+func writeChunks(w *bufio.Writer, msg io.Reader) (int, error) {
+	bp := chunkPool.Get().(*[]byte)
+	defer chunkPool.Put(bp)
+	buf := *bp
+	chunks := 0
+	var total int64
+	var tail [2]byte // the content's last two bytes
+	for {
+		n, err := io.ReadFull(msg, buf[:len(buf)-2])
+		last := err == io.EOF || err == io.ErrUnexpectedEOF
+		if err != nil && !last {
+			return chunks, err
+		}
+		chunk := buf[:n]
+		if n >= 2 {
+			tail = [2]byte{chunk[n-2], chunk[n-1]}
+		} else if n == 1 {
+			tail = [2]byte{tail[1], chunk[0]}
+		}
+		total += int64(n)
+		if last && total > 0 && tail != [2]byte{'\r', '\n'} {
+			chunk = append(chunk, '\r', '\n') // room was kept for it
+		}
+		if !last && n == 0 {
+			continue
+		}
+		cmd := "BDAT " + strconv.Itoa(len(chunk))
+		if last {
+			cmd += " LAST"
+		}
+		if _, werr := w.WriteString(cmd + "\r\n"); werr != nil {
+			return chunks, fmt.Errorf("%w: %v", errBroken, werr)
+		}
+		if _, werr := w.Write(chunk); werr != nil {
+			return chunks, fmt.Errorf("%w: %v", errBroken, werr)
+		}
+		chunks++
+		if last {
+			return chunks, nil
+		}
+	}
 }
 
 // finalReplies reads the replies after the final dot: one (SMTP), or one

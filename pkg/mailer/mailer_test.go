@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -41,6 +42,36 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// noChunking: this run's downstream MTAs do not announce CHUNKING, so
+// transactions send DATA (TestForwardWithoutChunking runs the tests so).
+var noChunking = os.Getenv("MAILER_NO_CHUNKING") != ""
+
+func startMTA(t testing.TB, network string, lmtp bool) *testkit.FakeMTA {
+	t.Helper()
+	if noChunking {
+		return testkit.StartMTANoChunking(t, network, lmtp)
+	}
+	return testkit.StartMTA(t, network, lmtp)
+}
+
+// TestForwardWithoutChunking runs every Forward test again against
+// downstream MTAs that do not announce CHUNKING (RFC 3030): there the
+// message goes with DATA, dot-stuffed, after the 354.
+func TestForwardWithoutChunking(t *testing.T) {
+	if noChunking {
+		t.Skip("this is the run without CHUNKING")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestForward", "-test.count", "1")
+	cmd.Env = append(os.Environ(), "MAILER_NO_CHUNKING=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the Forward tests without CHUNKING failed: %v\n%s", err, out)
+	}
+	if !bytes.Contains(out, []byte("PASS")) {
+		t.Fatalf("no test ran:\n%s", out)
+	}
+}
+
 func send(t *testing.T, dest config.Mailer, env *mailflow.Envelope, msg []byte) []mailflow.Reply {
 	t.Helper()
 	m := &Mailer{Dest: dest, Hostname: "scanner.test", Timeout: 20 * time.Second}
@@ -48,16 +79,17 @@ func send(t *testing.T, dest config.Mailer, env *mailflow.Envelope, msg []byte) 
 }
 
 var shapes = map[string]string{
-	"dot-stuffing":      "Subject: dots\r\n\r\n.\r\n..\r\n.leading dot\r\nmiddle . dot\r\n. \r\n",
-	"8-bit":             "Subject: =?utf-8?q?x?=\r\n\r\nGr\xc3\xbc\xc3\x9fe, \xff\xfe raw bytes\r\n",
-	"long line":         "Subject: long\r\n\r\n" + strings.Repeat("x", 5000) + "\r\nend\r\n",
-	"bare LF and CR":    "Subject: bare\r\n\r\nline\nwith\rbare\n.dot after bare LF\r\n",
-	"binary with NULs":  "Subject: bin\r\n\r\n\x00\x01\x02\r\n\x00.\r\n",
-	"starts with a dot": ".Subject: odd\r\n\r\nbody\r\n",
+	"several BDAT chunks": "Subject: big\r\n\r\n" + strings.Repeat(".dot line\r\nplain line of text\r\n", 12000),
+	"dot-stuffing":        "Subject: dots\r\n\r\n.\r\n..\r\n.leading dot\r\nmiddle . dot\r\n. \r\n",
+	"8-bit":               "Subject: =?utf-8?q?x?=\r\n\r\nGr\xc3\xbc\xc3\x9fe, \xff\xfe raw bytes\r\n",
+	"long line":           "Subject: long\r\n\r\n" + strings.Repeat("x", 5000) + "\r\nend\r\n",
+	"bare LF and CR":      "Subject: bare\r\n\r\nline\nwith\rbare\n.dot after bare LF\r\n",
+	"binary with NULs":    "Subject: bin\r\n\r\n\x00\x01\x02\r\n\x00.\r\n",
+	"starts with a dot":   ".Subject: odd\r\n\r\nbody\r\n",
 }
 
 func TestForwardSMTPIsByteExactForEveryShape(t *testing.T) {
-	mta := testkit.StartMTA(t, "tcp", false)
+	mta := startMTA(t, "tcp", false)
 	dest := config.Mailer{Protocol: "smtp", Network: "tcp", Address: mta.Addr}
 	for name, body := range shapes {
 		t.Run(name, func(t *testing.T) {
@@ -76,7 +108,7 @@ func TestForwardSMTPIsByteExactForEveryShape(t *testing.T) {
 }
 
 func TestForwardAddsCRLFOnlyWhenTheLastLineLacksIt(t *testing.T) {
-	mta := testkit.StartMTA(t, "tcp", false)
+	mta := startMTA(t, "tcp", false)
 	dest := config.Mailer{Protocol: "smtp", Network: "tcp", Address: mta.Addr}
 	env := &mailflow.Envelope{From: "a@example.org", Rcpts: []mailflow.Recipient{{Addr: "b@example.net"}}}
 	send(t, dest, env, []byte("Subject: x\r\n\r\nno newline at end"))
@@ -86,7 +118,7 @@ func TestForwardAddsCRLFOnlyWhenTheLastLineLacksIt(t *testing.T) {
 }
 
 func TestForwardPassesEnvelopeDSNAndSMTPUTF8(t *testing.T) {
-	mta := testkit.StartMTA(t, "tcp", false)
+	mta := startMTA(t, "tcp", false)
 	dest := config.Mailer{Protocol: "smtp", Network: "tcp", Address: mta.Addr}
 	env := &mailflow.Envelope{From: "s\u00e9nder@example.org", Body: "8BITMIME", UTF8: true, Ret: "HDRS", EnvID: "Q+1=x y",
 		Rcpts: []mailflow.Recipient{
@@ -114,7 +146,7 @@ func TestForwardPassesEnvelopeDSNAndSMTPUTF8(t *testing.T) {
 }
 
 func TestForwardLMTPGivesOneReplyPerRecipient(t *testing.T) {
-	mta := testkit.StartMTA(t, "unix", true)
+	mta := startMTA(t, "unix", true)
 	mta.RcptErr = func(to string) error {
 		if to == "unknown@example.net" {
 			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
@@ -146,7 +178,7 @@ func TestForwardLMTPGivesOneReplyPerRecipient(t *testing.T) {
 
 func TestForwardFailuresAreTemporary(t *testing.T) {
 	t.Run("nobody listening", func(t *testing.T) {
-		mta := testkit.StartMTA(t, "tcp", false)
+		mta := startMTA(t, "tcp", false)
 		mta.Stop()
 		dest := config.Mailer{Protocol: "smtp", Network: "tcp", Address: mta.Addr}
 		r := send(t, dest, &mailflow.Envelope{Rcpts: []mailflow.Recipient{{Addr: "b@x"}, {Addr: "c@x"}}}, []byte("x\r\n"))
@@ -157,7 +189,7 @@ func TestForwardFailuresAreTemporary(t *testing.T) {
 		}
 	})
 	t.Run("hang-up during DATA", func(t *testing.T) {
-		mta := testkit.StartMTA(t, "tcp", false)
+		mta := startMTA(t, "tcp", false)
 		mta.HangUp = true
 		dest := config.Mailer{Protocol: "smtp", Network: "tcp", Address: mta.Addr}
 		r := send(t, dest, &mailflow.Envelope{Rcpts: []mailflow.Recipient{{Addr: "b@x"}}}, []byte("Subject: x\r\n\r\n"+strings.Repeat("y", 1<<20)+"\r\n"))
@@ -166,7 +198,7 @@ func TestForwardFailuresAreTemporary(t *testing.T) {
 		}
 	})
 	t.Run("downstream 4xx and 5xx passed back", func(t *testing.T) {
-		mta := testkit.StartMTA(t, "tcp", false)
+		mta := startMTA(t, "tcp", false)
 		code := 451
 		mta.DataErr = func(string) error {
 			return &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCode{code / 100, 3, 0}, Message: "not now"}
@@ -193,7 +225,7 @@ func TestForwardToChildProcessOnStdinStdout(t *testing.T) {
 	for _, lmtp := range []bool{false, true} {
 		proto := map[bool]string{false: "smtp", true: "lmtp"}[lmtp]
 		t.Run(proto, func(t *testing.T) {
-			mta := testkit.StartMTA(t, "unix", lmtp)
+			mta := startMTA(t, "unix", lmtp)
 			t.Setenv("MAILER_BRIDGE", mta.Addr)
 			dest := config.Mailer{Protocol: proto, Network: "exec", Argv: []string{os.Args[0], "-test.run=^$"}}
 			body := shapes["dot-stuffing"]
@@ -235,7 +267,7 @@ func TestSplitEnhanced(t *testing.T) {
 }
 
 func TestForwardSendsXFORWARDOnlyToServersThatAnnounceIt(t *testing.T) {
-	mta := testkit.StartMTA(t, "tcp", false)
+	mta := startMTA(t, "tcp", false)
 	dest := config.Mailer{Protocol: "smtp", Network: "tcp", Address: mta.Addr}
 	env := &mailflow.Envelope{From: "a@x", XForward: map[string]string{"ADDR": "192.0.2.1", "NAME": "[UNAVAILABLE]", "HELO": "h e+llo"},
 		Rcpts: []mailflow.Recipient{{Addr: "b@x"}}}
@@ -274,7 +306,7 @@ func TestForwardToARefusingSessionIsTemporary(t *testing.T) {
 }
 
 func TestForwardSendsRecipientsPastA452TooManyInAnotherTransaction(t *testing.T) {
-	mta := testkit.StartMTA(t, "tcp", false)
+	mta := startMTA(t, "tcp", false)
 	// Like Postfix's smtpd_recipient_limit: every RCPT past the second
 	// of a transaction gets 452 4.5.3. A transaction starts with a
 	// recipient already tried (they are tried in order, once each per
@@ -319,7 +351,7 @@ func TestForwardSendsRecipientsPastA452TooManyInAnotherTransaction(t *testing.T)
 }
 
 func TestForwardReusesIdleSessionsAndRecoversFromStaleOnes(t *testing.T) {
-	mta := testkit.StartMTA(t, "tcp", true)
+	mta := startMTA(t, "tcp", true)
 	m := &Mailer{Dest: config.Mailer{Protocol: "lmtp", Network: "tcp", Address: mta.Addr}, MaxIdle: 2, Timeout: 20 * time.Second}
 	defer m.Close()
 	fwd := func(i int) {
@@ -369,7 +401,7 @@ func TestForwardReusesIdleSessionsAndRecoversFromStaleOnes(t *testing.T) {
 // refused too) is reused cleanly; a session the downstream dropped is
 // noticed at its RSET and replaced, with nothing sent twice.
 func TestForwardPipelinedSessionReuse(t *testing.T) {
-	mta := testkit.StartMTA(t, "tcp", false)
+	mta := startMTA(t, "tcp", false)
 	mta.RcptErr = func(to string) error {
 		if strings.HasPrefix(to, "nobody") {
 			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
@@ -422,7 +454,7 @@ func TestForwardPipelinedSessionReuse(t *testing.T) {
 // pipelined, a recipient the server accepts after a "452 4.5.3" is in
 // this transaction (not sent again); only the 452s are retried.
 func TestForwardPipelinedKeepsRecipientsAcceptedAfterA452(t *testing.T) {
-	mta := testkit.StartMTA(t, "tcp", false)
+	mta := startMTA(t, "tcp", false)
 	var mu sync.Mutex
 	seen := map[string]int{}
 	mta.RcptErr = func(to string) error {
@@ -455,7 +487,7 @@ func TestForwardPipelinedKeepsRecipientsAcceptedAfterA452(t *testing.T) {
 // session is closed at once (no QUIT, which would be content), 451.
 func TestForwardDeliversNothingWhenTheMessageEndsInAnError(t *testing.T) {
 	for _, lmtp := range []bool{false, true} {
-		mta := testkit.StartMTA(t, "tcp", lmtp)
+		mta := startMTA(t, "tcp", lmtp)
 		proto := map[bool]string{false: "smtp", true: "lmtp"}[lmtp]
 		m := &Mailer{Dest: config.Mailer{Protocol: proto, Network: "tcp", Address: mta.Addr}, MaxIdle: 1, Timeout: 20 * time.Second}
 		body := "Subject: x\r\n\r\nbody\r\n"
@@ -477,5 +509,117 @@ func TestForwardDeliversNothingWhenTheMessageEndsInAnError(t *testing.T) {
 			t.Fatalf("%s: %d messages delivered, want 1", proto, len(msgs))
 		}
 		m.Close()
+	}
+}
+
+// scriptedServer accepts one session on loopback: it greets, answers
+// EHLO with exts, then calls step with what each read(2) returned and
+// writes the replies step gives (none: it reads on), until the client
+// closes the connection.
+func scriptedServer(t *testing.T, exts string, step func(got []byte) string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		r := bufio.NewReader(c)
+		fmt.Fprintf(c, "220 scripted.test ESMTP\r\n")
+		if line, err := r.ReadString('\n'); err != nil || !strings.HasPrefix(line, "EHLO") {
+			return
+		}
+		fmt.Fprintf(c, "250-scripted.test\r\n%s250 ENHANCEDSTATUSCODES\r\n", exts)
+		buf := make([]byte, 1<<20)
+		for {
+			n, err := r.Read(buf)
+			if err != nil {
+				return
+			}
+			if reply := step(buf[:n]); reply != "" {
+				io.WriteString(c, reply)
+			}
+		}
+	}()
+	return l.Addr().String()
+}
+
+// TestChunkingSendsTheTransactionInOneWrite: to a server with
+// PIPELINING and CHUNKING, MAIL, RCPT and the message as "BDAT n LAST"
+// leave in one write, before any reply: one round trip.
+func TestChunkingSendsTheTransactionInOneWrite(t *testing.T) {
+	body := "Subject: one\r\n\r\n.a dot stays single\r\nno CRLF at the end"
+	var first []byte
+	addr := scriptedServer(t, "250-PIPELINING\r\n250-CHUNKING\r\n", func(got []byte) string {
+		if first == nil {
+			first = append([]byte(nil), got...)
+			return "250 2.1.0 ok\r\n250 2.1.5 ok\r\n250 2.0.0 queued as X1\r\n"
+		}
+		return "221 2.0.0 bye\r\n"
+	})
+	env := &mailflow.Envelope{From: "a@x", Rcpts: []mailflow.Recipient{{Addr: "b@x"}}}
+	r := send(t, config.Mailer{Protocol: "smtp", Network: "tcp", Address: addr}, env, []byte(body))
+	if r[0].Code != 250 || !strings.Contains(r[0].Text, "queued as X1") {
+		t.Fatalf("reply %+v", r[0])
+	}
+	want := fmt.Sprintf("MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nBDAT %d LAST\r\n%s\r\n", len(body)+2, body)
+	if string(first) != want {
+		t.Fatalf("first write\n got %q\nwant %q", first, want)
+	}
+}
+
+// TestChunkRefusedInTheMiddle: a BDAT refused before the last
+// (here: too big) gives its reply to the accepted recipients; the
+// replies still due are read and the session stays usable.
+func TestChunkRefusedInTheMiddle(t *testing.T) {
+	body := strings.Repeat("0123456789abcdef\r\n", 10000) // three chunks
+	var got bytes.Buffer
+	done := false
+	addr := scriptedServer(t, "250-PIPELINING\r\n250-CHUNKING\r\n", func(b []byte) string {
+		if done {
+			return "221 2.0.0 bye\r\n" // QUIT at m.Close
+		}
+		got.Write(b)
+		if !bytes.HasSuffix(got.Bytes(), []byte("0123456789abcdef\r\n\r\n")) && !bytes.HasSuffix(got.Bytes(), []byte("LAST\r\n0123456789abcdef\r\n")) {
+			// until the end of the last chunk
+			i := bytes.LastIndex(got.Bytes(), []byte(" LAST\r\n"))
+			if i < 0 {
+				return ""
+			}
+			var n int
+			fmt.Sscanf(string(got.Bytes()[bytes.LastIndex(got.Bytes()[:i], []byte("BDAT ")):]), "BDAT %d", &n)
+			if len(got.Bytes())-(i+len(" LAST\r\n")) < n {
+				return ""
+			}
+		}
+		done = true
+		chunks := bytes.Count(got.Bytes(), []byte("BDAT "))
+		rep := "250 2.1.0 ok\r\n250 2.1.5 ok\r\n552 5.3.4 message too big\r\n"
+		for i := 1; i < chunks; i++ {
+			rep += "503 5.5.1 no transaction\r\n"
+		}
+		return rep
+	})
+	m := &Mailer{Dest: config.Mailer{Protocol: "smtp", Network: "tcp", Address: addr}, MaxIdle: 1, Timeout: 20 * time.Second}
+	defer m.Close()
+	env := &mailflow.Envelope{From: "a@x", Rcpts: []mailflow.Recipient{{Addr: "b@x"}}}
+	r := m.Forward(context.Background(), env, int64(len(body)), func() io.Reader { return strings.NewReader(body) })
+	if r[0].Code != 552 || r[0].Enhanced != "5.3.4" || r[0].Local {
+		t.Fatalf("reply %+v", r[0])
+	}
+	if n := bytes.Count(got.Bytes(), []byte("BDAT ")); n != 3 {
+		t.Fatalf("%d BDAT commands, want 3", n)
+	}
+	m.mu.Lock()
+	idle := len(m.idle)
+	m.mu.Unlock()
+	if idle != 1 {
+		t.Fatal("the session was not kept after a refused chunk")
 	}
 }

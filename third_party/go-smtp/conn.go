@@ -279,7 +279,9 @@ func (c *Conn) handleGreet(enhanced bool, arg string) {
 		"PIPELINING",
 		"8BITMIME",
 		"ENHANCEDSTATUSCODES",
-		"CHUNKING",
+	}
+	if !c.server.DisableCHUNKING { // AVE PATCH (CHUNKING off)
+		caps = append(caps, "CHUNKING")
 	}
 	if _, isTLS := c.TLSConnectionState(); c.server.TLSConfig != nil && !isTLS {
 		caps = append(caps, "STARTTLS")

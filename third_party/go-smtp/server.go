@@ -63,6 +63,11 @@ type Server struct {
 	// receive the attributes.
 	EnableXFORWARD bool
 
+	// AVE PATCH (CHUNKING off): do not advertise CHUNKING (BDAT is
+	// still accepted), so that tests can play a downstream MTA without
+	// it.
+	DisableCHUNKING bool
+
 	// AVE PATCH (read buffer): size of the buffered reader of each
 	// connection (0 = bufio's default, 4096, as upstream). A larger
 	// buffer takes a DATA transfer in fewer read system calls.
