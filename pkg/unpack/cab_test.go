@@ -2,16 +2,19 @@ package unpack
 
 import (
 	"bytes"
-	"compress/flate"
 	"encoding/binary"
 	"os/exec"
 	"path/filepath"
 	"testing"
 
+	"ave/internal/fmtwrite"
 	"ave/pkg/filetype"
 	"ave/pkg/verdict"
 )
 
+// cabTestFolder and cabTestFile are fmtwrite.CabFolder and CabFile for
+// literals without field names (go vet wants them named for another
+// package's types).
 type cabTestFolder struct {
 	comp  uint16
 	files []cabTestFile
@@ -22,115 +25,30 @@ type cabTestFile struct {
 	data []byte
 }
 
-// makeCab builds a cabinet: one folder per element, its files' bytes
-// concatenated and cut into CFDATA blocks of at most 32 KiB, stored or
-// MSZIP (each block "CK" and a deflate stream primed with the previous
-// 32 KiB), LZX (the test encoder of lzx_test.go, one frame per block, with
-// E8 translation; a window size outside 15-21 gets the stored bytes),
-// Quantum (the test encoder of quantum_test.go, one frame per block; a
-// window size outside 10-21 gets the stored bytes). Other compression
-// types get the stored bytes: the parser must refuse them, not decode
-// them.
+func cabFiles(files []cabTestFile) []fmtwrite.CabFile {
+	out := make([]fmtwrite.CabFile, len(files))
+	for i, f := range files {
+		out[i] = fmtwrite.CabFile{Name: f.name, Data: f.data}
+	}
+	return out
+}
+
+// makeCab builds a cabinet with fmtwrite.Cab: one folder per element,
+// stored, MSZIP, LZX (window 2^15-2^21, E8 translation) or Quantum (2^10-
+// 2^21), one CFDATA block per 32 KiB frame. Other compression types, and
+// LZX or Quantum with another window, get the stored bytes: the parser
+// must refuse them, not decode them.
 func makeCab(t testing.TB, folders ...cabTestFolder) []byte {
 	t.Helper()
-	le := binary.LittleEndian
-	var files, data bytes.Buffer
-	type fo struct{ start, blocks int }
-	var fos []fo
-	nFiles := 0
-	for fi, f := range folders {
-		var all []byte
-		for _, file := range f.files {
-			files.Write(le.AppendUint32(nil, uint32(len(file.data))))
-			files.Write(le.AppendUint32(nil, uint32(len(all))))
-			files.Write(le.AppendUint16(nil, uint16(fi)))
-			files.Write([]byte{0x21, 0x5a, 0, 0, 0x20, 0}) // date, time, attributes
-			files.WriteString(file.name + "\x00")
-			all = append(all, file.data...)
-			nFiles++
-		}
-		fos = append(fos, fo{start: data.Len()})
-		if bits := int(f.comp >> 8 & 0x1f); f.comp&0x0f == cabCompLZX && bits >= 15 && bits <= 21 {
-			enc, ends := lzxEncode(all, bits, 12000000, 20000, lzxBlockVerbatim, lzxBlockAligned, lzxBlockStored)
-			prev := 0
-			for i, end := range ends {
-				n := min(lzxFrameSize, len(all)-i*lzxFrameSize)
-				data.Write(le.AppendUint32(nil, 0))
-				data.Write(le.AppendUint16(nil, uint16(end-prev)))
-				data.Write(le.AppendUint16(nil, uint16(n)))
-				data.Write(enc[prev:end])
-				prev = end
-				fos[fi].blocks++
-			}
-			continue
-		}
-		if bits := int(f.comp >> 8 & 0x1f); f.comp&0x0f == cabCompQuantum && bits >= qtmMinWindow && bits <= qtmMaxWindow {
-			blocks, _ := qtmEncode(all, bits, 16)
-			for i, b := range blocks {
-				if len(b) > 0xffff {
-					t.Fatalf("Quantum block of %d bytes", len(b))
-				}
-				data.Write(le.AppendUint32(nil, 0))
-				data.Write(le.AppendUint16(nil, uint16(len(b))))
-				data.Write(le.AppendUint16(nil, uint16(min(qtmFrameSize, len(all)-i*qtmFrameSize))))
-				data.Write(b)
-				fos[fi].blocks++
-			}
-			continue
-		}
-		var history []byte
-		for len(all) > 0 {
-			n := min(len(all), 32768)
-			blk := all[:n]
-			all = all[n:]
-			payload := blk
-			if f.comp == cabCompMSZIP {
-				var b bytes.Buffer
-				b.WriteString("CK")
-				fw, err := flate.NewWriterDict(&b, flate.BestCompression, history)
-				if err != nil {
-					t.Fatal(err)
-				}
-				fw.Write(blk)
-				if err := fw.Close(); err != nil {
-					t.Fatal(err)
-				}
-				payload = b.Bytes()
-				history = append(history, blk...)
-				if len(history) > 32768 {
-					history = history[len(history)-32768:]
-				}
-			}
-			data.Write(le.AppendUint32(nil, 0)) // no checksum
-			data.Write(le.AppendUint16(nil, uint16(len(payload))))
-			data.Write(le.AppendUint16(nil, uint16(n)))
-			data.Write(payload)
-			fos[fi].blocks++
-		}
-	}
-	coffFiles := cabHeaderLen + cabFolderLen*len(folders)
-	dataAt := coffFiles + files.Len()
-	var out bytes.Buffer
-	out.WriteString("MSCF")
-	out.Write(le.AppendUint32(nil, 0))
-	out.Write(le.AppendUint32(nil, uint32(dataAt+data.Len())))
-	out.Write(le.AppendUint32(nil, 0))
-	out.Write(le.AppendUint32(nil, uint32(coffFiles)))
-	out.Write(le.AppendUint32(nil, 0))
-	out.Write([]byte{3, 1})
-	out.Write(le.AppendUint16(nil, uint16(len(folders))))
-	out.Write(le.AppendUint16(nil, uint16(nFiles)))
-	out.Write(le.AppendUint16(nil, 0)) // flags
-	out.Write(le.AppendUint16(nil, 0x1234))
-	out.Write(le.AppendUint16(nil, 0))
+	fs := make([]fmtwrite.CabFolder, len(folders))
 	for i, f := range folders {
-		out.Write(le.AppendUint32(nil, uint32(dataAt+fos[i].start)))
-		out.Write(le.AppendUint16(nil, uint16(fos[i].blocks)))
-		out.Write(le.AppendUint16(nil, f.comp))
+		fs[i] = fmtwrite.CabFolder{Comp: f.comp, Files: cabFiles(f.files)}
 	}
-	out.Write(files.Bytes())
-	out.Write(data.Bytes())
-	return out.Bytes()
+	data, err := fmtwrite.Cab(fs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
 
 func TestCabFindsEICARMadeByGo(t *testing.T) {

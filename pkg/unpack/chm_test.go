@@ -1,93 +1,39 @@
 package unpack
 
 import (
-	"bytes"
-	"encoding/binary"
 	"testing"
 
+	"ave/internal/fmtwrite"
 	"ave/pkg/verdict"
 )
 
+// chmEntry is fmtwrite.CHMEntry for literals without field names.
 type chmEntry struct {
 	name    string
 	section uint64
 	data    []byte
 }
 
-func putEncint(b *bytes.Buffer, v uint64) {
-	var groups []byte
-	for {
-		groups = append([]byte{byte(v & 0x7f)}, groups...)
-		v >>= 7
-		if v == 0 {
-			break
-		}
+func chmEntries(entries []chmEntry) []fmtwrite.CHMEntry {
+	out := make([]fmtwrite.CHMEntry, len(entries))
+	for i, e := range entries {
+		out[i] = fmtwrite.CHMEntry{Name: e.name, Section: e.section, Data: e.data}
 	}
-	for i, g := range groups {
-		if i < len(groups)-1 {
-			g |= 0x80
-		}
-		b.WriteByte(g)
-	}
+	return out
 }
 
-// makeCHM writes an ITSF version 3 file with one PMGL chunk; entries of
-// section 0 are stored in the content area, those of section 1 only get a
-// directory entry, their offsets following each other in the compressed
-// section (see makeCHMLZX).
+// makeCHM writes an ITSF version 3 file with one PMGL chunk
+// (fmtwrite.CHM); entries of section 0 are stored in the content area,
+// those of section 1 only get a directory entry, their offsets following
+// each other in the compressed section (see makeCHMLZX). It panics if
+// the directory does not fit in the chunk, which a test's few entries
+// always do.
 func makeCHM(entries ...chmEntry) []byte {
-	const chunkSize = 0x1000
-	var content, list bytes.Buffer
-	sec1 := uint64(0)
-	for _, e := range entries {
-		putEncint(&list, uint64(len(e.name)))
-		list.WriteString(e.name)
-		putEncint(&list, e.section)
-		if e.section == 0 {
-			putEncint(&list, uint64(content.Len()))
-			content.Write(e.data)
-		} else {
-			putEncint(&list, sec1)
-			sec1 += uint64(len(e.data))
-		}
-		putEncint(&list, uint64(len(e.data)))
+	data, err := fmtwrite.CHM(chmEntries(entries)...)
+	if err != nil {
+		panic(err)
 	}
-	chunk := make([]byte, chunkSize)
-	copy(chunk, "PMGL")
-	binary.LittleEndian.PutUint32(chunk[4:], uint32(chunkSize-0x14-list.Len()))
-	binary.LittleEndian.PutUint32(chunk[0x0c:], 0xffffffff)
-	binary.LittleEndian.PutUint32(chunk[0x10:], 0xffffffff)
-	copy(chunk[0x14:], list.Bytes())
-
-	itsp := make([]byte, 0x54)
-	copy(itsp, "ITSP")
-	binary.LittleEndian.PutUint32(itsp[4:], 1)
-	binary.LittleEndian.PutUint32(itsp[8:], 0x54)
-	binary.LittleEndian.PutUint32(itsp[0x0c:], 10)
-	binary.LittleEndian.PutUint32(itsp[0x10:], chunkSize)
-	binary.LittleEndian.PutUint32(itsp[0x14:], 2)
-	binary.LittleEndian.PutUint32(itsp[0x18:], 1)
-	binary.LittleEndian.PutUint32(itsp[0x1c:], 0xffffffff)
-	binary.LittleEndian.PutUint32(itsp[0x24:], 0)
-	binary.LittleEndian.PutUint32(itsp[0x2c:], 1)
-
-	const hdrLen, sec0Len = 0x60, 0x18
-	dirOff := uint64(hdrLen + sec0Len)
-	dirLen := uint64(len(itsp) + chunkSize)
-	h := make([]byte, hdrLen+sec0Len)
-	copy(h, "ITSF")
-	binary.LittleEndian.PutUint32(h[4:], 3)
-	binary.LittleEndian.PutUint32(h[8:], hdrLen)
-	binary.LittleEndian.PutUint32(h[0x0c:], 1)
-	binary.LittleEndian.PutUint64(h[0x38:], hdrLen)
-	binary.LittleEndian.PutUint64(h[0x40:], sec0Len)
-	binary.LittleEndian.PutUint64(h[0x48:], dirOff)
-	binary.LittleEndian.PutUint64(h[0x50:], dirLen)
-	binary.LittleEndian.PutUint64(h[0x58:], dirOff+dirLen)
-	h[hdrLen] = 0xfe
-	out := append(h, itsp...)
-	out = append(out, chunk...)
-	return append(out, content.Bytes()...)
+	return data
 }
 
 func chmSample(payload []byte) []byte {
@@ -130,63 +76,19 @@ func TestCHMCleanIsClean(t *testing.T) {
 	}
 }
 
-// makeCHMLZX adds the MSCompressed section for the section 1 entries:
-// their contents concatenated, compressed by the test LZX encoder as one
-// independent stream per reset interval (resetFrames frames), with the
-// control data (LZXC version 2) and the reset table of every frame's
-// compressed offset. damage 1 breaks the stream after the first interval,
-// damage 2 cuts the compressed content in half.
-func makeCHMLZX(bits int, resetFrames int, damage int, entries ...chmEntry) []byte {
-	var plain []byte
-	for _, e := range entries {
-		if e.section == 1 {
-			plain = append(plain, e.data...)
-		}
+// makeCHMLZX adds the MSCompressed section for the section 1 entries
+// (fmtwrite.CHMLZX): their contents concatenated, compressed by the LZX
+// encoder as one independent stream per reset interval (resetFrames
+// frames) in blocks of every kind, with the control data and the reset
+// table. damage 1 (fmtwrite.CHMBrokenAfterFirst) breaks the stream
+// after the first interval, damage 2 (CHMContentCutInHalf) cuts the
+// compressed content in half. It panics like makeCHM.
+func makeCHMLZX(bits int, resetFrames int, damage fmtwrite.CHMDamage, entries ...chmEntry) []byte {
+	data, err := fmtwrite.CHMLZX(fmtwrite.CHMSection{Bits: bits, ResetFrames: resetFrames, Damage: damage}, chmEntries(entries)...)
+	if err != nil {
+		panic(err)
 	}
-	var comp []byte
-	var frames []uint64
-	step := resetFrames * lzxFrameSize
-	for at := 0; at < len(plain); at += step {
-		part := plain[at:min(at+step, len(plain))]
-		enc, ends := lzxEncode(part, bits, 0, 20000, lzxBlockVerbatim, lzxBlockAligned, lzxBlockStored)
-		base := uint64(len(comp))
-		frames = append(frames, base)
-		for _, e := range ends[:len(ends)-1] {
-			frames = append(frames, base+uint64(e))
-		}
-		comp = append(comp, enc...)
-		if damage == 1 && at == 0 {
-			comp = append(comp, 0xff, 0xff) // breaks the next interval when read on
-		}
-	}
-	if damage == 2 {
-		comp = comp[:len(comp)/2]
-	}
-	ctl := make([]byte, 28)
-	le := binary.LittleEndian
-	le.PutUint32(ctl, 6)
-	copy(ctl[4:], "LZXC")
-	le.PutUint32(ctl[8:], 2)
-	le.PutUint32(ctl[12:], uint32(resetFrames))
-	le.PutUint32(ctl[16:], uint32(1<<bits/lzxFrameSize))
-	le.PutUint32(ctl[20:], uint32(resetFrames))
-	rt := make([]byte, 0x28)
-	le.PutUint32(rt, 2)
-	le.PutUint32(rt[4:], uint32(len(frames)))
-	le.PutUint32(rt[8:], 8)
-	le.PutUint32(rt[12:], 0x28)
-	le.PutUint64(rt[0x10:], uint64(len(plain)))
-	le.PutUint64(rt[0x18:], uint64(len(comp)))
-	le.PutUint64(rt[0x20:], lzxFrameSize)
-	for _, f := range frames {
-		rt = le.AppendUint64(rt, f)
-	}
-	all := append([]chmEntry{
-		{chmContentName, 0, comp},
-		{chmControlName, 0, ctl},
-		{chmResetName, 0, rt},
-	}, entries...)
-	return makeCHM(all...)
+	return data
 }
 
 func TestCHMLZXSectionFilesAreDecoded(t *testing.T) {

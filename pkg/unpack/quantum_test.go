@@ -13,250 +13,33 @@ import (
 	"strings"
 	"testing"
 
+	"ave/internal/fmtwrite"
 	"ave/pkg/verdict"
 )
 
-// A small Quantum encoder for the tests, written from the same format
-// description as the decoder and sharing only its models and slot tables
-// (which the cabextract cross-check below verifies independently): greedy LZ77
-// matches from hash chains, each coded with the cheapest selector that
-// can carry it (3-byte, 4-byte or variable-length matches), literals
-// otherwise, and the arithmetic coder with its bits-to-follow for the
-// middle-straddling case. Matches may reach back across frames but never
-// run over a frame's end.
-//
-// The raw offset and length bits are interleaved with the coder's bits
-// the way the decoder reads them: the decoder's code register runs 16
-// coder bits ahead, so raw bits written while the coder has made s
-// renormalising shifts come after coder bit 16+s. The encoder collects a
-// frame's coder bits and raw groups apart and merges them when the frame
-// ends: then the coder is flushed (two bits pick a point inside the final
-// range whatever follows), zero bits fill up what the decoder's register
-// will have read, and the frame is padded to a byte.
+// The Quantum streams these tests decode are written by fmtwrite's
+// encoder, whose models and slot tables are its own: the cabextract
+// cross-check below verifies it independently of our decoder.
 
-type qtmRawBits struct {
-	at int // coder bit index the group comes before
-	v  uint32
-	n  uint8
+// qtmEncode compresses data with fmtwrite.Quantum: one block per 32 KiB
+// frame, chain earlier positions tried by the match finder.
+func qtmEncode(t testing.TB, data []byte, bits, chain int) ([][]byte, fmtwrite.QuantumStats) {
+	t.Helper()
+	blocks, st, err := fmtwrite.Quantum(data, bits, chain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return blocks, st
 }
 
-type qtmStats struct {
-	selectors  [qtmSelectors]int
-	crossFrame int // matches reaching back before the start of their frame
-	crossWrap  int // matches whose bytes run over a multiple of the window size
-	maxLen     int
-	maxOff     int
-}
-
-type qtmEncoder struct {
-	ms     qtmModels
-	lo, hi uint16
-	follow int    // opposite bits owed after the next settled bit
-	shifts int    // renormalising shifts made in this frame
-	code   []byte // this frame's coder bits, one per byte
-	raws   []qtmRawBits
-	stats  qtmStats
-}
-
-func (e *qtmEncoder) emit(b byte) {
-	e.code = append(e.code, b)
-	for ; e.follow > 0; e.follow-- {
-		e.code = append(e.code, 1-b)
+// qtmEncoder starts a hand-made stream with a window of 2^bits.
+func qtmEncoder(t testing.TB, bits int) *fmtwrite.QuantumEncoder {
+	t.Helper()
+	e, err := fmtwrite.NewQuantumEncoder(bits)
+	if err != nil {
+		t.Fatal(err)
 	}
-}
-
-// encode codes symbol s of model m.
-func (e *qtmEncoder) encode(m *qtmModel, s int) {
-	k := 0
-	for int(m.sym[k]) != s {
-		k++
-		if k >= m.n {
-			panic(fmt.Sprintf("symbol %d not in the model", s))
-		}
-	}
-	span := uint32(e.hi-e.lo) + 1
-	total := uint32(m.cum[0])
-	e.hi = uint16(uint32(e.lo) + uint32(m.cum[k])*span/total - 1)
-	e.lo = uint16(uint32(e.lo) + uint32(m.cum[k+1])*span/total)
-	m.update(k)
-	for {
-		switch {
-		case (e.lo^e.hi)&0x8000 == 0:
-			e.emit(byte(e.hi >> 15))
-		case e.lo&0x4000 != 0 && e.hi&0x4000 == 0:
-			e.follow++
-			e.lo &= 0x3fff
-			e.hi |= 0x4000
-		default:
-			return
-		}
-		e.lo <<= 1
-		e.hi = e.hi<<1 | 1
-		e.shifts++
-	}
-}
-
-func (e *qtmEncoder) raw(v uint32, n uint8) {
-	if n > 0 {
-		e.raws = append(e.raws, qtmRawBits{at: 16 + e.shifts, v: v, n: n})
-	}
-}
-
-// slot finds the slot of v in a base table, among the first n slots.
-func qtmSlot(base []uint32, n int, v uint32) int {
-	s := 0
-	for s+1 < n && base[s+1] <= v {
-		s++
-	}
-	return s
-}
-
-func (e *qtmEncoder) literal(b byte) {
-	sel := int(b >> 6)
-	e.stats.selectors[sel]++
-	e.encode(&e.ms.selector, sel)
-	e.encode(&e.ms.literal[sel], int(b))
-}
-
-func (e *qtmEncoder) match(length, off int) {
-	v := uint32(off - 1)
-	sel, pm := 6, &e.ms.posLong
-	switch length {
-	case 3:
-		sel, pm = 4, &e.ms.pos3
-	case 4:
-		sel, pm = 5, &e.ms.pos4
-	}
-	e.stats.selectors[sel]++
-	e.encode(&e.ms.selector, sel)
-	if sel == 6 {
-		lv := uint32(length - 5)
-		ls := qtmSlot(qtmLenBase[:], qtmLenSlots, lv)
-		e.encode(&e.ms.length, ls)
-		e.raw(lv-qtmLenBase[ls], qtmLenExtra[ls])
-	}
-	slot := qtmSlot(qtmPosBase[:], pm.n, v)
-	e.encode(pm, slot)
-	e.raw(v-qtmPosBase[slot], qtmPosExtra[slot])
-}
-
-// endFrame flushes the coder and returns the frame's bytes.
-func (e *qtmEncoder) endFrame() []byte {
-	e.follow++
-	if e.lo < 0x4000 {
-		e.emit(0)
-	} else {
-		e.emit(1)
-	}
-	for len(e.code) < 16+e.shifts {
-		e.code = append(e.code, 0)
-	}
-	var out []byte
-	var acc byte
-	n := 0
-	put := func(b byte) {
-		acc = acc<<1 | b
-		if n++; n == 8 {
-			out = append(out, acc)
-			acc, n = 0, 0
-		}
-	}
-	r := 0
-	for i := 0; i <= len(e.code); i++ {
-		for ; r < len(e.raws) && e.raws[r].at == i; r++ {
-			for j := int(e.raws[r].n) - 1; j >= 0; j-- {
-				put(byte(e.raws[r].v>>uint(j)) & 1)
-			}
-		}
-		if i < len(e.code) {
-			put(e.code[i])
-		}
-	}
-	if r != len(e.raws) {
-		panic("raw bits left over")
-	}
-	for n != 0 {
-		put(0)
-	}
-	e.lo, e.hi, e.follow, e.shifts = 0, 0xffff, 0, 0
-	e.code, e.raws = e.code[:0], e.raws[:0]
-	return out
-}
-
-// qtmEncode compresses data with a window of 2^bits and returns one block
-// per 32 KiB frame. chain is how many earlier positions the match finder
-// tries (0: literals only).
-func qtmEncode(data []byte, bits, chain int) ([][]byte, qtmStats) {
-	e := &qtmEncoder{lo: 0, hi: 0xffff}
-	e.ms.init(bits)
-	window := 1 << bits
-	const hashBits = 16
-	head := make([]int32, 1<<hashBits)
-	for i := range head {
-		head[i] = -1
-	}
-	prev := make([]int32, len(data))
-	hash := func(i int) uint32 {
-		return (uint32(data[i]) | uint32(data[i+1])<<8 | uint32(data[i+2])<<16) * 2654435761 >> (32 - hashBits)
-	}
-	insert := func(i int) {
-		if i+3 <= len(data) {
-			h := hash(i)
-			prev[i] = head[h]
-			head[h] = int32(i)
-		}
-	}
-	var blocks [][]byte
-	for pos := 0; pos < len(data); {
-		frameEnd := min(pos-pos%qtmFrameSize+qtmFrameSize, len(data))
-		for pos < frameEnd {
-			maxLen := min(qtmMaxMatch, frameEnd-pos)
-			best, bestOff := 0, 0
-			if maxLen >= 3 {
-				cand := head[hash(pos)]
-				for tries := 0; tries < chain && cand >= 0 && pos-int(cand) <= window; tries++ {
-					j := int(cand)
-					n := 0
-					for n < maxLen && data[j+n] == data[pos+n] {
-						n++
-					}
-					if n > best {
-						best, bestOff = n, pos-j
-					}
-					cand = prev[j]
-				}
-			}
-			// The short matches have their own position models with
-			// fewer slots: a match too far for them is cut or dropped.
-			if best == 4 && uint32(bestOff-1) >= qtmPosBase[e.ms.pos4.n] {
-				best = 3
-			}
-			if best == 3 && uint32(bestOff-1) >= qtmPosBase[e.ms.pos3.n] {
-				best = 0
-			}
-			step := 1
-			if best >= 3 {
-				e.match(best, bestOff)
-				step = best
-				if bestOff > pos%qtmFrameSize {
-					e.stats.crossFrame++
-				}
-				if (pos+best-1)/window != pos/window {
-					e.stats.crossWrap++
-				}
-				e.stats.maxLen = max(e.stats.maxLen, best)
-				e.stats.maxOff = max(e.stats.maxOff, bestOff)
-			} else {
-				e.literal(data[pos])
-			}
-			for k := pos; k < pos+step; k++ {
-				insert(k)
-			}
-			pos += step
-		}
-		blocks = append(blocks, append([]byte(nil), e.endFrame()...))
-	}
-	return blocks, e.stats
+	return e
 }
 
 // qtmStream joins blocks the way the cabinet reader does, each followed by
@@ -350,45 +133,43 @@ func TestQuantumSlotTables(t *testing.T) {
 
 func TestQuantumEncoderCoversTheFormat(t *testing.T) {
 	data := qtmSample(300000, 1)
-	blocks, st := qtmEncode(data, 16, 16)
-	for sel, n := range st.selectors {
+	blocks, st := qtmEncode(t, data, 16, 16)
+	for sel, n := range st.Selectors {
 		if n == 0 {
 			t.Errorf("selector %d never used: %+v", sel, st)
 		}
 	}
-	if st.crossFrame == 0 || st.maxLen != qtmMaxMatch || st.maxOff < 60000 || len(blocks) != 10 {
+	if st.CrossFrame == 0 || st.MaxLen != qtmMaxMatch || st.MaxOff < 60000 || len(blocks) != 10 {
 		t.Errorf("stats %+v, %d blocks", st, len(blocks))
 	}
+	// The models were re-sorted along the way, changing their order: the
+	// decoder must follow.
+	if st.Reorders == 0 {
+		t.Errorf("no model was re-sorted: %+v", st)
+	}
 	// Small windows: matches whose bytes wrap around the window's end.
-	_, st = qtmEncode(data[:100000], 10, 16)
-	if st.crossWrap == 0 || st.maxOff > 1024 {
-		t.Errorf("window 2^10: stats %+v", st)
+	_, st10 := qtmEncode(t, data[:100000], 10, 16)
+	if st10.CrossWrap == 0 || st10.MaxOff > 1024 {
+		t.Errorf("window 2^10: stats %+v", st10)
 	}
 	got, err := qtmDecodeAll(16, qtmStream(blocks), int64(len(data)))
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("err %v, %d of %d bytes, equal %v", err, len(got), len(data), bytes.Equal(got, data))
 	}
-	// The models were re-sorted along the way: some literal model's
-	// entries are no longer in symbol order.
-	e := &qtmEncoder{lo: 0, hi: 0xffff}
-	e.ms.init(16)
+	// Literals alone re-sort the literal models: some model's entries are
+	// no longer in symbol order.
+	e := qtmEncoder(t, 16)
 	for _, b := range data[:100000] {
-		e.literal(b)
+		e.Literal(b)
 	}
-	sorted := true
-	for _, m := range e.ms.literal {
-		for i := 1; i < m.n; i++ {
-			sorted = sorted && m.sym[i-1] < m.sym[i]
-		}
-	}
-	if sorted {
+	if e.Stats().LiteralReorders == 0 {
 		t.Error("no model was re-sorted")
 	}
 }
 
 func TestQuantumCompresses(t *testing.T) {
 	data := qtmText(200000, 2)
-	blocks, _ := qtmEncode(data, 20, 32)
+	blocks, _ := qtmEncode(t, data, 20, 32)
 	if n := len(qtmStream(blocks)); n > len(data)/4 {
 		t.Fatalf("%d bytes from %d", n, len(data))
 	}
@@ -416,7 +197,7 @@ func TestQuantumRoundTrip(t *testing.T) {
 				data = qtmSample(qtmFrameSize*(1+r.Intn(3)), r.Int63())
 			}
 			chain := []int{0, 1, 8, 64}[r.Intn(4)]
-			blocks, _ := qtmEncode(data, bits, chain)
+			blocks, _ := qtmEncode(t, data, bits, chain)
 			got, err := qtmDecodeAll(bits, qtmStream(blocks), int64(len(data)))
 			if err != nil || !bytes.Equal(got, data) {
 				t.Fatalf("bits %d case %d (%d bytes, chain %d): err %v, %d bytes back, equal %v",
@@ -433,7 +214,7 @@ func TestQuantumBadWindowAndDamagedStreams(t *testing.T) {
 		}
 	}
 	data := qtmSample(100000, 4)
-	blocks, _ := qtmEncode(data, 15, 8)
+	blocks, _ := qtmEncode(t, data, 15, 8)
 	in := qtmStream(blocks)
 	for cut := 0; cut < len(in)-4; cut += 499 {
 		got, err := qtmDecodeAll(15, in[:cut], int64(len(data)))
@@ -471,19 +252,22 @@ func TestQuantumBadWindowAndDamagedStreams(t *testing.T) {
 	}
 	// Hand-made impossible values: a first symbol that is a match has
 	// nothing to refer to.
-	e := &qtmEncoder{lo: 0, hi: 0xffff}
-	e.ms.init(15)
-	e.match(3, 1)
-	if _, err := qtmDecodeAll(15, qtmStream([][]byte{e.endFrame()}), 3); err == nil || !strings.Contains(err.Error(), "before the start") {
+	e := qtmEncoder(t, 15)
+	if err := e.Match(3, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := qtmDecodeAll(15, qtmStream([][]byte{e.EndFrame()}), 3); err == nil || !strings.Contains(err.Error(), "before the start") {
 		t.Errorf("match at the start: %v", err)
 	}
 	// A match running over the end of a frame.
-	e.ms.init(15)
+	e = qtmEncoder(t, 15)
 	for range qtmFrameSize - 2 {
-		e.literal('a')
+		e.Literal('a')
 	}
-	e.match(5, 1)
-	if _, err := qtmDecodeAll(15, qtmStream([][]byte{e.endFrame()}), qtmFrameSize+10); err == nil || !strings.Contains(err.Error(), "runs over the end of frame 1") {
+	if err := e.Match(5, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := qtmDecodeAll(15, qtmStream([][]byte{e.EndFrame()}), qtmFrameSize+10); err == nil || !strings.Contains(err.Error(), "runs over the end of frame 1") {
 		t.Errorf("match over a frame end: %v", err)
 	}
 }
@@ -492,17 +276,17 @@ func FuzzQuantum(f *testing.F) {
 	// Small seeds: the fuzzer's minimiser runs the target once per byte.
 	for i, bits := range []int{10, 15, 21} {
 		data := qtmSample(1500, int64(i))
-		blocks, _ := qtmEncode(data, bits, 8)
+		blocks, _ := qtmEncode(f, data, bits, 8)
 		f.Add(byte(bits), uint32(len(data)), qtmStream(blocks))
 	}
 	text := qtmText(2000, 1)
-	blocks, _ := qtmEncode(text, 13, 8)
+	blocks, _ := qtmEncode(f, text, 13, 8)
 	f.Add(byte(13), uint32(len(text)), qtmStream(blocks))
 	// Three frames of repetitive data: frame ends and trailers.
 	rep := bytes.Repeat(text[:700], 100)
-	blocks, _ = qtmEncode(rep, 12, 4)
+	blocks, _ = qtmEncode(f, rep, 12, 4)
 	f.Add(byte(12), uint32(len(rep)), qtmStream(blocks))
-	blocks, _ = qtmEncode(eicar, 16, 4)
+	blocks, _ = qtmEncode(f, eicar, 16, 4)
 	f.Add(byte(16), uint32(len(eicar)), qtmStream(blocks))
 	f.Fuzz(func(t *testing.T, bits byte, total uint32, in []byte) {
 		total %= 3 * qtmFrameSize // several frames, and quick enough to fuzz
@@ -527,10 +311,14 @@ func FuzzQuantum(f *testing.F) {
 }
 
 // makeQuantumCab builds a cabinet with one Quantum folder (window
-// 2^bits), one CFDATA block per frame (see makeCab).
+// 2^bits), one CFDATA block per frame (fmtwrite.QuantumCab).
 func makeQuantumCab(t testing.TB, bits int, files ...cabTestFile) []byte {
 	t.Helper()
-	return makeCab(t, cabTestFolder{cabCompQuantum | 4<<4 | uint16(bits)<<8, files})
+	data, err := fmtwrite.QuantumCab(bits, cabFiles(files)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
 
 // cabContents decodes every file of a cabinet with walkCab.

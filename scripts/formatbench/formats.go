@@ -14,6 +14,7 @@ import (
 	"mime/quotedprintable"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -399,6 +400,11 @@ func pdf(fs []genFileT) ([]byte, error) {
 
 // runFormats prints the throughput table.
 func runFormats() {
+	rows, err := regexp.Compile(*flagRows)
+	if err != nil {
+		logf("-rows: %v", err)
+		return
+	}
 	total := *flagMB << 20
 	t0 := time.Now()
 	files := genFiles(total)
@@ -435,6 +441,9 @@ func runFormats() {
 	fmt.Println("| format | written by | detected as | in (MB) | out (MB) | objects | markers found | best (s) | CPU s | MB/s out | MB/s in | status |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, f := range formats {
+		if !rows.MatchString(f.name) {
+			continue
+		}
 		tb := time.Now()
 		data, err := f.build(files, src)
 		if err != nil {

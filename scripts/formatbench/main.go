@@ -9,7 +9,7 @@
 //
 // It prints Markdown tables to stdout and progress to stderr:
 //
-//	go run ./scripts/formatbench [-mb 32] [-runs 3] [-scan-time 60s] [-only "formats bombs"]
+//	go run ./scripts/formatbench [-mb 32] [-runs 3] [-scan-time 60s] [-only "formats bombs"] [-rows REGEXP]
 package main
 
 import (
@@ -43,6 +43,7 @@ var (
 	flagOnly     = flag.String("only", "formats bombs", "parts to run")
 	flagSeed     = flag.Uint64("seed", 42, "seed of the generated content")
 	flagHeavy    = flag.Bool("heavy", false, "also run the bombs that need up to the deadline each")
+	flagRows     = flag.String("rows", "", "regular expression: run only the format rows whose name matches (default: all)")
 )
 
 func logf(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
