@@ -11,7 +11,7 @@ import (
 	"testing/iotest"
 )
 
-// stuffByBytes is the byte-at-a-time definition writeDotStuffed must
+// stuffByBytes is the byte-at-a-time definition WriteDotStuffed must
 // match: "." doubled at the start and after every CRLF.
 func stuffByBytes(msg []byte) string {
 	var b strings.Builder
@@ -37,7 +37,7 @@ func stuff(t testing.TB, msg []byte) string {
 func stuffFrom(t testing.TB, r io.Reader) string {
 	var out bytes.Buffer
 	w := bufio.NewWriter(&out)
-	if err := writeDotStuffed(w, r); err != nil {
+	if err := WriteDotStuffed(w, r); err != nil {
 		t.Fatal(err)
 	}
 	w.Flush()
@@ -82,7 +82,7 @@ func TestWriteDotStuffedReturnsReadErrorsBeforeTheDot(t *testing.T) {
 	var out bytes.Buffer
 	w := bufio.NewWriter(&out)
 	boom := errors.New("spool read failed")
-	err := writeDotStuffed(w, io.MultiReader(strings.NewReader("a\r\n.b\r\n"), iotest.ErrReader(boom)))
+	err := WriteDotStuffed(w, io.MultiReader(strings.NewReader("a\r\n.b\r\n"), iotest.ErrReader(boom)))
 	w.Flush()
 	if err != boom || strings.HasSuffix(out.String(), ".\r\n") {
 		t.Fatalf("got %v, wrote %q", err, out.String())
@@ -136,7 +136,7 @@ func BenchmarkWriteDotStuffed(b *testing.B) {
 	b.SetBytes(int64(len(msg)))
 	w := bufio.NewWriter(io.Discard)
 	for i := 0; i < b.N; i++ {
-		writeDotStuffed(w, bytes.NewReader(msg))
+		WriteDotStuffed(w, bytes.NewReader(msg))
 	}
 }
 

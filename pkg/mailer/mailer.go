@@ -403,7 +403,7 @@ func (c *client) transact(env *mailflow.Envelope, size int64, msg io.Reader, rep
 		return tooMany, true
 	}
 	c.inData = true // until the final dot is sent
-	if err := writeDotStuffed(c.w, msg); err != nil {
+	if err := WriteDotStuffed(c.w, msg); err != nil {
 		fail(err)
 		return
 	}
@@ -490,8 +490,17 @@ func (c *client) transactPipelined(env *mailflow.Envelope, size int64, msg io.Re
 	}
 	c.inData = false
 	if rset {
-		if r, err := c.reply(); err != nil || !r.OK() {
+		r, err := c.reply()
+		if err != nil || !r.OK() && chunks == 0 {
 			return tooMany, false, true
+		}
+		if !r.OK() {
+			// The server refused RSET but may take what follows: the
+			// message went with BDAT LAST, so sending it again in
+			// another session could deliver it twice. Nothing is
+			// known of it: the MTA keeps it and tries later.
+			fail(fmt.Errorf("%w: RSET of a reused session answered %s", errBroken, r))
+			return tooMany, false, false
 		}
 	}
 	mail, err := c.reply()
@@ -507,7 +516,8 @@ func (c *client) transactPipelined(env *mailflow.Envelope, size int64, msg io.Re
 		}
 	}
 	if chunks > 0 {
-		return c.chunkReplies(chunks, mail, rcpts, replies)
+		tooMany, clean = c.chunkReplies(chunks, mail, rcpts, replies)
+		return tooMany, clean, false
 	}
 	data, err := c.reply()
 	if err != nil {
@@ -529,7 +539,7 @@ func (c *client) transactPipelined(env *mailflow.Envelope, size int64, msg io.Re
 		return tooMany, false, false
 	}
 	c.inData = true // until the final dot is sent
-	if err := writeDotStuffed(c.w, msg); err != nil {
+	if err := WriteDotStuffed(c.w, msg); err != nil {
 		fail(err)
 		return tooMany, false, false
 	}
@@ -569,7 +579,7 @@ func sortRcpts(rcpts, replies []mailflow.Reply) (accepted []int, tooMany mailflo
 // after the last one per accepted recipient for LMTP. A chunk refused
 // before the last ends the transaction: its reply goes to the accepted
 // recipients and the replies still due are read.
-func (c *client) chunkReplies(chunks int, mail mailflow.Reply, rcpts, replies []mailflow.Reply) (tooMany mailflow.Reply, clean, stale bool) {
+func (c *client) chunkReplies(chunks int, mail mailflow.Reply, rcpts, replies []mailflow.Reply) (tooMany mailflow.Reply, clean bool) {
 	var accepted []int
 	if mail.OK() {
 		accepted, tooMany = sortRcpts(rcpts, replies)
@@ -580,16 +590,16 @@ func (c *client) chunkReplies(chunks int, mail mailflow.Reply, rcpts, replies []
 		// Every BDAT was refused with one reply each.
 		for range chunks {
 			if _, err := c.reply(); err != nil {
-				return tooMany, false, false
+				return tooMany, false
 			}
 		}
-		return tooMany, true, false
+		return tooMany, true
 	}
 	for k := 0; k < chunks-1; k++ {
 		r, err := c.reply()
 		if err != nil {
 			fill(replies, 0, brokenReply(err))
-			return tooMany, false, false
+			return tooMany, false
 		}
 		if !r.OK() {
 			// The server dropped the transaction: the rest of the
@@ -599,16 +609,16 @@ func (c *client) chunkReplies(chunks int, mail mailflow.Reply, rcpts, replies []
 			}
 			for k++; k < chunks; k++ {
 				if _, err := c.reply(); err != nil {
-					return tooMany, false, false
+					return tooMany, false
 				}
 			}
-			return tooMany, true, false
+			return tooMany, true
 		}
 	}
 	if !c.finalReplies(accepted, replies) {
-		return tooMany, false, false
+		return tooMany, false
 	}
-	return tooMany, true, false
+	return tooMany, true
 }
 
 // writeChunks writes msg as BDAT commands of up to 64 KiB, the last one
@@ -638,9 +648,6 @@ func writeChunks(w *bufio.Writer, msg io.Reader) (int, error) {
 		total += int64(n)
 		if last && total > 0 && tail != [2]byte{'\r', '\n'} {
 			chunk = append(chunk, '\r', '\n') // room was kept for it
-		}
-		if !last && n == 0 {
-			continue
 		}
 		cmd := "BDAT " + strconv.Itoa(len(chunk))
 		if last {
@@ -908,14 +915,15 @@ func splitEnhanced(text string, code int) (string, string) {
 	return first, rest
 }
 
-// writeDotStuffed writes msg as DATA content (RFC 5321 section 4.5.2): a
+// WriteDotStuffed writes msg as DATA content (RFC 5321 section 4.5.2): a
 // "." is doubled at the start of the message and after every CRLF; a
 // message not ending in CRLF gets one; then ".\r\n". Nothing else is
 // changed (bare LF and bare CR pass through). It reads msg in 64 KiB
 // chunks (a pooled buffer) and writes the runs between the dots to double
 // in one Write each, so long lines and long messages cost nothing extra.
 // An error reading msg is returned as it is, before the final dot.
-func writeDotStuffed(w *bufio.Writer, msg io.Reader) error {
+// scripts/mailbench sends its load with it too.
+func WriteDotStuffed(w *bufio.Writer, msg io.Reader) error {
 	bp := chunkPool.Get().(*[]byte)
 	defer chunkPool.Put(bp)
 	buf := *bp

@@ -623,3 +623,41 @@ func TestChunkRefusedInTheMiddle(t *testing.T) {
 		t.Fatal("the session was not kept after a refused chunk")
 	}
 }
+
+// TestChunkingRefusedRSETIsNotRetried: a reused session whose RSET is
+// refused, while the MAIL, RCPT and BDAT LAST behind it were accepted,
+// may have taken the message: it is not sent again in another session
+// (that could deliver it twice) but deferred, 451, for the MTA.
+func TestChunkingRefusedRSETIsNotRetried(t *testing.T) {
+	var mu sync.Mutex
+	var got bytes.Buffer
+	addr := scriptedServer(t, "250-PIPELINING\r\n250-CHUNKING\r\n", func(b []byte) string {
+		mu.Lock()
+		defer mu.Unlock()
+		got.Write(b)
+		switch {
+		case bytes.HasPrefix(b, []byte("RSET")):
+			return "502 5.5.1 RSET not now\r\n250 2.1.0 ok\r\n250 2.1.5 ok\r\n250 2.0.0 queued as X2\r\n"
+		case bytes.HasPrefix(b, []byte("MAIL")):
+			return "250 2.1.0 ok\r\n250 2.1.5 ok\r\n250 2.0.0 queued as X1\r\n"
+		}
+		return ""
+	})
+	m := &Mailer{Dest: config.Mailer{Protocol: "smtp", Network: "tcp", Address: addr}, MaxIdle: 1, Timeout: 20 * time.Second}
+	defer m.Close()
+	env := &mailflow.Envelope{From: "a@x", Rcpts: []mailflow.Recipient{{Addr: "b@x"}}}
+	body := "Subject: x\r\n\r\nx\r\n"
+	open := func() io.Reader { return strings.NewReader(body) }
+	if r := m.Forward(context.Background(), env, int64(len(body)), open); r[0].Code != 250 {
+		t.Fatalf("message 1: %+v", r[0])
+	}
+	r := m.Forward(context.Background(), env, int64(len(body)), open)
+	if r[0].Code != 451 || !r[0].Local || !strings.Contains(r[0].Text, "RSET") {
+		t.Fatalf("message 2: %+v", r[0])
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n := bytes.Count(got.Bytes(), []byte("BDAT ")); n != 2 {
+		t.Fatalf("%d BDAT commands, want one per message", n)
+	}
+}
