@@ -357,9 +357,9 @@ func TestSpoolLeftoversAreReportedAndRemovedAtStartUp(t *testing.T) {
 	if files := r.spoolFiles(t); len(files) != 0 {
 		t.Fatalf("leftover kept: %v", files)
 	}
-	if !strings.Contains(r.p.log.String(), "DEADBEEF0001.msg") {
-		t.Fatalf("leftover not reported:\n%s", r.p.log.String())
-	}
+	waitFor(t, "report of the leftover DEADBEEF0001.msg in the log", func() bool {
+		return strings.Contains(r.p.log.String(), "DEADBEEF0001.msg")
+	})
 }
 
 func TestLMTPPerRecipientRepliesToAnLMTPDownstream(t *testing.T) {
