@@ -55,3 +55,7 @@ tool (
 // XFORWARD support: go-smtp v0.25.1 plus a small documented patch, see
 // third_party/go-smtp/AVE-PATCH.md.
 replace github.com/emersion/go-smtp => ./third_party/go-smtp
+
+// go-yara v4.2.4 with its compiler callback handle kept in C memory, see
+// third_party/go-yara/AVE-PATCH.md.
+replace github.com/hillu/go-yara/v4 => ./third_party/go-yara

@@ -2,6 +2,8 @@ package yarascan
 
 import (
 	"errors"
+	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -70,5 +72,46 @@ rule slow { condition: for all i in (0..filesize) : ( for all j in (0..filesize)
 	_, err = s.Scan(make([]byte, 1<<16), Vars{}, time.Millisecond) // rounded up to 1 s
 	if !errors.Is(err, ErrTimeout) {
 		t.Fatalf("want ErrTimeout, got %v", err)
+	}
+}
+
+// TestCompileCallbacksSurviveGC: libyara calls the compiler callback for
+// every warning and error while the rules compile, long after go-yara
+// registered the handle it gets. That handle must stay where it was for
+// the whole compile whatever the garbage collector does (go-yara v4.2.4
+// kept it in Go memory that a collection during the compile could free:
+// "found bad pointer in Go heap" under -race, or a crash on a DB reload;
+// third_party/go-yara/AVE-PATCH.md).
+func TestCompileCallbacksSurviveGC(t *testing.T) {
+	// Each rule warns ("may slow down scanning"); the last source fails.
+	var warn strings.Builder
+	for i := 0; i < 200; i++ {
+		fmt.Fprintf(&warn, "rule slow_%d { strings: $a = { 00 ?? } condition: $a }\n", i)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				runtime.GC()
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	for i := 0; i < 40; i++ {
+		r, err := Compile([]Source{{File: "slow.yar", Text: warn.String()}})
+		if err != nil {
+			t.Fatalf("compile %d: %v", i, err)
+		}
+		r.Destroy()
+		_, err = Compile([]Source{{File: "slow.yar", Text: warn.String()}, {File: "bad.yar", Text: "rule bad { condition: nosuch }"}})
+		var ce CompileError
+		if !errors.As(err, &ce) || ce.File != "bad.yar" {
+			t.Fatalf("compile %d: want the error of bad.yar, got %v", i, err)
+		}
 	}
 }
