@@ -191,6 +191,14 @@ func (c *Conn) setSession(session Session) {
 	c.session = session
 }
 
+// bdatActive reports whether a BDAT transfer is in progress. AVE PATCH
+// (BDAT race): bdatPipe is cleared by Close from another goroutine.
+func (c *Conn) bdatActive() bool {
+	c.locker.Lock()
+	defer c.locker.Unlock()
+	return c.bdatPipe != nil
+}
+
 func (c *Conn) Close() error {
 	c.locker.Lock()
 	defer c.locker.Unlock()
@@ -350,7 +358,7 @@ func (c *Conn) handleMail(arg string) {
 		c.writeResponse(502, EnhancedCode{5, 5, 1}, "Please introduce yourself first.")
 		return
 	}
-	if c.bdatPipe != nil {
+	if c.bdatActive() { // AVE PATCH (BDAT race)
 		c.writeResponse(502, EnhancedCode{5, 5, 1}, "MAIL not allowed during message transfer")
 		return
 	}
@@ -704,7 +712,7 @@ func (c *Conn) handleRcpt(arg string) {
 		c.writeResponse(502, EnhancedCode{5, 5, 1}, "Missing MAIL FROM command.")
 		return
 	}
-	if c.bdatPipe != nil {
+	if c.bdatActive() { // AVE PATCH (BDAT race)
 		c.writeResponse(502, EnhancedCode{5, 5, 1}, "RCPT not allowed during message transfer")
 		return
 	}
@@ -989,7 +997,7 @@ func (c *Conn) handleData(arg string) {
 		c.writeResponse(501, EnhancedCode{5, 5, 4}, "DATA command should not have any arguments")
 		return
 	}
-	if c.bdatPipe != nil {
+	if c.bdatActive() { // AVE PATCH (BDAT race)
 		c.writeResponse(502, EnhancedCode{5, 5, 1}, "DATA not allowed during message transfer")
 		return
 	}
@@ -1068,9 +1076,18 @@ func (c *Conn) handleBdat(arg string) {
 		c.bdatStatus = c.createStatusCollector()
 	}
 
-	if c.bdatPipe == nil {
+	// AVE PATCH (BDAT race): Close and reset, called from other
+	// goroutines (Server.Close), clear bdatPipe under c.locker; this
+	// goroutine takes it under the lock too and works on its copy.
+	c.locker.Lock()
+	pipe := c.bdatPipe
+	c.locker.Unlock()
+	if pipe == nil {
 		var r *io.PipeReader
-		r, c.bdatPipe = io.Pipe()
+		r, pipe = io.Pipe()
+		c.locker.Lock()
+		c.bdatPipe = pipe
+		c.locker.Unlock()
 
 		c.dataResult = make(chan error, 1)
 
@@ -1110,7 +1127,7 @@ func (c *Conn) handleBdat(arg string) {
 	}()
 
 	chunk := io.LimitReader(c.text.R, int64(size))
-	_, err = io.Copy(c.bdatPipe, chunk)
+	_, err = io.Copy(pipe, chunk)
 	if err != nil {
 		// Backend might return an error early using CloseWithError without consuming
 		// the whole chunk.
@@ -1129,7 +1146,7 @@ func (c *Conn) handleBdat(arg string) {
 	c.bytesReceived += int64(size)
 
 	if last {
-		c.bdatPipe.Close()
+		pipe.Close()
 
 		err := <-c.dataResult
 
