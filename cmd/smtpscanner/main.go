@@ -223,7 +223,7 @@ type scanner struct {
 }
 
 func (s scanner) Scan(ctx context.Context, name string, size int64, r io.Reader) (*verdict.Result, error) {
-	res, err := s.c.ScanWithOptions(ctx, name, size, r, scanclient.ScanOptions{TypeHint: "mail", ListObjects: s.list})
+	res, err := s.c.ScanWithOptions(ctx, name, size, r, scanclient.ScanOptions{TypeHint: "mail", ListObjects: s.list, NoCache: true})
 	if err != nil {
 		return nil, err
 	}

@@ -173,6 +173,10 @@ type Request struct {
 	// ListObjects asks for Result.ListedObjects: every object scanned,
 	// clean or not, bounded by Options.MaxListedObjects.
 	ListObjects bool
+	// NoCache: the object is not looked up in the result cache nor stored
+	// there (nor hashed for it): a mail message, named by its queue id,
+	// is never scanned twice.
+	NoCache bool
 }
 
 // Response is the outcome of one scan. Result's slices may be shared with
@@ -200,16 +204,16 @@ func (t *Ticket) Scan(ctx context.Context, req Request) (Response, error) {
 	start := time.Now()
 	ref := e.acquireDB()
 	defer ref.release()
-	key := cacheKey{sum: sha256.Sum256(req.Data), name: req.Name, hint: string(req.Hint), version: ref.db.Digest}
-	if !req.Truncated {
+	useCache := e.cache != nil && !req.Truncated && !req.NoCache
+	var key cacheKey
+	if useCache {
+		key = cacheKey{sum: sha256.Sum256(req.Data), name: req.Name, hint: string(req.Hint), version: ref.db.Digest}
 		if r, ok := e.cache.get(key, req.ListObjects); ok {
 			e.cacheHits.Add(1)
 			e.count(r.Status.String())
 			return Response{Result: r, DBVersion: ref.db.Version, Duration: time.Since(start), Cached: true}, nil
 		}
-		if e.cache != nil {
-			e.cacheMisses.Add(1)
-		}
+		e.cacheMisses.Add(1)
 	}
 	select {
 	case e.slots <- struct{}{}:
@@ -225,7 +229,7 @@ func (t *Ticket) Scan(ctx context.Context, req Request) (Response, error) {
 		e.count("ERROR")
 		return Response{}, err
 	}
-	if !req.Truncated && cacheable(res) {
+	if useCache && cacheable(res) {
 		e.cache.put(key, res, req.ListObjects)
 	}
 	e.count(res.Status.String())

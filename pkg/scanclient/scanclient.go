@@ -91,6 +91,9 @@ type ScanOptions struct {
 	// empty type. The daemon bounds the list (10,000 by default) and sets
 	// Result.ObjectsTruncated when it cut it.
 	ListObjects bool
+	// NoCache tells the daemon that the object will not be seen again (a
+	// mail message named by its queue id): it skips the result cache.
+	NoCache bool
 }
 
 // Scan streams r to the daemon under name (with an optional type hint) and
@@ -125,7 +128,7 @@ func (c *Client) ScanWithOptions(ctx context.Context, name string, size int64, r
 		n = int(size) + 1 // +1: the read that finds the end
 	}
 	buf := make([]byte, n)
-	header := &avev1.ScanHeader{Name: name, TypeHint: opt.TypeHint, Size: size, ListObjects: opt.ListObjects}
+	header := &avev1.ScanHeader{Name: name, TypeHint: opt.TypeHint, Size: size, ListObjects: opt.ListObjects, NoCache: opt.NoCache}
 	sent := false
 	for {
 		n, rerr := io.ReadFull(r, buf)
@@ -165,7 +168,7 @@ func (c *Client) scanData(ctx context.Context, name string, data []byte, opt Sca
 	if err != nil {
 		return nil, mapErr(err)
 	}
-	msg := &avev1.ScanChunk{Header: &avev1.ScanHeader{Name: name, TypeHint: opt.TypeHint, Size: int64(len(data)), ListObjects: opt.ListObjects}}
+	msg := &avev1.ScanChunk{Header: &avev1.ScanHeader{Name: name, TypeHint: opt.TypeHint, Size: int64(len(data)), ListObjects: opt.ListObjects, NoCache: opt.NoCache}}
 	for first := true; first || len(data) > 0; first = false {
 		n := min(len(data), chunkSize)
 		msg.Data = data[:n]

@@ -129,7 +129,7 @@ func (svc *Service) Scan(stream avev1.Engine_ScanServer) error {
 		}
 		buf = append(buf, d...)
 	}
-	resp, err := t.Scan(stream.Context(), engine.Request{Name: h.GetName(), Hint: filetype.Type(h.GetTypeHint()), Data: buf, Truncated: truncated, ListObjects: h.GetListObjects()})
+	resp, err := t.Scan(stream.Context(), engine.Request{Name: h.GetName(), Hint: filetype.Type(h.GetTypeHint()), Data: buf, Truncated: truncated, ListObjects: h.GetListObjects(), NoCache: h.GetNoCache()})
 	if err != nil {
 		return toStatus(err)
 	}

@@ -148,6 +148,42 @@ func TestCacheHitsAreCountedInStatus(t *testing.T) {
 	}
 }
 
+// A NoCache scan (smtpscanner's messages) is neither served from the
+// cache nor stored in it, over the real socket.
+func TestNoCacheScansSkipTheCache(t *testing.T) {
+	h := start(t, engine.Options{})
+	eicar := []byte(testkit.EICAR)
+	for i := 0; i < 2; i++ {
+		res, err := h.client.ScanBytesWithOptions(ctx(t), "q1", eicar, scanclient.ScanOptions{NoCache: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Status != verdict.Infected || res.Cached {
+			t.Fatalf("NoCache scan %d: status %v cached %v", i, res.Status, res.Cached)
+		}
+	}
+	st, err := h.client.Status(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.GetCacheHits() != 0 || st.GetCacheMisses() != 0 || st.GetCacheEntries() != 0 || st.GetTotals()["INFECTED"] != 2 {
+		t.Fatalf("status after NoCache scans: %v", st)
+	}
+	// The same object without the flag is stored, then served; a
+	// NoCache request still does not take the stored result.
+	for i, c := range []struct {
+		noCache, cached bool
+	}{{false, false}, {false, true}, {true, false}} {
+		res, err := h.client.ScanBytesWithOptions(ctx(t), "q1", eicar, scanclient.ScanOptions{NoCache: c.noCache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Status != verdict.Infected || res.Cached != c.cached {
+			t.Fatalf("scan %d (NoCache %v): status %v cached %v", i, c.noCache, res.Status, res.Cached)
+		}
+	}
+}
+
 func TestBusyWhenWorkersAndQueueAreFull(t *testing.T) {
 	h := start(t, engine.Options{Workers: 1, QueueLength: 1})
 	conn := h.rawConn(t)

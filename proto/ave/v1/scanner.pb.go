@@ -102,7 +102,11 @@ type ScanHeader struct {
 	Size int64 `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
 	// list_objects asks for ScanResponse.listed_objects: every object
 	// scanned, with its path, content type, depth and size.
-	ListObjects   bool `protobuf:"varint,4,opt,name=list_objects,json=listObjects,proto3" json:"list_objects,omitempty"`
+	ListObjects bool `protobuf:"varint,4,opt,name=list_objects,json=listObjects,proto3" json:"list_objects,omitempty"`
+	// no_cache: the object will not be seen again (a mail message named by
+	// its queue id): the daemon neither looks its result up in the cache
+	// nor stores it there, and does not hash it for that.
+	NoCache       bool `protobuf:"varint,5,opt,name=no_cache,json=noCache,proto3" json:"no_cache,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -161,6 +165,13 @@ func (x *ScanHeader) GetSize() int64 {
 func (x *ScanHeader) GetListObjects() bool {
 	if x != nil {
 		return x.ListObjects
+	}
+	return false
+}
+
+func (x *ScanHeader) GetNoCache() bool {
+	if x != nil {
+		return x.NoCache
 	}
 	return false
 }
@@ -889,13 +900,14 @@ var File_proto_ave_v1_scanner_proto protoreflect.FileDescriptor
 
 const file_proto_ave_v1_scanner_proto_rawDesc = "" +
 	"\n" +
-	"\x1aproto/ave/v1/scanner.proto\x12\x06ave.v1\"t\n" +
+	"\x1aproto/ave/v1/scanner.proto\x12\x06ave.v1\"\x8f\x01\n" +
 	"\n" +
 	"ScanHeader\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
 	"\ttype_hint\x18\x02 \x01(\tR\btypeHint\x12\x12\n" +
 	"\x04size\x18\x03 \x01(\x03R\x04size\x12!\n" +
-	"\flist_objects\x18\x04 \x01(\bR\vlistObjects\"K\n" +
+	"\flist_objects\x18\x04 \x01(\bR\vlistObjects\x12\x19\n" +
+	"\bno_cache\x18\x05 \x01(\bR\anoCache\"K\n" +
 	"\tScanChunk\x12*\n" +
 	"\x06header\x18\x01 \x01(\v2\x12.ave.v1.ScanHeaderR\x06header\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\"e\n" +
