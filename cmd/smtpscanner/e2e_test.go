@@ -24,6 +24,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"ave/internal/testkit"
+	"ave/pkg/mailflow"
 	"ave/pkg/scanclient"
 )
 
@@ -175,22 +176,20 @@ func (r *scannerRig) run(t testing.TB) *scannerRig {
 	return nil
 }
 
-// spoolFiles lists the spool files that hold bytes (emptied files are
-// kept open for reuse, mailflow.Spool), waiting up to 2 s for the list
-// to be empty: a file is emptied just after its message's reply.
+// spoolFiles lists the spool files that hold a message (freed files are
+// kept for reuse), waiting up to 2 s for them to be freed: a file is
+// freed just after its message's reply.
 func (r *scannerRig) spoolFiles(t testing.TB) []string {
 	t.Helper()
 	var out []string
 	for try := 0; try < 200; try++ {
-		ents, err := os.ReadDir(r.spool)
+		held, err := mailflow.Held(r.spool)
 		if err != nil {
 			t.Fatal(err)
 		}
 		out = out[:0]
-		for _, e := range ents {
-			if fi, err := e.Info(); err != nil || fi.Size() != 0 {
-				out = append(out, e.Name())
-			}
+		for _, l := range held {
+			out = append(out, l.Name)
 		}
 		if len(out) == 0 {
 			break

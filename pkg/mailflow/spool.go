@@ -3,6 +3,7 @@ package mailflow
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -24,15 +25,25 @@ const spoolSuffix = ".msg"
 
 // Spool is the directory holding messages in flight. A message is in a
 // file from Create until its outcome is final (Message.Remove); every
-// file is flock(2)ed while this process has it open. A file emptied by
-// Remove stays open, locked and empty for a later message (up to
-// maxFreeFiles of them, until Close): reusing it costs a truncate
-// instead of creating and unlinking a file, whose inode and directory
-// updates were the larger part of the spool's cost. An unlocked file
-// found there belongs to a process that died: if it holds bytes, to a
-// session that died before it answered, so the MTA still owns that
-// message and the file is only reported and removed (Recover). Files
-// locked by other live processes sharing the directory (--stdio
+// file is flock(2)ed while this process has it open.
+//
+// A spool file is a 16-byte header, "AVESPOOL" and the message's length
+// (big-endian uint64), then the message's bytes. Length 0 marks a free
+// file. Remove only zeroes the length: the file stays open, locked and
+// allocated for a later message (up to maxFreeFiles of them, until
+// Close), which overwrites the blocks in place, so that its sync
+// (fdatasync) writes the data alone. Creating and unlinking a file per
+// message (inode and directory updates), then truncating a kept one
+// (freeing its blocks, allocating them again at the next write, the
+// inode written at every sync), cost about 0.4 ms of latency and
+// 0.15 ms of CPU per message. A file left larger than maxKeptFile by a
+// big message is truncated when it is freed.
+//
+// An unlocked file found there belongs to a process that died: if it
+// holds a message (a length, or bytes without our header from an older
+// version), to a session that died before it answered, so the MTA still
+// owns that message and the file is only reported and removed (Recover).
+// Files locked by other live processes sharing the directory (--stdio
 // instances) are left alone. Safe for concurrent use.
 type Spool struct {
 	dir    string
@@ -41,7 +52,7 @@ type Spool struct {
 	behind bool         // SetSyncBehind
 
 	mu     sync.Mutex
-	free   []spoolFile // empty files kept for reuse
+	free   []spoolFile // free files kept for reuse
 	closed bool        // Close was called: no more reuse
 }
 
@@ -51,8 +62,29 @@ type spoolFile struct {
 	path string
 }
 
-// maxFreeFiles bounds the empty files a Spool keeps open for reuse.
+// maxFreeFiles bounds the free files a Spool keeps open for reuse.
 const maxFreeFiles = 32
+
+// maxKeptFile: a freed file larger than this is truncated, so that big
+// messages do not keep their disk space in the free files.
+const maxKeptFile = 1 << 20
+
+// The spool file header: magic, then the message length (0 = free).
+const (
+	spoolMagic = "AVESPOOL"
+	headerSize = 16
+)
+
+// readHeader returns the message length recorded in the file at p:
+// ok is false when the file has no header of ours (empty, short, or
+// written by an older version without one).
+func readHeader(f *os.File) (length int64, ok bool) {
+	var h [headerSize]byte
+	if n, _ := f.ReadAt(h[:], 0); n < headerSize || string(h[:8]) != spoolMagic {
+		return 0, false
+	}
+	return int64(binary.BigEndian.Uint64(h[8:])), true
+}
 
 // SetSyncBehind makes ReadFrom return as soon as a message held in
 // memory is received, while its file is written and synced in the
@@ -119,8 +151,9 @@ type Leftover struct {
 }
 
 // Recover removes the spool files left by an earlier run and returns
-// those that held a message (empty ones were kept for reuse, or got no
-// byte). Call it once at start-up, before serving.
+// those that held a message (free ones were kept for reuse, or got no
+// byte); Size is the message's length. Call it once at start-up, before
+// serving.
 func (s *Spool) Recover() ([]Leftover, error) {
 	ents, err := os.ReadDir(s.dir)
 	if err != nil {
@@ -135,20 +168,58 @@ func (s *Spool) Recover() ([]Leftover, error) {
 		if inUse(filepath.Join(s.dir, e.Name())) {
 			continue
 		}
-		l := Leftover{Name: e.Name()}
-		fi, ierr := e.Info()
-		if ierr == nil {
-			l.Size, l.ModTime = fi.Size(), fi.ModTime()
-		}
-		if err := os.Remove(filepath.Join(s.dir, e.Name())); err != nil {
+		p := filepath.Join(s.dir, e.Name())
+		l, held := examine(p, e)
+		if err := os.Remove(p); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if ierr != nil || l.Size > 0 {
+		if held {
 			out = append(out, l)
 		}
 	}
 	return out, errors.Join(errs...)
+}
+
+// examine tells whether the spool file at p holds a message: its header
+// has a length, or it has bytes but not our header (an older version's
+// file); a file it cannot read counts as holding one.
+func examine(p string, e os.DirEntry) (l Leftover, held bool) {
+	l.Name = e.Name()
+	fi, err := e.Info()
+	if err != nil {
+		return l, true
+	}
+	l.Size, l.ModTime = fi.Size(), fi.ModTime()
+	f, err := os.Open(p)
+	if err != nil {
+		return l, true
+	}
+	defer f.Close()
+	if n, ok := readHeader(f); ok {
+		l.Size = n // 0: a free file
+	}
+	return l, l.Size > 0
+}
+
+// Held lists the spool files in dir that hold a message, whether a live
+// process has them or not (free files are not listed), with the
+// message's length as Size.
+func Held(dir string) ([]Leftover, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSpool, err)
+	}
+	var out []Leftover
+	for _, e := range ents {
+		if !e.Type().IsRegular() || !strings.HasSuffix(e.Name(), spoolSuffix) {
+			continue
+		}
+		if l, held := examine(filepath.Join(dir, e.Name()), e); held {
+			out = append(out, l)
+		}
+	}
+	return out, nil
 }
 
 // Message is one spooled message: its bytes exactly as received (after
@@ -165,7 +236,7 @@ type Message struct {
 	f        *os.File
 	sp       *Spool
 	size     int64
-	written  int64 // bytes written to the file
+	written  int64 // message bytes written to the file (after the header)
 	failed   bool  // a write or sync failed: the file is not reused
 	created  time.Time
 	received time.Duration
@@ -175,7 +246,7 @@ type Message struct {
 	syncErr  error         // their error, set before synced is closed
 }
 
-// Create returns a new message with an empty spool file: one that an
+// Create returns a new message with a free spool file: one that an
 // earlier message left (see Spool), or a new one named after the
 // message's ID.
 func (s *Spool) Create() (*Message, error) {
@@ -309,12 +380,13 @@ func (m *Message) grow(buf []byte) ([]byte, bool) {
 	return nb, true
 }
 
-// write appends p to the file; errors are wrapped in ErrSpool.
+// write appends p to the message in the file; errors are wrapped in
+// ErrSpool.
 func (m *Message) write(p []byte) error {
 	if len(p) == 0 {
 		return nil
 	}
-	if _, err := m.f.WriteAt(p, m.written); err != nil {
+	if _, err := m.f.WriteAt(p, headerSize+m.written); err != nil {
 		m.failed = true
 		return fmt.Errorf("%w: %v", ErrSpool, err)
 	}
@@ -322,13 +394,28 @@ func (m *Message) write(p []byte) error {
 	return nil
 }
 
-// sync makes the file durable; errors are wrapped in ErrSpool.
+// sync records the message's length in the header and makes the file
+// durable: fdatasync, which writes the inode too when the file grew;
+// errors are wrapped in ErrSpool.
 func (m *Message) sync() error {
-	if err := m.f.Sync(); err != nil {
+	err := m.setLength(m.written)
+	if err == nil {
+		err = syscall.Fdatasync(int(m.f.Fd()))
+	}
+	if err != nil {
 		m.failed = true
 		return fmt.Errorf("%w: %v", ErrSpool, err)
 	}
 	return nil
+}
+
+// setLength writes the header with length n (0 marks the file free).
+func (m *Message) setLength(n int64) error {
+	var h [headerSize]byte
+	copy(h[:], spoolMagic)
+	binary.BigEndian.PutUint64(h[8:], uint64(n))
+	_, err := m.f.WriteAt(h[:], 0)
+	return err
 }
 
 // release gives the memory back to the spool's budget.
@@ -355,7 +442,7 @@ func (m *Message) Reader() io.Reader {
 		r.r.Reset(m.mem)
 		return r
 	}
-	return io.NewSectionReader(m.f, 0, m.size)
+	return io.NewSectionReader(m.f, headerSize, m.size)
 }
 
 // memReader reads a message held in memory. With SetSyncBehind, the
@@ -385,9 +472,11 @@ func (r *memReader) Bytes() []byte { return r.data[len(r.data)-r.r.Len():] }
 // Remove deletes the message from the spool and frees its memory copy:
 // call it once the outcome is final (replied to the MTA or about to be),
 // when no reader of the message is in use any more. It waits for a
-// background write and sync first. The file is truncated to nothing and
-// kept open for a later message (see Spool), or, when the spool keeps
-// enough, is closed or cannot be emptied, closed and deleted.
+// background write and sync first. The file is marked free (length 0,
+// not synced: after a crash a message that was answered may be reported
+// as a leftover, never the reverse) and kept open for a later message
+// (see Spool), or, when the spool keeps enough, is closed or cannot be
+// marked, closed and deleted.
 func (m *Message) Remove() error {
 	m.Synced() // the background write uses the file and the memory
 	if m.mem != nil {
@@ -395,11 +484,23 @@ func (m *Message) Remove() error {
 		m.mem = nil
 	}
 	m.release()
-	if !m.failed && (m.written == 0 || m.f.Truncate(0) == nil) && m.sp.keep(spoolFile{m.f, m.path}) {
+	if !m.failed && m.free() && m.sp.keep(spoolFile{m.f, m.path}) {
 		return nil
 	}
 	m.f.Close()
 	return os.Remove(m.path)
+}
+
+// free marks the file free: length 0, or truncated when a big message
+// left it over maxKeptFile.
+func (m *Message) free() bool {
+	if m.written == 0 {
+		return true // the header says free already
+	}
+	if headerSize+m.written > maxKeptFile {
+		return m.f.Truncate(0) == nil
+	}
+	return m.setLength(0) == nil
 }
 
 // reuse takes a file from the free list. A file that is no longer in the
@@ -424,7 +525,7 @@ func (s *Spool) reuse() (spoolFile, bool) {
 	}
 }
 
-// keep adds an empty file to the free list, or returns false.
+// keep adds a free file to the free list, or returns false.
 func (s *Spool) keep(sf spoolFile) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -435,7 +536,7 @@ func (s *Spool) keep(sf spoolFile) bool {
 	return true
 }
 
-// Close deletes the empty files kept for reuse; messages removed later
+// Close deletes the free files kept for reuse; messages removed later
 // delete their files. Messages in flight are not touched.
 func (s *Spool) Close() error {
 	s.mu.Lock()

@@ -3,11 +3,13 @@ package mailflow
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -34,9 +36,12 @@ func spoolOne(t *testing.T, sp *Spool, data []byte, piece int) *Message {
 	if err := m.Synced(); err != nil {
 		t.Fatalf("Synced: %v", err)
 	}
+	// The file: our header with the length, then the message (a reused
+	// file may hold an earlier message's bytes after it).
 	file, err := os.ReadFile(m.path)
-	if err != nil || !bytes.Equal(file, data) {
-		t.Fatalf("file: %d bytes, %v; want %d bytes", len(file), err, len(data))
+	if err != nil || len(file) < headerSize+len(data) || string(file[:8]) != spoolMagic ||
+		binary.BigEndian.Uint64(file[8:headerSize]) != uint64(len(data)) || !bytes.Equal(file[headerSize:headerSize+len(data)], data) {
+		t.Fatalf("file: %d bytes (header %q), %v; want a header with %d and the message", len(file), file[:min(len(file), headerSize)], err, len(data))
 	}
 	for i := 0; i < 2; i++ { // each Reader starts at the beginning
 		got, err := io.ReadAll(m.Reader())
@@ -265,6 +270,8 @@ func (bytesScanner) Scan(ctx context.Context, name string, size int64, r io.Read
 }
 
 // spoolNames lists the spool directory: name -> size.
+// spoolNames maps each spool file to the length of the message it holds
+// (its header's; 0 for a free file) or, without our header, its size.
 func spoolNames(t *testing.T, dir string) map[string]int64 {
 	t.Helper()
 	ents, err := os.ReadDir(dir)
@@ -278,8 +285,24 @@ func spoolNames(t *testing.T, dir string) map[string]int64 {
 			t.Fatal(err)
 		}
 		out[e.Name()] = fi.Size()
+		if f, err := os.Open(filepath.Join(dir, e.Name())); err == nil {
+			if n, ok := readHeader(f); ok {
+				out[e.Name()] = n
+			}
+			f.Close()
+		}
 	}
 	return out
+}
+
+// fileSize is the size of the file at p.
+func fileSize(t *testing.T, p string) int64 {
+	t.Helper()
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
 }
 
 // TestSpoolReusesEmptiedFiles: Remove empties the file and keeps it for
@@ -297,12 +320,19 @@ func TestSpoolReusesEmptiedFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := spoolNames(t, dir); len(got) != 1 || got[id+".msg"] != 0 {
-		t.Fatalf("after Remove: %v, want one empty %s.msg", got, id)
+		t.Fatalf("after Remove: %v, want one free %s.msg", got, id)
+	}
+	// Freed in place: the blocks stay allocated for the next message.
+	if n := fileSize(t, path); n != headerSize+int64(len(long)) {
+		t.Fatalf("freed file is %d bytes, want %d (kept, not truncated)", n, headerSize+len(long))
 	}
 	sp.SetMemory(0, 0) // read back from the file, not from memory
 	m2 := spoolOne(t, sp, short, 0)
 	if m2.path != path || m2.ID == id {
 		t.Fatalf("second message: file %s id %s; want the file %s and a new id", m2.path, m2.ID, path)
+	}
+	if got := spoolNames(t, dir); got[id+".msg"] != int64(len(short)) {
+		t.Fatalf("header of the reused file: %v, want length %d", got, len(short))
 	}
 	// Two at once: the second gets a new file.
 	m3 := spoolOne(t, sp, long[:1000], 0)
@@ -368,8 +398,50 @@ func TestSpoolKeepsBoundedAndSoundFiles(t *testing.T) {
 	sp.Close()
 }
 
-// TestSpoolRecoverSkipsEmptyFiles: files emptied for reuse by a process
-// that died are removed at start-up but not reported as messages.
+// TestSpoolFreesBigFilesByTruncating: a file a big message left over
+// maxKeptFile is truncated when freed, so free files keep little disk.
+func TestSpoolFreesBigFilesByTruncating(t *testing.T) {
+	dir := t.TempDir()
+	sp, _ := OpenSpool(dir)
+	defer sp.Close()
+	m := spoolOne(t, sp, bytes.Repeat([]byte("big message line\r\n"), maxKeptFile/16), 0)
+	path := m.path
+	if err := m.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if n := fileSize(t, path); n != 0 {
+		t.Fatalf("freed big file is %d bytes", n)
+	}
+	m = spoolOne(t, sp, []byte("Subject: next\r\n\r\n"), 0)
+	if m.path != path {
+		t.Fatal("the truncated file was not reused")
+	}
+	m.Remove()
+}
+
+// TestSpoolRecoverReportsFilesWithoutHeader: a file without our header
+// (left by an older version, which wrote the bare message) is reported
+// with its size, a free one with stale bytes is not.
+func TestSpoolRecoverReportsFilesWithoutHeader(t *testing.T) {
+	dir := t.TempDir()
+	old := []byte("Subject: old\r\n\r\nbody\r\n")
+	if err := os.WriteFile(filepath.Join(dir, "OLD000000001.msg"), old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sp, _ := OpenSpool(dir)
+	m := spoolOne(t, sp, []byte("Subject: answered\r\n\r\n"), 0)
+	m.Remove()
+	sp.free[0].f.Close() // the process died: its lock is gone
+	sp2, _ := OpenSpool(dir)
+	left, err := sp2.Recover()
+	if err != nil || len(left) != 1 || left[0].Name != "OLD000000001.msg" || left[0].Size != int64(len(old)) {
+		t.Fatalf("reported %+v, %v", left, err)
+	}
+}
+
+// TestSpoolRecoverSkipsEmptyFiles: files freed for reuse by a process
+// that died (their stale bytes still there) are removed at start-up but
+// not reported as messages.
 func TestSpoolRecoverSkipsEmptyFiles(t *testing.T) {
 	dir := t.TempDir()
 	sp, _ := OpenSpool(dir)

@@ -80,26 +80,20 @@ func newRig(t testing.TB, lmtpIn, lmtpOut bool, opt Options, sc mailflow.Scanner
 	return &rig{srv: srv, addr: l.Addr().String(), mta: mta, spool: spoolDir}
 }
 
-// assertSpoolEmpty: no spool file holds a byte (emptied files are kept
-// open for reuse, mailflow.Spool) within 2 s: a file is emptied just
-// after its message's reply.
+// assertSpoolEmpty: no spool file holds a message (freed files are kept
+// open for reuse, mailflow.Spool) within 2 s: a file is freed just after
+// its message's reply.
 func (r *rig) assertSpoolEmpty(t testing.TB) {
 	t.Helper()
-	var full []string
+	var held []mailflow.Leftover
 	for try := 0; try < 200; try++ {
-		full = full[:0]
-		ents, _ := os.ReadDir(r.spool)
-		for _, e := range ents {
-			if fi, err := e.Info(); err != nil || fi.Size() != 0 {
-				full = append(full, e.Name())
-			}
-		}
-		if len(full) == 0 {
+		var err error
+		if held, err = mailflow.Held(r.spool); err == nil && len(held) == 0 {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	t.Fatalf("spool not empty: %v", full)
+	t.Fatalf("spool not empty: %v", held)
 }
 
 func sendSMTP(t *testing.T, addr string, opts *smtp.MailOptions, rcpts []string, body string) error {
