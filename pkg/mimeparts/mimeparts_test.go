@@ -622,7 +622,8 @@ func decodeBase64Simple(src []byte) (out []byte, bad int) {
 
 func TestDecodeBase64FastPathAgrees(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
-	pieces := []string{"QUJD", "QU", "Q", "=", "==", "\r\n", " ", "\t", "!", "*", "\xff", "ZXhhbXBsZQ", "+/+/", "-_"}
+	pieces := []string{"QUJD", "QU", "Q", "=", "==", "\r\n", " ", "\t", "!", "*", "\xff", "ZXhhbXBsZQ", "+/+/", "-_",
+		"QUJDREVGR0hJSktM", "YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXo0NTY3ODkw"}
 	for i := 0; i < 20000; i++ {
 		var b []byte
 		for n := rng.IntN(30); n > 0; n-- {
@@ -632,6 +633,42 @@ func TestDecodeBase64FastPathAgrees(t *testing.T) {
 		want, wbad := decodeBase64Simple(b)
 		if !bytes.Equal(got, want) || gbad != wbad {
 			t.Fatalf("decodeBase64(%q) = %q, %d; one at a time: %q, %d", b, got, gbad, want, wbad)
+		}
+	}
+}
+
+// FuzzDecodeBase64 checks the fast paths against the one-character-at-a-
+// time decoder on any input.
+func FuzzDecodeBase64(f *testing.F) {
+	f.Add([]byte("QUJDREVGR0hJSktM\r\nQUJD=\r\n"))
+	f.Add([]byte("YWJj ZGVm\tZ2hp!amts=bW5v"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, gbad := decodeBase64(b)
+		want, wbad := decodeBase64Simple(b)
+		if !bytes.Equal(got, want) || gbad != wbad {
+			t.Fatalf("decodeBase64(%q) = %q, %d; one at a time: %q, %d", b, got, gbad, want, wbad)
+		}
+	})
+}
+
+func BenchmarkDecodeBase64(b *testing.B) {
+	raw := make([]byte, 48<<10)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range raw {
+		raw[i] = byte(rng.Uint32())
+	}
+	enc := base64.StdEncoding.EncodeToString(raw)
+	var src []byte
+	for len(enc) > 76 {
+		src = append(append(src, enc[:76]...), "\r\n"...)
+		enc = enc[76:]
+	}
+	src = append(src, enc...)
+	b.SetBytes(int64(len(src)))
+	for b.Loop() {
+		out, bad := decodeBase64(src)
+		if bad != 0 || len(out) != len(raw) {
+			b.Fatalf("%d bytes, %d bad", len(out), bad)
 		}
 	}
 }
