@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"ave/internal/heapfloor"
+	"ave/internal/timerslack"
 	"ave/pkg/config"
 	"ave/pkg/mailer"
 	"ave/pkg/mailflow"
@@ -55,6 +56,13 @@ func run() error {
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", flag.Arg(0))
+	}
+	if !*stdio {
+		// A long-lived server: fewer wake-ups of the runtime's timed
+		// waits (internal/timerslack); re-executes the program once.
+		if err := timerslack.Apply(); err != nil {
+			fmt.Fprintln(os.Stderr, "smtpscanner: warning:", err)
+		}
 	}
 	file := *cfgFile
 	if file == "" {
