@@ -18,8 +18,11 @@ build:
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/ $(addprefix ./cmd/,$(THIN))
 
 # The README's test command runs this after deps.
+# The patched go-smtp fork (third_party, its own module) has its tests run
+# too: upstream's and those of the AVE patches.
 test: build
 	$(GO) test -race -count=1 $(GOFLAGS_T) ./...
+	cd third_party/go-smtp && $(GO) test -race -count=1 ./...
 
 check:
 	$(GO) vet ./...
