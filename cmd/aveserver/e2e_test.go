@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"ave/internal/testkit"
+	"ave/internal/timerslack"
 )
 
 var binDir string
@@ -177,28 +178,23 @@ func TestDaemonThreadsRunWithTheTimerSlack(t *testing.T) {
 	if _, err := os.Stat("/proc/self/timerslack_ns"); err != nil {
 		t.Skip("no /proc/PID/timerslack_ns on this kernel")
 	}
-	slacks := func(pid int) []string {
-		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", pid))
-		var out []string
-		for _, task := range tasks {
-			b, err := os.ReadFile("/proc/" + filepath.Base(task) + "/timerslack_ns")
-			if err == nil {
-				out = append(out, strings.TrimSpace(string(b)))
-			}
-		}
-		return out
-	}
 	d := startDaemon(t, "../../etc/db")
-	got := slacks(d.cmd.Process.Pid)
-	if len(got) < 2 || strings.Count(strings.Join(got, " "), "1000000") != len(got) {
-		t.Fatalf("thread slacks %v, want 1000000 on every thread", got)
+	got, err := timerslack.OfProcess(d.cmd.Process.Pid)
+	if err != nil || len(got) < 2 {
+		t.Fatalf("thread slacks %v, %v", got, err)
+	}
+	for _, s := range got {
+		if s != time.Millisecond {
+			t.Fatalf("thread slacks %v, want 1ms on every thread", got)
+		}
 	}
 	t.Setenv("AVE_TIMER_SLACK", "off")
 	d = startDaemon(t, "../../etc/db")
-	parent, _ := os.ReadFile("/proc/self/timerslack_ns")
-	for _, s := range slacks(d.cmd.Process.Pid) {
-		if s != strings.TrimSpace(string(parent)) {
-			t.Fatalf("AVE_TIMER_SLACK=off: thread slack %s, inherited %s", s, parent)
+	parent, _ := timerslack.OfProcess(os.Getpid())
+	got, _ = timerslack.OfProcess(d.cmd.Process.Pid)
+	for _, s := range got {
+		if s != parent[0] {
+			t.Fatalf("AVE_TIMER_SLACK=off: thread slacks %v, inherited %v", got, parent[0])
 		}
 	}
 }

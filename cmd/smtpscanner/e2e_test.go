@@ -24,6 +24,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"ave/internal/testkit"
+	"ave/internal/timerslack"
 	"ave/pkg/mailflow"
 	"ave/pkg/scanclient"
 )
@@ -244,6 +245,14 @@ func TestCleanMailIsForwardedAndEICARIsRejectedByTheRealEngine(t *testing.T) {
 	sock, _ := startAVEServer(t)
 	mta := testkit.StartMTA(t, "tcp", false)
 	r := startScanner(t, sock, "smtp:"+mta.Addr, "smtp", "")
+	// Server mode runs with the 1 ms timer slack on every thread.
+	if slacks, err := timerslack.OfProcess(r.p.cmd.Process.Pid); err == nil {
+		for _, s := range slacks {
+			if s != time.Millisecond {
+				t.Fatalf("smtpscanner thread slacks %v, want 1ms on every thread", slacks)
+			}
+		}
+	}
 
 	body := cleanBody + string(testkit.Mail("data.bin", bytes.Repeat([]byte{0, 1, 2, 0xff}, 3000)))
 	if err := send(t, r.addr, []string{"a@example.net", "b@example.net"}, body); err != nil {

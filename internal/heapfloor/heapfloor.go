@@ -24,9 +24,9 @@ import (
 var rootMetrics = []string{"/gc/heap/live:bytes", "/gc/scan/stack:bytes", "/gc/scan/globals:bytes"}
 
 var (
-	running atomic.Bool
-	min     atomic.Int64 // headroom in bytes; 0 = stopped
-	percent atomic.Int64 // the GOGC value last set
+	running  atomic.Bool
+	headroom atomic.Int64 // in bytes; 0 = stopped
+	percent  atomic.Int64 // the GOGC value last set
 )
 
 // Start sets the headroom to minBytes and keeps GOGC adjusted after every
@@ -37,7 +37,7 @@ func Start(minBytes int64) bool {
 	if minBytes <= 0 || os.Getenv("GOGC") != "" {
 		return false
 	}
-	min.Store(minBytes)
+	headroom.Store(minBytes)
 	adjust()
 	if running.CompareAndSwap(false, true) {
 		arm()
@@ -45,15 +45,15 @@ func Start(minBytes int64) bool {
 	return true
 }
 
-// Stop returns to GOGC=100 and stops adjusting.
-func Stop() {
-	min.Store(0)
+// stop returns to GOGC=100 and stops adjusting (tests).
+func stop() {
+	headroom.Store(0)
 	percent.Store(100)
 	debug.SetGCPercent(100)
 }
 
-// Percent is the GOGC value in force (100 when Start was not called).
-func Percent() int {
+// percentInForce is the GOGC value set last (100 when Start was not called).
+func percentInForce() int {
 	if p := percent.Load(); p > 0 {
 		return int(p)
 	}
@@ -73,7 +73,7 @@ type sentinel struct {
 func arm() {
 	s := &sentinel{}
 	runtime.AddCleanup(s, func(struct{}) {
-		if min.Load() == 0 {
+		if headroom.Load() == 0 {
 			running.Store(false)
 			return
 		}
@@ -82,9 +82,9 @@ func arm() {
 	}, struct{}{})
 }
 
-// adjust sets GOGC so that the next goal is at least live + min.
+// adjust sets GOGC so that the next goal is at least live + the headroom.
 func adjust() {
-	m := min.Load()
+	m := headroom.Load()
 	if m == 0 {
 		return
 	}
@@ -110,12 +110,12 @@ func adjust() {
 	debug.SetGCPercent(int(p))
 }
 
-// goal is the GOGC percent that gives a headroom of min over base (the
+// goal is the GOGC percent that gives a headroom of room over base (the
 // live heap, stacks and globals), at least 100. A base under 4 MiB counts
 // as 4 MiB: the runtime never sets a goal under 4 MiB x GOGC/100, so a
-// smaller base would give a goal far above base + min.
-func goal(base, min int64) int64 {
+// smaller base would give a goal far above base + room.
+func goal(base, room int64) int64 {
 	base = max(base, 4<<20)
-	p := (min*100 + base - 1) / base
+	p := (room*100 + base - 1) / base
 	return max(100, p)
 }

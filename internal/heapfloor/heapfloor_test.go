@@ -30,9 +30,9 @@ func TestHeadroomCutsCollections(t *testing.T) {
 	if !Start(64 << 20) {
 		t.Fatal("Start refused with GOGC unset")
 	}
-	defer Stop()
-	if Percent() <= 100 {
-		t.Fatalf("GOGC %d with a live heap of a few MB and 64 MiB of headroom", Percent())
+	defer stop()
+	if percentInForce() <= 100 {
+		t.Fatalf("GOGC %d with a live heap of a few MB and 64 MiB of headroom", percentInForce())
 	}
 	runtime.GC()
 	floor := churn(256 << 20)
@@ -42,10 +42,10 @@ func TestHeadroomCutsCollections(t *testing.T) {
 		t.Fatalf("collections during 256 MiB of garbage: %d with GOGC=100, %d with the floor", base, floor)
 	}
 	// The cleanup keeps adjusting after collections: still in force.
-	if Percent() <= 100 {
-		t.Fatalf("GOGC back to %d after %d collections", Percent(), floor)
+	if percentInForce() <= 100 {
+		t.Fatalf("GOGC back to %d after %d collections", percentInForce(), floor)
 	}
-	t.Logf("collections: %d at GOGC=100, %d with 64 MiB of headroom (GOGC=%d)", base, floor, Percent())
+	t.Logf("collections: %d at GOGC=100, %d with 64 MiB of headroom (GOGC=%d)", base, floor, percentInForce())
 }
 
 func TestGOGCFromTheEnvironmentWins(t *testing.T) {

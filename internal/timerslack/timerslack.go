@@ -27,6 +27,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -73,12 +74,27 @@ func Apply() error {
 	return nil
 }
 
-// Current returns the calling thread's timer slack.
-func Current() time.Duration {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	cur, _, _ := syscall.RawSyscall(syscall.SYS_PRCTL, prGetTimerSlack, 0, 0)
-	return time.Duration(cur)
+// OfProcess returns the timer slack of every thread of process pid (for
+// tests and diagnostics: /proc/TID/timerslack_ns, Linux 4.6 and later).
+func OfProcess(pid int) ([]time.Duration, error) {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return nil, err
+	}
+	var out []time.Duration
+	for _, t := range tasks {
+		// The file is /proc/TID/timerslack_ns, not under task/TID.
+		b, err := os.ReadFile("/proc/" + t.Name() + "/timerslack_ns")
+		if err != nil {
+			return nil, err
+		}
+		ns, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("timerslack: /proc/%s/timerslack_ns: %v", t.Name(), err)
+		}
+		out = append(out, time.Duration(ns))
+	}
+	return out, nil
 }
 
 // wanted parses the value of Env.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -30,15 +29,13 @@ func TestMain(m *testing.M) {
 		for i := 0; i < 4; i++ {
 			<-done
 		}
-		// /proc/TID/timerslack_ns: the file is not under task/TID.
-		tasks, _ := filepath.Glob("/proc/self/task/*")
-		for _, t := range tasks {
-			b, err := os.ReadFile("/proc/" + filepath.Base(t) + "/timerslack_ns")
-			if err != nil {
-				fmt.Println("error:", err)
-				os.Exit(1)
-			}
-			fmt.Print(string(b))
+		slacks, err := OfProcess(os.Getpid())
+		if err != nil {
+			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		for _, d := range slacks {
+			fmt.Println(int64(d))
 		}
 		os.Exit(0)
 	}
