@@ -19,7 +19,12 @@
 // runtime creates sysmon before main runs, so Apply sets the slack of
 // the current thread and re-executes the program (same PID, arguments,
 // environment and open descriptors): every thread of the new image
-// descends from that thread.
+// descends from that thread. The program is re-executed by its own path
+// (os.Executable), so that the process keeps its name: the kernel names
+// a process after the file it executes, and through /proc/self/exe ps,
+// top and pkill would all show "exe". Only when that path is gone (the
+// binary was replaced or removed since the start) is /proc/self/exe
+// used.
 package timerslack
 
 import (
@@ -68,10 +73,23 @@ func Apply() error {
 	}
 	// A failed exec leaves this thread with the new slack and the others
 	// with the old: harmless.
+	if exe, err := os.Executable(); err == nil && sameFile(exe, "/proc/self/exe") {
+		syscall.Exec(exe, os.Args, os.Environ()) // returns only on failure
+	}
 	if err := syscall.Exec("/proc/self/exe", os.Args, os.Environ()); err != nil {
 		return fmt.Errorf("timerslack: re-executing %s: %v", os.Args[0], err)
 	}
 	return nil
+}
+
+// sameFile tells whether paths a and b name the same file.
+func sameFile(a, b string) bool {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Stat(b)
+	return err == nil && os.SameFile(fa, fb)
 }
 
 // OfProcess returns the timer slack of every thread of process pid (for
