@@ -14,6 +14,8 @@
 #   BENCH_MAIL_N=2000              messages per mail run (median ~15 KB, tail to 2 MB, 1% EICAR)
 #   BENCH_MAIL_CLIENTS="2 4 8"     concurrent SMTP clients
 #   BENCH_MAIL_AMAVIS_SERVERS=2    amavisd $max_servers (a list runs amavisd once per value)
+#   BENCH_MAIL_REPS=3              runs of the sink and of smtpscanner + aveserver per client count,
+#                                  alternating; the report shows the median run (amavisd-new: one run)
 #   (part formats: `go run ./scripts/formatbench`, pkg/unpack decode MB/s per format and bombs
 #    under the default limits; needs neither the corpus nor the daemons)
 #   BENCH_LOAD_TIMEOUT=300         seconds to wait for a daemon to load its DB
@@ -35,6 +37,7 @@ ONLY=${BENCH_ONLY:-ave clamd yara kav breakdown go mail formats}
 MAIL_N=${BENCH_MAIL_N:-2000}
 MAIL_CLIENTS=${BENCH_MAIL_CLIENTS:-2 4 8}
 MAIL_AMAVIS_SERVERS=${BENCH_MAIL_AMAVIS_SERVERS:-2}
+MAIL_REPS=${BENCH_MAIL_REPS:-3}
 AMAVISD=${AMAVISD:-/usr/sbin/amavisd}
 LOAD_TIMEOUT=${BENCH_LOAD_TIMEOUT:-300}
 SCAN_TIMEOUT=${BENCH_SCAN_TIMEOUT:-3600}
@@ -556,9 +559,9 @@ stop_tree() {
 	for k in $kids; do kill -0 "$k" 2>/dev/null && kill -9 "$k" 2>/dev/null; done
 	return 0
 }
-# mail_run KEY ADDR CLIENTS: send the corpus (content pass CLIENTS) to ADDR and record
-# R[KEY_{rate,p50,p99,ok,rejected,tempfail,errors,sink,busy}]
-mail_run() {
+# mail_send KEY ADDR CLIENTS: send the corpus (content pass CLIENTS) to ADDR once; the
+# send line goes to $MAIL_DIR/KEY.runs and $OUT/mail-runs.txt
+mail_send() {
 	local key=$1 addr=$2 clients=$3 line rc=0
 	wait_idle
 	line=$(timeout "$SCAN_TIMEOUT" "$MAILBENCH" send -addr "$addr" -clients "$clients" -n "$MAIL_N" -pass "$clients" \
@@ -568,10 +571,26 @@ mail_run() {
 		return 0
 	fi
 	echo "$key clients=$clients $line" >>"$OUT/mail-runs.txt"
-	local f
+	echo "$line" >>"$MAIL_DIR/$key.runs"
+	log "  $key, $clients clients: $(kv "$line" rate) msgs/s (machine CPU $(kv "$line" cpu) s in $(kv "$line" secs) s)"
+}
+# mail_pick KEY CLIENTS: record the median run of KEY by rate (of an even count, the
+# lower middle one) as R[KEY_{rate,p50_ms,p99_ms,ok,rejected,tempfail,errors,sink,secs,mb,cpu,runs}]
+mail_pick() {
+	local key=$1 clients=$2 line f n
+	[ -s "$MAIL_DIR/$key.runs" ] || return 0
+	n=$(wc -l <"$MAIL_DIR/$key.runs")
+	line=$(while read -r l; do echo "$(kv "$l" rate) $l"; done <"$MAIL_DIR/$key.runs" | sort -n -k1,1 |
+		sed -n "$(((n + 1) / 2))p" | cut -d' ' -f2-)
 	# cpu: machine-wide CPU seconds used during the timed run (this benchmark's processes included)
 	for f in rate p50_ms p99_ms ok rejected tempfail errors sink secs mb cpu; do R[${key}_$f]=$(kv "$line" "$f"); done
-	log "  $key, $clients clients: ${R[${key}_rate]} msgs/s, p50 ${R[${key}_p50_ms]} ms, p99 ${R[${key}_p99_ms]} ms; 250 ${R[${key}_ok]}, 5xx ${R[${key}_rejected]}, 4xx ${R[${key}_tempfail]}, errors ${R[${key}_errors]}, sink got ${R[${key}_sink]}; machine CPU ${R[${key}_cpu]} s in ${R[${key}_secs]} s"
+	R[${key}_runs]=$(while read -r l; do kv "$l" rate; done <"$MAIL_DIR/$key.runs" | paste -sd/)
+	log "  $key, $clients clients (median of $n): ${R[${key}_rate]} msgs/s, p50 ${R[${key}_p50_ms]} ms, p99 ${R[${key}_p99_ms]} ms; 250 ${R[${key}_ok]}, 5xx ${R[${key}_rejected]}, 4xx ${R[${key}_tempfail]}, errors ${R[${key}_errors]}, sink got ${R[${key}_sink]}; machine CPU ${R[${key}_cpu]} s in ${R[${key}_secs]} s"
+}
+# mail_run KEY ADDR CLIENTS: one run, recorded as mail_pick does
+mail_run() {
+	mail_send "$@"
+	mail_pick "$1" "$3"
 }
 
 # start_mail_clamd DIR: a private clamd whose only signature is EICAR's MD5
@@ -705,19 +724,18 @@ run_mail() {
 	sink_addr=$(cat "$MAIL_DIR/sink.addr")
 	sink_port=${sink_addr##*:}
 
-	log "-- the sink alone ($sink_addr)"
+	# The sink and smtpscanner + aveserver are measured in turns, MAIL_REPS times per client
+	# count, so that both meet the same moments of a shared machine; each run is seconds long
+	# and the report shows the median. amavisd-new's runs take minutes: one each.
 	MAIL_CONFIGS+=("sink|the sink alone (go-smtp, reads and drops)")
-	for c in $MAIL_CLIENTS; do mail_run "mail_sink_$c" "$sink_addr" "$c"; done
-
+	local ave_port="" rep sc_pid=""
 	if have_ave && [ -x bin/smtpscanner ]; then
-		log "-- smtpscanner + aveserver (etc/db) -> sink"
 		if start_ave "$OUT/mail-aveserver.log" etc/db; then
-			local port sc_pid
-			port=$("$MAILBENCH" freeport)
+			ave_port=$("$MAILBENCH" freeport)
 			mkdir -p "$MAIL_DIR/spool"
 			cat >"$MAIL_DIR/ave.conf" <<-EOF
 				[smtpscan.general]
-				ListenAddress=127.0.0.1:$port
+				ListenAddress=127.0.0.1:$ave_port
 				Protocol=smtp
 				ForwardMailer=smtp:$sink_addr
 				SpoolDir=$MAIL_DIR/spool
@@ -733,18 +751,27 @@ run_mail() {
 			bin/smtpscanner -c "$MAIL_DIR/ave.conf" 2>"$OUT/mail-smtpscanner.log" &
 			sc_pid=$!
 			PIDS+=("$sc_pid")
-			if wait_ready "$sc_pid" 30 port_open "$port"; then
+			if wait_ready "$sc_pid" 30 port_open "$ave_port"; then
 				MAIL_CONFIGS+=("ave|smtpscanner + aveserver (etc/db) -> sink")
-				for c in $MAIL_CLIENTS; do mail_run "mail_ave_$c" "127.0.0.1:$port" "$c"; done
 			else
-				log "smtpscanner did not listen on 127.0.0.1:$port; see $OUT/mail-smtpscanner.log"
+				log "smtpscanner did not listen on 127.0.0.1:$ave_port; see $OUT/mail-smtpscanner.log"
+				ave_port=""
 			fi
-			stop_daemon "$sc_pid"
-			stop_daemon "$AVE_PID"
 		fi
 	else
 		log "mail: bin/aveserver, bin/avectl or bin/smtpscanner missing (run make build): AVE skipped"
 	fi
+	for c in $MAIL_CLIENTS; do
+		for rep in $(seq "$MAIL_REPS"); do
+			log "-- $c clients, run $rep of $MAIL_REPS: the sink alone ($sink_addr)${ave_port:+, then smtpscanner + aveserver (etc/db) -> sink}"
+			mail_send "mail_sink_$c" "$sink_addr" "$c"
+			[ -n "$ave_port" ] && mail_send "mail_ave_$c" "127.0.0.1:$ave_port" "$c"
+		done
+		mail_pick "mail_sink_$c" "$c"
+		[ -n "$ave_port" ] && mail_pick "mail_ave_$c" "$c"
+	done
+	[ -n "$sc_pid" ] && stop_daemon "$sc_pid"
+	[ -n "$sc_pid" ] && stop_daemon "$AVE_PID"
 
 	if [ -x "$AMAVISD" ] && have_clamd && id amavis >/dev/null 2>&1; then
 		local n port best="" bkey
@@ -776,15 +803,16 @@ mail_report() {
 	echo
 	echo "- corpus (scripts/mailbench, as cmd/smtpscanner/bench_test.go): ${R[mail_corpus]:-n/a}; fresh random content for each run"
 	echo "- one SMTP session per message; latency = connect to QUIT of one message, as the client sees it"
+	echo "- the sink and smtpscanner + aveserver: $MAIL_REPS runs per client count, in turns; the row is the median run (by msgs/s), the last column every run; amavisd-new: one run"
 	echo
-	echo "| mail: path | clients | msgs/s | p50 (ms) | p99 (ms) | 250 | 5xx | 4xx | errors | sink got | machine CPU s |"
-	echo "|---|---|---|---|---|---|---|---|---|---|---|"
+	echo "| mail: path | clients | msgs/s | p50 (ms) | p99 (ms) | 250 | 5xx | 4xx | errors | sink got | machine CPU s | msgs/s of each run |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 	for cfg in "${MAIL_CONFIGS[@]}"; do
 		key=${cfg%%|*}
 		label=${cfg#*|}
 		for c in $MAIL_CLIENTS; do
 			local k=mail_${key}_$c
-			echo "| $label | $c | $(v ${k}_rate) | $(v ${k}_p50_ms) | $(v ${k}_p99_ms) | $(v ${k}_ok) | $(v ${k}_rejected) | $(v ${k}_tempfail) | $(v ${k}_errors) | $(v ${k}_sink) | $(v ${k}_cpu) |"
+			echo "| $label | $c | $(v ${k}_rate) | $(v ${k}_p50_ms) | $(v ${k}_p99_ms) | $(v ${k}_ok) | $(v ${k}_rejected) | $(v ${k}_tempfail) | $(v ${k}_errors) | $(v ${k}_sink) | $(v ${k}_cpu) | $(v ${k}_runs) |"
 		done
 	done
 	echo
