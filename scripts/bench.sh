@@ -698,6 +698,28 @@ start_amavisd() {
 }
 
 MAIL_CONFIGS=()
+# write_sc_conf FILE PORT SPOOL CHECK: an smtpscanner configuration for the mail part:
+# forward to the sink, infected mail rejected, no quarantine, Check=CHECK
+write_sc_conf() {
+	mkdir -p "$3"
+	cat >"$1" <<-EOF
+		[smtpscan.general]
+		ListenAddress=127.0.0.1:$2
+		Protocol=smtp
+		ForwardMailer=smtp:$sink_addr
+		SpoolDir=$3
+		ServerAddress=$AVE_SOCK
+		Hostname=scanner.bench.test
+		QuarantineKeyFile=$MAIL_DIR/quarantine.key
+		[smtpscan.group:default]
+		Check=$4
+		InfectedRecipientAction=reject
+		CuredRecipientAction=reject
+		SuspiciousRecipientAction=reject
+		Quarantine=no
+	EOF
+}
+
 run_mail() {
 	log "== mail: $MAIL_N messages per run, clients $MAIL_CLIENTS"
 	MAIL_DIR=$TMP/mail
@@ -728,26 +750,11 @@ run_mail() {
 	# count, so that both meet the same moments of a shared machine; each run is seconds long
 	# and the report shows the median. amavisd-new's runs take minutes: one each.
 	MAIL_CONFIGS+=("sink|the sink alone (go-smtp, reads and drops)")
-	local ave_port="" rep sc_pid=""
+	local ave_port="" relay_port="" rep sc_pid="" relay_pid=""
 	if have_ave && [ -x bin/smtpscanner ]; then
 		if start_ave "$OUT/mail-aveserver.log" etc/db; then
 			ave_port=$("$MAILBENCH" freeport)
-			mkdir -p "$MAIL_DIR/spool"
-			cat >"$MAIL_DIR/ave.conf" <<-EOF
-				[smtpscan.general]
-				ListenAddress=127.0.0.1:$ave_port
-				Protocol=smtp
-				ForwardMailer=smtp:$sink_addr
-				SpoolDir=$MAIL_DIR/spool
-				ServerAddress=$AVE_SOCK
-				Hostname=scanner.bench.test
-				QuarantineKeyFile=$MAIL_DIR/quarantine.key
-				[smtpscan.group:default]
-				InfectedRecipientAction=reject
-				CuredRecipientAction=reject
-				SuspiciousRecipientAction=reject
-				Quarantine=no
-			EOF
+			write_sc_conf "$MAIL_DIR/ave.conf" "$ave_port" "$MAIL_DIR/spool" yes
 			bin/smtpscanner -c "$MAIL_DIR/ave.conf" 2>"$OUT/mail-smtpscanner.log" &
 			sc_pid=$!
 			PIDS+=("$sc_pid")
@@ -757,19 +764,35 @@ run_mail() {
 				log "smtpscanner did not listen on 127.0.0.1:$ave_port; see $OUT/mail-smtpscanner.log"
 				ave_port=""
 			fi
+			# The same smtpscanner with Check=no: spool, sync and forward, no scan. What the
+			# filter costs without the virus scan: a ceiling for any scanner behind it.
+			relay_port=$("$MAILBENCH" freeport)
+			write_sc_conf "$MAIL_DIR/relay.conf" "$relay_port" "$MAIL_DIR/relay-spool" no
+			bin/smtpscanner -c "$MAIL_DIR/relay.conf" 2>"$OUT/mail-smtpscanner-relay.log" &
+			relay_pid=$!
+			PIDS+=("$relay_pid")
+			if wait_ready "$relay_pid" 30 port_open "$relay_port"; then
+				MAIL_CONFIGS+=("relay|smtpscanner with Check=no (spool + forward, no scan) -> sink")
+			else
+				log "smtpscanner (Check=no) did not listen on 127.0.0.1:$relay_port; see $OUT/mail-smtpscanner-relay.log"
+				relay_port=""
+			fi
 		fi
 	else
 		log "mail: bin/aveserver, bin/avectl or bin/smtpscanner missing (run make build): AVE skipped"
 	fi
 	for c in $MAIL_CLIENTS; do
 		for rep in $(seq "$MAIL_REPS"); do
-			log "-- $c clients, run $rep of $MAIL_REPS: the sink alone ($sink_addr)${ave_port:+, then smtpscanner + aveserver (etc/db) -> sink}"
+			log "-- $c clients, run $rep of $MAIL_REPS: the sink alone ($sink_addr)${ave_port:+, smtpscanner + aveserver}${relay_port:+, smtpscanner with Check=no}"
 			mail_send "mail_sink_$c" "$sink_addr" "$c"
 			[ -n "$ave_port" ] && mail_send "mail_ave_$c" "127.0.0.1:$ave_port" "$c"
+			[ -n "$relay_port" ] && mail_send "mail_relay_$c" "127.0.0.1:$relay_port" "$c"
 		done
 		mail_pick "mail_sink_$c" "$c"
 		[ -n "$ave_port" ] && mail_pick "mail_ave_$c" "$c"
+		[ -n "$relay_port" ] && mail_pick "mail_relay_$c" "$c"
 	done
+	[ -n "$relay_pid" ] && stop_daemon "$relay_pid"
 	[ -n "$sc_pid" ] && stop_daemon "$sc_pid"
 	[ -n "$sc_pid" ] && stop_daemon "$AVE_PID"
 
@@ -836,6 +859,7 @@ mail_report() {
 	done
 	echo "$row_a >= 20 at every client count: $(verdict "${worst_a:-n/a}" '>=' 20) |"
 	echo "$row_s >= 0.5 at every client count: $(verdict "${worst_s:-n/a}" '>=' 0.5) |"
+	echo "| msgs/s smtpscanner with Check=no / the sink alone (no scan: the filter's own ceiling) |$(for c in $MAIL_CLIENTS; do printf ' %s |' "$(div "${R[mail_relay_${c}_rate]:-}" "${R[mail_sink_${c}_rate]:-}" %.2f)"; done) (reference) |"
 	echo
 	echo "Paths: the load client (\`scripts/mailbench send\`) -> [filter] -> the sink (\`scripts/mailbench sink\`), all on 127.0.0.1."
 	echo "smtpscanner: infected mail rejected (InfectedRecipientAction and CuredRecipientAction=reject, no quarantine), spool in a temp dir, aveserver with etc/db (all defaults: one worker per CPU, result cache on)."
