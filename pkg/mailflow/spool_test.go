@@ -457,3 +457,37 @@ func TestSpoolRecoverSkipsEmptyFiles(t *testing.T) {
 		t.Fatalf("left %v", got)
 	}
 }
+
+// TestSpoolDeletesFileItCannotMarkFree: when the header of a delivered
+// message cannot be rewritten to "free" (the write fails), the file is
+// deleted, not kept: else a restart would report the delivered message as
+// a leftover, or a later message would land in a file whose header lies.
+func TestSpoolDeletesFileItCannotMarkFree(t *testing.T) {
+	dir := t.TempDir()
+	sp, _ := OpenSpool(dir)
+	defer sp.Close()
+	m := spoolOne(t, sp, []byte("Subject: delivered\r\n\r\nbody\r\n"), 0)
+	path := m.path
+	// Swap the descriptor for a read-only one of the same file: the
+	// message is intact, but the header write of free() fails.
+	ro, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.f.Close()
+	m.f = ro
+	if err := m.Remove(); err != nil {
+		t.Fatalf("Remove: %v", err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("the file that could not be marked free is still there (%v)", err)
+	}
+	if held, err := Held(dir); err != nil || len(held) != 0 {
+		t.Fatalf("Held after Remove: %v, %v; want none", held, err)
+	}
+	m2 := spoolOne(t, sp, []byte("Subject: next\r\n\r\n"), 0)
+	if m2.path == path {
+		t.Fatal("a new message went to the deleted file's path")
+	}
+	m2.Remove()
+}
