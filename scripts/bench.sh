@@ -826,7 +826,7 @@ mail_report() {
 	echo
 	echo "- corpus (scripts/mailbench, as cmd/smtpscanner/bench_test.go): ${R[mail_corpus]:-n/a}; fresh random content for each run"
 	echo "- one SMTP session per message; latency = connect to QUIT of one message, as the client sees it"
-	echo "- the sink and smtpscanner + aveserver: $MAIL_REPS runs per client count, in turns; the row is the median run (by msgs/s), the last column every run; amavisd-new: one run"
+	echo "- the sink, smtpscanner + aveserver and smtpscanner with Check=no: $MAIL_REPS runs per client count, in turns; the row is the median run (by msgs/s), the last column every run; amavisd-new: one run"
 	echo
 	echo "| mail: path | clients | msgs/s | p50 (ms) | p99 (ms) | 250 | 5xx | 4xx | errors | sink got | machine CPU s | msgs/s of each run |"
 	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
