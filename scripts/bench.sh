@@ -720,6 +720,21 @@ write_sc_conf() {
 	EOF
 }
 
+# start_mail_sc KEY CHECK LABEL: start an smtpscanner (configuration write_sc_conf, Check=CHECK)
+# on a free port; on success add KEY|LABEL to the report and return 0. Sets SC_PORT and SC_PID.
+start_mail_sc() {
+	SC_PORT=$("$MAILBENCH" freeport)
+	write_sc_conf "$MAIL_DIR/$1.conf" "$SC_PORT" "$MAIL_DIR/$1-spool" "$2"
+	bin/smtpscanner -c "$MAIL_DIR/$1.conf" 2>"$OUT/mail-smtpscanner-$1.log" &
+	SC_PID=$!
+	PIDS+=("$SC_PID")
+	if ! wait_ready "$SC_PID" 30 port_open "$SC_PORT"; then
+		log "smtpscanner ($1) did not listen on 127.0.0.1:$SC_PORT; see $OUT/mail-smtpscanner-$1.log"
+		return 1
+	fi
+	MAIL_CONFIGS+=("$1|$3")
+}
+
 run_mail() {
 	log "== mail: $MAIL_N messages per run, clients $MAIL_CLIENTS"
 	MAIL_DIR=$TMP/mail
@@ -753,30 +768,12 @@ run_mail() {
 	local ave_port="" relay_port="" rep sc_pid="" relay_pid=""
 	if have_ave && [ -x bin/smtpscanner ]; then
 		if start_ave "$OUT/mail-aveserver.log" etc/db; then
-			ave_port=$("$MAILBENCH" freeport)
-			write_sc_conf "$MAIL_DIR/ave.conf" "$ave_port" "$MAIL_DIR/spool" yes
-			bin/smtpscanner -c "$MAIL_DIR/ave.conf" 2>"$OUT/mail-smtpscanner.log" &
-			sc_pid=$!
-			PIDS+=("$sc_pid")
-			if wait_ready "$sc_pid" 30 port_open "$ave_port"; then
-				MAIL_CONFIGS+=("ave|smtpscanner + aveserver (etc/db) -> sink")
-			else
-				log "smtpscanner did not listen on 127.0.0.1:$ave_port; see $OUT/mail-smtpscanner.log"
-				ave_port=""
-			fi
+			start_mail_sc ave yes "smtpscanner + aveserver (etc/db) -> sink" && ave_port=$SC_PORT
+			sc_pid=$SC_PID
 			# The same smtpscanner with Check=no: spool, sync and forward, no scan. What the
 			# filter costs without the virus scan: a ceiling for any scanner behind it.
-			relay_port=$("$MAILBENCH" freeport)
-			write_sc_conf "$MAIL_DIR/relay.conf" "$relay_port" "$MAIL_DIR/relay-spool" no
-			bin/smtpscanner -c "$MAIL_DIR/relay.conf" 2>"$OUT/mail-smtpscanner-relay.log" &
-			relay_pid=$!
-			PIDS+=("$relay_pid")
-			if wait_ready "$relay_pid" 30 port_open "$relay_port"; then
-				MAIL_CONFIGS+=("relay|smtpscanner with Check=no (spool + forward, no scan) -> sink")
-			else
-				log "smtpscanner (Check=no) did not listen on 127.0.0.1:$relay_port; see $OUT/mail-smtpscanner-relay.log"
-				relay_port=""
-			fi
+			start_mail_sc relay no "smtpscanner with Check=no (spool + forward, no scan) -> sink" && relay_port=$SC_PORT
+			relay_pid=$SC_PID
 		fi
 	else
 		log "mail: bin/aveserver, bin/avectl or bin/smtpscanner missing (run make build): AVE skipped"
