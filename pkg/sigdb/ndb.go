@@ -95,6 +95,7 @@ const (
 	reasonStartsWithJump  = "signature starts with a jump"
 	reasonEndsWithJump    = "signature ends with a jump"
 	reasonJumpTooLarge    = "jump larger than 32767 bytes"
+	reasonJumpMinTooLarge = "unbounded jump with a minimum above 1 GiB"
 	reasonTooShort        = "too short: fewer than 2 concrete bytes"
 	reasonTooManyAlts     = "too many alternatives for one YARA regular expression"
 	reasonTooLongWildcard = "part with wildcards longer than YARA's 4 KiB scan window"
@@ -104,10 +105,11 @@ const (
 // Limits of YARA 4.2 hex strings that the translation respects, so that the
 // generated rules always compile and can match (see the reasons above).
 const (
-	yaraMaxJump        = 32767 // largest bounded jump accepted
-	yaraChainThreshold = 200   // jumps longer than this split a hex string into chained parts
-	yaraMaxSplits      = 120   // alternation branches (minus one each) per part; YARA fails at ~128
-	yaraMaxRegexpLen   = 4000  // longest non-literal part; YARA's scan window is 4096
+	yaraMaxJump        = 32767   // largest bounded jump accepted
+	yaraMaxJumpMin     = 1 << 30 // largest minimum of an unbounded jump (YARA: a C int; objects are far smaller)
+	yaraChainThreshold = 200     // jumps longer than this split a hex string into chained parts
+	yaraMaxSplits      = 120     // alternation branches (minus one each) per part; YARA fails at ~128
+	yaraMaxRegexpLen   = 4000    // longest non-literal part; YARA's scan window is 4096
 	minConcreteBytes   = 2
 )
 
@@ -582,6 +584,12 @@ func toYARAHex(in []hexTok, anyOffset bool) (string, string) {
 		case tokJump:
 			if t.max > yaraMaxJump {
 				return "", reasonJumpTooLarge
+			}
+			// An unbounded jump may start far ("{40000-}"), but YARA
+			// reads the number as a C int: "{3000000000}*" merges into
+			// one it takes for a negative length and refuses.
+			if t.min > yaraMaxJumpMin {
+				return "", reasonJumpMinTooLarge
 			}
 		case tokAlt:
 			least := math.MaxInt

@@ -115,6 +115,10 @@ func TestUntranslatable(t *testing.T) {
 		{"ends with unbounded jump with minimum", "S:0:*:41424344{2-}", reasonEndsWithJump},
 		{"jump too large", "S:0:*:4142{40000}4344", reasonJumpTooLarge},
 		{"jump range too large", "S:0:*:4142{0-40000}4344", reasonJumpTooLarge},
+		{"unbounded jump with too large a minimum", "S:0:*:4142{1073741825-}4344", reasonJumpMinTooLarge},
+		// {n} then * merge into one unbounded jump: its minimum counts (YARA
+		// read 2466666664 as a negative length and refused the rule).
+		{"merged jump beyond 32 bits", "S:0:*:4142{2466666664}*4344", reasonJumpMinTooLarge},
 		{"too short: one byte", "S:0:*:41", reasonTooShort},
 		{"too short: wildcards", "S:0:*:41????", reasonTooShort},
 		{"too short: nibbles", "S:0:*:4?4?4?4?", reasonTooShort},
@@ -702,4 +706,21 @@ func TestRandomSignaturesCompile(t *testing.T) {
 	if err := rules.ScanMem(buf, 0, 0, &ms); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestUnboundedJumpMinimumBound: an unbounded jump may start up to 1 GiB
+// away (YARA compiles it), not further (YARA reads the number as a C int
+// and a larger one, merged from "{n}*", came out negative: a fuzz find).
+func TestUnboundedJumpMinimumBound(t *testing.T) {
+	sigs, skipped, err := ParseNDB(strings.NewReader("Far:0:*:4142{1073741824-}4344\nFarther:0:*:4142{1073741824}*4344\nTooFar:0:*:4142{1073741825-}4344\n"), "far.ndb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sigs) != 2 || sigs[0].Hex != "41 42 [1073741824-] 43 44" || sigs[1].Hex != "41 42 [1073741824-] 43 44" {
+		t.Fatalf("translated %+v, want two with [1073741824-]", sigs)
+	}
+	if len(skipped) != 1 || skipped[0].Name != "TooFar" || skipped[0].Reason != reasonJumpMinTooLarge {
+		t.Fatalf("skipped %+v, want TooFar: %s", skipped, reasonJumpMinTooLarge)
+	}
+	compile(t, NewBodySet(sigs).YARASource())
 }
