@@ -18,6 +18,8 @@ import (
 	"io"
 	"mime"
 	"strings"
+
+	"ave/internal/encword"
 )
 
 // hdr is the parsed top-level header of a message.
@@ -173,13 +175,11 @@ func (e mailError) Error() string { return string(e) }
 
 const errUnknownCharset = mailError("mailedit: unknown charset")
 
-// decodeWords decodes RFC 2047 encoded words; on failure the value is
-// returned as it is. The result is valid UTF-8.
+// decodeWords decodes RFC 2047 encoded words; a word of a charset it does
+// not know stays as it is, the others are decoded. The result is valid
+// UTF-8.
 func decodeWords(v string) string {
-	if d, err := wordDecoder.DecodeHeader(v); err == nil {
-		v = d
-	}
-	return strings.ToValidUTF8(v, "\uFFFD")
+	return strings.ToValidUTF8(encword.Decode(&wordDecoder, v), "\uFFFD")
 }
 
 // Header returns the value of the first header field called name (case

@@ -414,6 +414,10 @@ func TestTagSubject(t *testing.T) {
 		{"utf8 tag before word", "Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n\r\n", "[VIRUS ☣]", "Subject: =?utf-8?q?[VIRUS_=E2=98=A3]_?= =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n\r\n", "[VIRUS ☣] Grüße"},
 		{"ascii tag before word", "Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n\r\n", "[V]", "Subject: [V] =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n\r\n", "[V] Grüße"},
 		{"mbox line", "From x Thu\nSubject: a\n\n", "[X]", "From x Thu\nSubject: [X] a\n\n", "[X] a"},
+		// Tagged already, with a word of an unknown charset after the tag:
+		// the tag is seen (not added twice).
+		{"tagged, odd charset", "Subject: [X] =?koi8-r?q?=E1?=\r\n\r\n", "[X]", "Subject: [X] =?koi8-r?q?=E1?=\r\n\r\n", "[X] =?koi8-r?q?=E1?="},
+		{"encoded tag, odd word", "Subject: =?utf-8?q?=E2=98=A3_?= =?koi8-r?q?=E1?=\r\n\r\n", "☣", "Subject: =?utf-8?q?=E2=98=A3_?= =?koi8-r?q?=E1?=\r\n\r\n", "☣  =?koi8-r?q?=E1?="},
 	} {
 		got := string(TagSubject([]byte(tc.msg), tc.tag))
 		if got != tc.want {
@@ -421,6 +425,9 @@ func TestTagSubject(t *testing.T) {
 		}
 		if s := Header([]byte(got), "Subject"); s != tc.subject {
 			t.Errorf("%s: Subject %q, want %q", tc.name, s, tc.subject)
+		}
+		if strings.Contains(got, "koi8-r") {
+			continue // a charset mime.WordDecoder refuses: nothing to compare with
 		}
 		if m, err := mail.ReadMessage(strings.NewReader(got)); err == nil {
 			if s, _ := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject")); s != tc.subject {
@@ -452,8 +459,10 @@ func TestAddHeaders(t *testing.T) {
 }
 
 func TestHeader(t *testing.T) {
-	raw := []byte("From srv\r\nSubject: =?iso-8859-1?q?Gr=FC=DFe?=\r\n =?utf-8?b?w6Q=?=\r\nX-A: first\r\nx-a: second\r\nX-Odd: =?koi8-r?q?=E1?=\r\n\r\nX-B: body\r\n")
-	for name, want := range map[string]string{"subject": "Grüßeä", "X-A": "first", "X-B": "", "X-Odd": "=?koi8-r?q?=E1?=", "Nope": ""} {
+	raw := []byte("From srv\r\nSubject: =?iso-8859-1?q?Gr=FC=DFe?=\r\n =?utf-8?b?w6Q=?=\r\nX-A: first\r\nx-a: second\r\nX-Odd: =?koi8-r?q?=E1?=\r\nX-Mixed: =?koi8-r?q?=E1?= =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n\r\nX-B: body\r\n")
+	for name, want := range map[string]string{"subject": "Grüßeä", "X-A": "first", "X-B": "", "X-Odd": "=?koi8-r?q?=E1?=", "Nope": "",
+		// A word of a charset not known does not keep the others encoded.
+		"X-Mixed": "=?koi8-r?q?=E1?= Grüße"} {
 		if got := Header(raw, name); got != want {
 			t.Errorf("%s: %q, want %q", name, got, want)
 		}

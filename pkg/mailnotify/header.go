@@ -8,6 +8,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"ave/internal/encword"
 )
 
 // field is one header field of the scanned message: its name and its
@@ -94,10 +96,7 @@ var cp1252 = [32]rune{
 // decodeValue decodes RFC 2047 encoded-words of an unfolded value; words
 // of charsets it does not know stay as they are.
 func decodeValue(v string) string {
-	if d, err := wordDecoder.DecodeHeader(v); err == nil {
-		v = d
-	}
-	return oneLine(v)
+	return oneLine(encword.Decode(wordDecoder, v))
 }
 
 // oneLine makes s a single line of valid UTF-8: line breaks and tabs
