@@ -461,7 +461,7 @@ func TestDecodeValue(t *testing.T) {
 	for in, want := range map[string]string{
 		"=?utf-8?q?Gr=C3=BC=C3=9Fe?= =?windows-1252?q?=80?=": "Grüße€",
 		"=?koi8-r?q?=E1?= =?utf-8?q?Gr=C3=BC=C3=9Fe?=":       "=?koi8-r?q?=E1?= Grüße",
-		"Re: =?utf-8?q?a?=\r\n =?x-mac-roman?q?b?= c":          "Re: a =?x-mac-roman?q?b?= c",
+		"Re: =?utf-8?q?a?=\r\n =?x-mac-roman?q?b?= c":        "Re: a =?x-mac-roman?q?b?= c",
 	} {
 		if got := decodeValue(in); got != want {
 			t.Errorf("decodeValue(%q) = %q, want %q", in, got, want)
