@@ -30,9 +30,6 @@ import (
 	"ave/pkg/unpack"
 )
 
-// heapHeadroom is the least the heap may grow between two collections.
-const heapHeadroom = 64 << 20
-
 func main() {
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "aveserver:", err)
@@ -88,7 +85,7 @@ func run() error {
 	// Collections at GOGC=100 over a small live heap took a third of the
 	// CPU per mail message; a large database keeps the proportional
 	// headroom (internal/heapfloor). GOGC in the environment wins.
-	heapfloor.Start(heapHeadroom)
+	heapfloor.Start(heapfloor.Default)
 	log.Info("database loaded", "dir", cfg.BasesPath, "version", db.Version, "ms", db.LoadTime.Milliseconds(), "signatures", db.Counts, "untranslatable", len(db.Untranslatable))
 	for _, u := range db.Untranslatable {
 		log.Warn("untranslatable signature", "file", u.File, "line", u.Line, "name", u.Name, "reason", u.Reason)

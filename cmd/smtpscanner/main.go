@@ -34,10 +34,6 @@ import (
 	"ave/pkg/verdict"
 )
 
-// heapHeadroom is the least the heap may grow between two collections
-// in server mode (GOGC in the environment wins).
-const heapHeadroom = 64 << 20
-
 func main() {
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "smtpscanner:", err)
@@ -121,7 +117,7 @@ func run() error {
 			return err
 		}
 		// A long-lived server: fewer collections (internal/heapfloor).
-		heapfloor.Start(heapHeadroom)
+		heapfloor.Start(heapfloor.Default)
 	}
 	client, err := scanclient.Dial(cfg.ServerAddress)
 	if err != nil {

@@ -23,6 +23,10 @@ import (
 // The runtime's heap goal is live + (live + stacks + globals) x GOGC/100.
 var rootMetrics = []string{"/gc/heap/live:bytes", "/gc/scan/stack:bytes", "/gc/scan/globals:bytes"}
 
+// Default is the headroom the daemons give Start: 64 MiB, a few hundred
+// messages' worth of garbage between collections.
+const Default = 64 << 20
+
 var (
 	running  atomic.Bool
 	headroom atomic.Int64 // in bytes; 0 = stopped

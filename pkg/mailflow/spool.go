@@ -75,7 +75,7 @@ const (
 	headerSize = 16
 )
 
-// readHeader returns the message length recorded in the file at p:
+// readHeader returns the message length recorded in the header of f:
 // ok is false when the file has no header of ours (empty, short, or
 // written by an older version without one).
 func readHeader(f *os.File) (length int64, ok bool) {
@@ -162,7 +162,7 @@ func (s *Spool) Recover() ([]Leftover, error) {
 	var out []Leftover
 	var errs []error
 	for _, e := range ents {
-		if !e.Type().IsRegular() || !strings.HasSuffix(e.Name(), spoolSuffix) {
+		if !isSpoolFile(e) {
 			continue
 		}
 		if inUse(filepath.Join(s.dir, e.Name())) {
@@ -179,6 +179,11 @@ func (s *Spool) Recover() ([]Leftover, error) {
 		}
 	}
 	return out, errors.Join(errs...)
+}
+
+// isSpoolFile tells whether e is one of a spool's files.
+func isSpoolFile(e os.DirEntry) bool {
+	return e.Type().IsRegular() && strings.HasSuffix(e.Name(), spoolSuffix)
 }
 
 // examine tells whether the spool file at p holds a message: its header
@@ -212,7 +217,7 @@ func Held(dir string) ([]Leftover, error) {
 	}
 	var out []Leftover
 	for _, e := range ents {
-		if !e.Type().IsRegular() || !strings.HasSuffix(e.Name(), spoolSuffix) {
+		if !isSpoolFile(e) {
 			continue
 		}
 		if l, held := examine(filepath.Join(dir, e.Name()), e); held {
