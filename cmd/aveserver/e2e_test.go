@@ -183,6 +183,10 @@ func TestDaemonThreadsRunWithTheTimerSlack(t *testing.T) {
 	if err != nil || len(got) < 2 {
 		t.Fatalf("thread slacks %v, %v", got, err)
 	}
+	// Re-executed, it keeps its name for ps, top and pkill.
+	if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", d.cmd.Process.Pid)); err != nil || strings.TrimSpace(string(comm)) != "aveserver" {
+		t.Fatalf("process name %q (%v), want aveserver", comm, err)
+	}
 	for _, s := range got {
 		if s != time.Millisecond {
 			t.Fatalf("thread slacks %v, want 1ms on every thread", got)

@@ -16,6 +16,10 @@ const helperEnv = "TIMERSLACK_TEST_HELPER"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) == "1" {
+		if os.Getenv(helperEnv+"_RM") == "1" {
+			// The binary was replaced or removed since the start.
+			os.Remove(os.Args[0])
+		}
 		if err := Apply(); err != nil {
 			fmt.Println("error:", err)
 			os.Exit(1)
@@ -107,6 +111,42 @@ func TestWanted(t *testing.T) {
 	for _, v := range []string{"1000", "-1ms", "2s", "soon"} {
 		if _, err := wanted(v); err == nil || !strings.Contains(err.Error(), Env) {
 			t.Errorf("wanted(%q): error %v, want one naming %s", v, err, Env)
+		}
+	}
+}
+
+// TestReexecWhenTheBinaryIsGone: when the program's file was removed
+// since it started (an upgrade in progress), Apply re-executes through
+// /proc/self/exe: every thread still gets the slack (the process is then
+// named "exe").
+func TestReexecWhenTheBinaryIsGone(t *testing.T) {
+	if _, err := os.Stat("/proc/self/timerslack_ns"); err != nil {
+		t.Skip("no /proc/PID/timerslack_ns on this kernel")
+	}
+	self, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyPath := filepath.Join(t.TempDir(), "helper.test")
+	if err := os.WriteFile(copyPath, self, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(copyPath, "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"=1", helperEnv+"_RM=1", Env+"=")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("helper: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(copyPath); !os.IsNotExist(err) {
+		t.Fatalf("the helper's binary is still there (%v)", err)
+	}
+	lines := strings.Fields(string(out))
+	if len(lines) < 3 || lines[len(lines)-1] != "comm=exe" {
+		t.Fatalf("helper printed %q: want thread slacks, then comm=exe (re-executed through /proc/self/exe)", out)
+	}
+	for _, s := range lines[:len(lines)-1] {
+		if s != "1000000" {
+			t.Fatalf("thread slacks %v, want all 1ms", lines[:len(lines)-1])
 		}
 	}
 }
