@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 t=${1:-20s}
 from=${2:-}
 failed=()
-for pkg in $(go list ./pkg/... ./cmd/...); do
+for pkg in $(go list ./pkg/... ./internal/... ./cmd/...); do
 	dir=$(go list -f '{{.Dir}}' "$pkg")
 	for f in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //'); do
 		if [ -n "$from" ] && [ "$f" != "$from" ]; then

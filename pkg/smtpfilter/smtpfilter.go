@@ -45,6 +45,7 @@ type Options struct {
 type Server struct {
 	opt      Options
 	srv      *smtp.Server
+	gen      atomic.Pointer[generation] // the Flow new messages get (SetFlow)
 	ctx      context.Context // cancelled by Close: aborts scans and forwards in flight
 	cancel   context.CancelFunc
 	sessions atomic.Int64
@@ -78,6 +79,7 @@ func New(opt Options) *Server {
 	// waits for the sync before it replies.
 	opt.Spool.SetSyncBehind(true)
 	s := &Server{opt: opt, conns: map[*countedConn]struct{}{}}
+	s.gen.Store(&generation{flow: opt.Flow})
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	srv := smtp.NewServer(smtp.BackendFunc(s.newSession))
 	srv.LMTP = opt.LMTP
@@ -101,6 +103,46 @@ func New(opt Options) *Server {
 	srv.ErrorLog = slogLogger{opt.Log}
 	s.srv = srv
 	return s
+}
+
+// generation is one Flow and the messages processing with it: each holds
+// a read lock from its DATA to its reply.
+type generation struct {
+	flow    *mailflow.Flow
+	mu      sync.RWMutex
+	retired bool // set under mu's write lock once no message uses flow
+}
+
+// acquire returns the current generation, read-locked; the caller unlocks
+// it when its message is answered.
+func (s *Server) acquire() *generation {
+	for {
+		g := s.gen.Load()
+		g.mu.RLock()
+		if !g.retired {
+			return g
+		}
+		// Replaced (SetFlow) between the load and the lock, and drained
+		// since: the new one is in place.
+		g.mu.RUnlock()
+	}
+}
+
+// SetFlow makes f the Flow of every message received from now on
+// (a configuration reload); messages already in flight finish with the
+// Flow they started with. The returned channel is closed once none of
+// them is left, when what the old Flow uses (its scanner connection,
+// forwarder, policy) may be closed.
+func (s *Server) SetFlow(f *mailflow.Flow) <-chan struct{} {
+	old := s.gen.Swap(&generation{flow: f})
+	done := make(chan struct{})
+	go func() {
+		old.mu.Lock() // waits for the messages that hold it
+		old.retired = true
+		old.mu.Unlock()
+		close(done)
+	}()
+	return done
 }
 
 // Serve accepts sessions on l until Close. Past MaxSessions a new
@@ -333,7 +375,9 @@ func (ss *session) process(r io.Reader) []mailflow.Reply {
 			"size", msg.Size(), "error", err.Error(), "reply", rep.String())
 		return all(rep)
 	}
-	out := ss.s.opt.Flow.Process(ss.s.ctx, &env, msg)
+	g := ss.s.acquire()
+	defer g.mu.RUnlock()
+	out := g.flow.Process(ss.s.ctx, &env, msg)
 	if err := msg.Synced(); err != nil {
 		// The spool file is written and synced while the message is
 		// scanned (Spool.SetSyncBehind): no reply before it is durable.

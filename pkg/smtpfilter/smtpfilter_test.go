@@ -461,3 +461,86 @@ func TestShutdownPastItsDeadlineAbortsWithoutA250(t *testing.T) {
 		t.Fatal("aborted message forwarded")
 	}
 }
+
+// gateScanner holds every scan until release is closed, after telling
+// started; then it scans as patternScanner.
+type gateScanner struct {
+	started chan struct{}
+	release chan struct{}
+}
+
+func (g gateScanner) Scan(ctx context.Context, name string, size int64, r io.Reader) (*verdict.Result, error) {
+	g.started <- struct{}{}
+	<-g.release
+	return patternScanner{}.Scan(ctx, name, size, r)
+}
+
+// TestSetFlowSwapsForNewMessagesAndDrainsTheOld: a reload's new Flow
+// takes the messages received after it; a message already in flight
+// finishes with the old one, and SetFlow's channel closes only once it
+// has been answered.
+func TestSetFlowSwapsForNewMessagesAndDrainsTheOld(t *testing.T) {
+	gate := gateScanner{started: make(chan struct{}, 1), release: make(chan struct{})}
+	r := newRig(t, false, false, Options{}, gate)
+	// The new Flow tags instead of rejecting and adds its own header.
+	flow2, err := mailflow.New(mailflow.Options{
+		Scanner:   patternScanner{},
+		Forwarder: &mailer.Mailer{Dest: config.Mailer{Protocol: "smtp", Network: "tcp", Address: r.mta.Addr}, Hostname: "scanner.test"},
+		Policy: mailflow.BasicPolicy{Actions: map[verdict.Status]mailflow.BasicAction{verdict.Infected: mailflow.ActDiscard},
+			ScannedHeader: "X-Virus-Scanned: AVE reloaded"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	const eicarBody = "Subject: eicar\r\n\r\n" + testkit.EICAR + "\r\n"
+	old := make(chan error, 1)
+	go func() { old <- sendSMTP(t, r.addr, nil, []string{"a@example.net"}, eicarBody) }()
+	select {
+	case <-gate.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first message never reached the scanner")
+	}
+	drained := r.srv.SetFlow(flow2)
+
+	// Received after the swap: the new Flow (discard: a 250, nothing
+	// delivered) while the old message is still being scanned.
+	if err := sendSMTP(t, r.addr, nil, []string{"b@example.net"}, eicarBody); err != nil {
+		t.Fatalf("new flow: %v", err)
+	}
+	if err := sendSMTP(t, r.addr, nil, []string{"b@example.net"}, "Subject: clean\r\n\r\nhello\r\n"); err != nil {
+		t.Fatalf("new flow, clean: %v", err)
+	}
+	msgs := r.mta.Messages()
+	if len(msgs) != 1 || !strings.HasPrefix(string(msgs[0].Data), "X-Virus-Scanned: AVE reloaded\r\n") {
+		for _, m := range msgs {
+			t.Logf("delivered: %.80q", m.Data)
+		}
+		t.Fatalf("after the swap the downstream got %d messages, want the clean one with the new header", len(msgs))
+	}
+	select {
+	case <-drained:
+		t.Fatal("drained while a message of the old flow is in flight")
+	case <-time.After(50 * time.Millisecond):
+	}
+
+	close(gate.release)
+	if err := <-old; smtpCode(err) != 554 {
+		t.Fatalf("message in flight at the swap: got %v, want the old flow's 554", err)
+	}
+	select {
+	case <-drained:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the old flow was never reported drained")
+	}
+	r.assertSpoolEmpty(t)
+}
+
+// smtpCode is the SMTP reply code of err, 0 when it is not an SMTP error.
+func smtpCode(err error) int {
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		return se.Code
+	}
+	return 0
+}
