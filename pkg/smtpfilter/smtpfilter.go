@@ -46,7 +46,7 @@ type Server struct {
 	opt      Options
 	srv      *smtp.Server
 	gen      atomic.Pointer[generation] // the Flow new messages get (SetFlow)
-	ctx      context.Context // cancelled by Close: aborts scans and forwards in flight
+	ctx      context.Context            // cancelled by Close: aborts scans and forwards in flight
 	cancel   context.CancelFunc
 	sessions atomic.Int64
 	seq      atomic.Uint64
