@@ -19,6 +19,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -66,38 +67,10 @@ func run() error {
 			file = config.DefaultConfigFile
 		}
 	}
-	// Both loaders read the file: report every problem of both at once.
-	cfg, err := config.LoadSMTPScan(file)
-	mp, perr := config.LoadMailPolicy(file)
-	if err := errors.Join(err, perr); err != nil {
+	ov := overrides{listen: *listen, lmtp: *lmtp, forward: *forward, socket: *socket, spool: *spool}
+	cfg, mp, err := loadConfig(file, ov)
+	if err != nil {
 		return err
-	}
-	if cfg.ServerAddress == "" {
-		av, err := config.LoadAVEServer(file)
-		if err != nil {
-			return err
-		}
-		cfg.ServerAddress = av.ListenAddress
-	}
-	if *listen != "" {
-		cfg.ListenAddress = *listen
-	}
-	if *lmtp {
-		cfg.Protocol = "lmtp"
-	}
-	if *forward != "" {
-		if cfg.ForwardMailer, err = config.ParseMailer(*forward); err != nil {
-			return fmt.Errorf("--forward: %w", err)
-		}
-	}
-	if *socket != "" {
-		cfg.ServerAddress = *socket
-	}
-	if *spool != "" {
-		cfg.SpoolDir = *spool
-	}
-	if cfg.Hostname == "" {
-		cfg.Hostname, _ = os.Hostname()
 	}
 	log := slog.New(slog.NewTextHandler(logWriter(*stdio), nil)).With("prog", "smtpscanner")
 
@@ -119,38 +92,18 @@ func run() error {
 		// A long-lived server: fewer collections (internal/heapfloor).
 		heapfloor.Start(heapfloor.Default)
 	}
-	client, err := scanclient.Dial(cfg.ServerAddress)
+	st, err := newStack(cfg, mp, log)
 	if err != nil {
 		return err
 	}
-	defer client.Close()
-	// Downstream sessions are kept for reuse between messages (RSET).
-	fwd := &mailer.Mailer{Dest: cfg.ForwardMailer, Hostname: cfg.Hostname, Timeout: cfg.ForwardTimeout, MaxIdle: 8}
-	defer fwd.Close()
-	tmpl, err := mailnotify.Load(mp.Notify.TemplatePath)
-	if err != nil {
-		return err
-	}
-	pol, err := mailpolicy.New(mailpolicy.Options{
-		Policy: mp, ScannedHeader: cfg.ScannedHeader, TagHeader: cfg.TagHeader, Hostname: cfg.Hostname,
-		KeyFile: cfg.QuarantineKeyFile, Templates: tmpl, Notifier: fwd, Log: log,
-	})
-	if err != nil {
-		return err
-	}
-	defer pol.Close()
-	flow, err := mailflow.New(mailflow.Options{
-		Scanner:        scanner{c: client, list: needsObjectList(mp)},
-		Forwarder:      fwd,
-		Policy:         pol,
-		MaxCheckTime:   cfg.MaxCheckTime,
-		ForwardTimeout: cfg.ForwardTimeout,
-	})
-	if err != nil {
-		return err
-	}
+	var stMu sync.Mutex // st: replaced by reloads (SIGHUP)
+	defer func() {
+		stMu.Lock()
+		defer stMu.Unlock()
+		st.Close()
+	}()
 	srv := smtpfilter.New(smtpfilter.Options{
-		Flow: flow, Spool: sp, LMTP: cfg.Protocol == "lmtp", Domain: cfg.Hostname,
+		Flow: st.flow, Spool: sp, LMTP: cfg.Protocol == "lmtp", Domain: cfg.Hostname,
 		MaxMessage: cfg.MaxMessageSize, MaxRecipients: cfg.MaxRecipients, MaxSessions: cfg.MaxSessions,
 		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, Log: log,
 	})
@@ -164,11 +117,18 @@ func run() error {
 	}
 	log.Info("listening", "address", cfg.ListenAddress, "protocol", cfg.Protocol, "forward", cfg.ForwardMailer.String(), "aveserver", cfg.ServerAddress)
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
 		s := <-sigs
+		for ; s == syscall.SIGHUP; s = <-sigs {
+			stMu.Lock()
+			if next := reload(file, ov, cfg, srv, st, log); next != nil {
+				st = next
+			}
+			stMu.Unlock()
+		}
 		log.Info("stopping", "signal", s.String(), "grace", shutdownGrace)
 		ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 		defer cancel()
@@ -184,6 +144,166 @@ func run() error {
 		os.Remove(cfg.ListenAddress)
 	}
 	return err
+}
+
+// overrides are the command-line options that replace configuration keys;
+// a reload applies them again.
+type overrides struct {
+	listen, forward, socket, spool string
+	lmtp                           bool
+}
+
+// loadConfig reads smtpscanner's settings and mail policy from file ("" =
+// built-in defaults) and applies the command-line overrides. Errors name
+// the file, section and key.
+func loadConfig(file string, ov overrides) (config.SMTPScan, config.MailPolicy, error) {
+	// Both loaders read the file: report every problem of both at once.
+	cfg, err := config.LoadSMTPScan(file)
+	mp, perr := config.LoadMailPolicy(file)
+	if err := errors.Join(err, perr); err != nil {
+		return cfg, mp, err
+	}
+	if cfg.ServerAddress == "" {
+		av, err := config.LoadAVEServer(file)
+		if err != nil {
+			return cfg, mp, err
+		}
+		cfg.ServerAddress = av.ListenAddress
+	}
+	if ov.listen != "" {
+		cfg.ListenAddress = ov.listen
+	}
+	if ov.lmtp {
+		cfg.Protocol = "lmtp"
+	}
+	if ov.forward != "" {
+		if cfg.ForwardMailer, err = config.ParseMailer(ov.forward); err != nil {
+			return cfg, mp, fmt.Errorf("--forward: %w", err)
+		}
+	}
+	if ov.socket != "" {
+		cfg.ServerAddress = ov.socket
+	}
+	if ov.spool != "" {
+		cfg.SpoolDir = ov.spool
+	}
+	if cfg.Hostname == "" {
+		cfg.Hostname, _ = os.Hostname()
+	}
+	return cfg, mp, nil
+}
+
+// stack is what a configuration builds for processing messages: the
+// aveserver connection, the downstream mailer, the policy and the flow
+// that ties them. A reload builds a new one.
+type stack struct {
+	client *scanclient.Client
+	fwd    *mailer.Mailer
+	pol    *mailpolicy.Policy
+	flow   *mailflow.Flow
+}
+
+func newStack(cfg config.SMTPScan, mp config.MailPolicy, log *slog.Logger) (st *stack, err error) {
+	st = &stack{}
+	defer func() {
+		if err != nil {
+			st.Close()
+		}
+	}()
+	if st.client, err = scanclient.Dial(cfg.ServerAddress); err != nil {
+		return nil, err
+	}
+	// Downstream sessions are kept for reuse between messages (RSET).
+	st.fwd = &mailer.Mailer{Dest: cfg.ForwardMailer, Hostname: cfg.Hostname, Timeout: cfg.ForwardTimeout, MaxIdle: 8}
+	tmpl, err := mailnotify.Load(mp.Notify.TemplatePath)
+	if err != nil {
+		return nil, err
+	}
+	st.pol, err = mailpolicy.New(mailpolicy.Options{
+		Policy: mp, ScannedHeader: cfg.ScannedHeader, TagHeader: cfg.TagHeader, Hostname: cfg.Hostname,
+		KeyFile: cfg.QuarantineKeyFile, Templates: tmpl, Notifier: st.fwd, Log: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	st.flow, err = mailflow.New(mailflow.Options{
+		Scanner:        scanner{c: st.client, list: needsObjectList(mp)},
+		Forwarder:      st.fwd,
+		Policy:         st.pol,
+		MaxCheckTime:   cfg.MaxCheckTime,
+		ForwardTimeout: cfg.ForwardTimeout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// Close closes what the stack opened.
+func (st *stack) Close() {
+	if st.pol != nil {
+		st.pol.Close()
+	}
+	if st.fwd != nil {
+		st.fwd.Close()
+	}
+	if st.client != nil {
+		st.client.Close()
+	}
+}
+
+// reload re-reads the configuration on SIGHUP and returns the new stack,
+// now serving the messages received from then on (the old one is closed
+// once the messages in flight with it are answered), or nil when the file
+// is in error: the running configuration stays and the error is logged.
+// Settings of the listener and the spool need a restart: a change of one
+// is logged and ignored.
+func reload(file string, ov overrides, running config.SMTPScan, srv *smtpfilter.Server, old *stack, log *slog.Logger) *stack {
+	name := file
+	if name == "" {
+		name = "(built-in defaults)"
+	}
+	cfg, mp, err := loadConfig(file, ov)
+	changed := restartOnly(running, cfg)
+	cfg.Hostname = running.Hostname // the greeting's name and the downstream EHLO stay alike
+	if err == nil {
+		var st *stack
+		if st, err = newStack(cfg, mp, log); err == nil {
+			for _, key := range changed {
+				log.Warn("reload: changed setting ignored until smtpscanner is restarted", "file", name, "key", key)
+			}
+			drained := srv.SetFlow(st.flow)
+			go func() {
+				<-drained
+				old.Close()
+			}()
+			log.Info("reloaded", "file", name, "groups", len(mp.Groups), "forward", cfg.ForwardMailer.String(), "aveserver", cfg.ServerAddress)
+			return st
+		}
+	}
+	log.Error("reload failed: the running configuration stays", "file", name, "error", err.Error())
+	return nil
+}
+
+// restartOnly lists the [smtpscan.*] keys that differ between a and b and
+// take effect only at start-up (the listener, the spool, session limits).
+func restartOnly(a, b config.SMTPScan) []string {
+	var keys []string
+	check := func(key string, changed bool) {
+		if changed {
+			keys = append(keys, key)
+		}
+	}
+	check("ListenAddress", a.ListenAddress != b.ListenAddress)
+	check("Protocol", a.Protocol != b.Protocol)
+	check("SpoolDir", a.SpoolDir != b.SpoolDir)
+	check("Hostname", a.Hostname != b.Hostname)
+	check("MaxMessageSize", a.MaxMessageSize != b.MaxMessageSize)
+	check("MaxSessions", a.MaxSessions != b.MaxSessions)
+	check("MaxRecipients", a.MaxRecipients != b.MaxRecipients)
+	check("ReadTimeout", a.ReadTimeout != b.ReadTimeout)
+	check("WriteTimeout", a.WriteTimeout != b.WriteTimeout)
+	return keys
 }
 
 // shutdownGrace is how long SIGTERM waits for messages in flight before
