@@ -4,6 +4,7 @@
 //	avectl [--socket PATH] [-c FILE] status [--json]
 //	avectl [--socket PATH] reload
 //	avectl [--socket PATH] scan [--json] [--jobs N] [--server-path] [--quiet] PATH...
+//	avectl [-c FILE] check
 //	avectl [-c FILE] quarantine [--backup|--mail] [--store DIR] [--key FILE] list|show|restore|release|delete [ID]
 //
 // scan exits 0 when everything is clean, 1 when something was found
@@ -33,6 +34,8 @@ commands:
       --server-path        let aveserver open the files itself (same host)
       --quiet              print only what is not clean
       --timeout D          per-object time limit (default 2m)
+  check                    read the configuration file (-c, default ` + config.DefaultConfigFile + `) as every
+                           program does and print each problem (exit 1), or "ok"
   quarantine [--backup|--mail] [--store DIR] [--key FILE]
       list|show ID|restore ID [--to PATH] [--force]|release ID [--to ADDR]...|delete ID
                            the encrypted quarantine (or backup) store of [scanner.path],
@@ -59,8 +62,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cmd, rest := fs.Arg(0), fs.Args()[1:]
-	if cmd == "quarantine" { // local: no daemon
+	switch cmd { // local: no daemon
+	case "quarantine":
 		return cmdQuarantine(*cfgFile, rest, stdout, stderr)
+	case "check":
+		return cmdCheck(*cfgFile, rest, stdout, stderr)
 	}
 	addr, err := socketAddress(*socket, *cfgFile)
 	if err != nil {
