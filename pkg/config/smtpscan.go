@@ -71,11 +71,11 @@ func (m Mailer) String() string {
 func ParseMailer(v string) (Mailer, error) {
 	proto, rest, ok := strings.Cut(strings.TrimSpace(v), ":")
 	proto = strings.ToLower(proto)
-	if !ok || (proto != "smtp" && proto != "lmtp") {
-		if proto == "qmail" {
-			return Mailer{}, errors.New("qmail:(path) forwarding is not supported yet: use smtp: or lmtp:")
-		}
-		return Mailer{}, errors.New("expected smtp:host:port, lmtp:host:port, lmtp:/path, smtp:(command) or lmtp:(command)")
+	if !ok || (proto != "smtp" && proto != "lmtp" && proto != "qmail") {
+		return Mailer{}, errors.New("expected smtp:host:port, lmtp:host:port, lmtp:/path, smtp:(command), lmtp:(command) or qmail:(path)")
+	}
+	if proto == "qmail" && !strings.HasPrefix(rest, "(") {
+		return Mailer{}, errors.New("expected qmail:(path of a qmail-queue program)")
 	}
 	m := Mailer{Protocol: proto}
 	switch {

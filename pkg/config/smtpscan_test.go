@@ -74,7 +74,7 @@ func TestLoadSMTPScanReportsEveryBadKey(t *testing.T) {
 [smtpscan.general]
 ListenAddress = localhost
 Protocol = esmtp
-ForwardMailer = qmail:(/var/qmail/bin/qmail-queue)
+ForwardMailer = qmail:/var/qmail/bin/qmail-queue
 SpoolDir = spool
 ScannedHeader = no colon here
 TagHeader = X Bad
@@ -93,7 +93,7 @@ MaxSessions = 0
 	for _, want := range []string{
 		"[smtpscan.general] ListenAddress=localhost: expected host:port or an absolute unix socket path",
 		"[smtpscan.general] Protocol=esmtp: expected one of smtp, lmtp",
-		"[smtpscan.general] ForwardMailer=qmail:(/var/qmail/bin/qmail-queue): qmail:(path) forwarding is not supported yet",
+		"[smtpscan.general] ForwardMailer=qmail:/var/qmail/bin/qmail-queue: expected qmail:(path of a qmail-queue program)",
 		"[smtpscan.general] SpoolDir=spool: expected an absolute path",
 		"[smtpscan.general] ScannedHeader=no colon here: expected a header line",
 		"[smtpscan.general] TagHeader=X Bad: bad header name",
@@ -125,7 +125,8 @@ func TestParseMailer(t *testing.T) {
 		{"unknown protocol", "uucp:host:1", Mailer{}, "expected smtp:host:port"},
 		{"unclosed command", "smtp:(sendmail -bs", Mailer{}, "closing parenthesis"},
 		{"empty command", "lmtp:()", Mailer{}, "empty command"},
-		{"qmail", "qmail:(/var/qmail/bin/qmail-queue)", Mailer{}, "not supported yet"},
+		{"qmail", "qmail:(/var/qmail/bin/qmail-queue)", Mailer{Protocol: "qmail", Network: "exec", Argv: []string{"/var/qmail/bin/qmail-queue"}}, ""},
+		{"qmail without parentheses", "qmail:/var/qmail/bin/qmail-queue", Mailer{}, "expected qmail:(path"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ParseMailer(tc.in)

@@ -1,7 +1,8 @@
 // Package mailer forwards a scanned message to the downstream MTA over
 // SMTP (RFC 5321) or LMTP (RFC 2033), on TCP, on a unix socket, or to a
 // child process speaking the protocol on its standard input and output
-// (sendmail -bs, exim -bs, an LMTP delivery agent). It is smtpscanner's
+// (sendmail -bs, exim -bs, an LMTP delivery agent), or hands it to a
+// qmail-queue program (qmail.go). It is smtpscanner's
 // re-injection side and implements mailflow.Forwarder.
 //
 // It is its own small client rather than go-smtp's because forwarding
@@ -69,6 +70,9 @@ func (m *Mailer) dial(ctx context.Context) (transport, error) {
 // RCPT with "452 4.5.3" (too many recipients, RFC 5321 section
 // 4.5.3.1.10), the recipients not yet tried go in further transactions.
 func (m *Mailer) Forward(ctx context.Context, env *mailflow.Envelope, size int64, open func() io.Reader) []mailflow.Reply {
+	if m.Dest.Protocol == "qmail" {
+		return m.forwardQmail(ctx, env, open)
+	}
 	replies := make([]mailflow.Reply, len(env.Rcpts))
 	pending := make([]int, len(env.Rcpts))
 	for i := range pending {
@@ -104,15 +108,8 @@ func (m *Mailer) Forward(ctx context.Context, env *mailflow.Envelope, size int64
 // "452 4.5.3" get a zero Reply; tooMany is that reply.
 func (m *Mailer) forwardOnce(ctx context.Context, env *mailflow.Envelope, size int64, open func() io.Reader) (replies []mailflow.Reply, tooMany mailflow.Reply) {
 	replies = make([]mailflow.Reply, len(env.Rcpts))
-	if _, ok := ctx.Deadline(); !ok {
-		t := m.Timeout
-		if t <= 0 {
-			t = 10 * time.Minute
-		}
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, t)
-		defer cancel()
-	}
+	ctx, cancel := m.bounded(ctx)
+	defer cancel()
 	dl, _ := ctx.Deadline()
 	for {
 		c := m.reuse(dl)
@@ -160,6 +157,19 @@ func (m *Mailer) forwardOnce(ctx context.Context, env *mailflow.Envelope, size i
 		c.conn.Close()
 		return replies, tooMany
 	}
+}
+
+// bounded gives ctx the Mailer's Timeout (10 minutes when 0) when it has
+// no deadline of its own.
+func (m *Mailer) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	t := m.Timeout
+	if t <= 0 {
+		t = 10 * time.Minute
+	}
+	return context.WithTimeout(ctx, t)
 }
 
 // idleConn is a downstream session kept open between messages.
