@@ -2,7 +2,7 @@
 GO        ?= go
 BIN       := bin
 ENGINE    := aveserver
-THIN      := avectl smtpscanner kavscanner
+THIN := avectl smtpscanner kavscanner qmail-queue
 GOFLAGS_T ?=
 
 .PHONY: all build test test-race check proto bench fuzz clean deps

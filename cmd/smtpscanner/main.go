@@ -24,15 +24,11 @@ import (
 	"time"
 
 	"ave/internal/heapfloor"
+	"ave/internal/mailstack"
 	"ave/internal/timerslack"
 	"ave/pkg/config"
-	"ave/pkg/mailer"
 	"ave/pkg/mailflow"
-	"ave/pkg/mailnotify"
-	"ave/pkg/mailpolicy"
-	"ave/pkg/scanclient"
 	"ave/pkg/smtpfilter"
-	"ave/pkg/verdict"
 )
 
 func main() {
@@ -92,7 +88,7 @@ func run() error {
 		// A long-lived server: fewer collections (internal/heapfloor).
 		heapfloor.Start(heapfloor.Default)
 	}
-	st, err := newStack(cfg, mp, log)
+	st, err := mailstack.New(cfg, mp, log)
 	if err != nil {
 		return err
 	}
@@ -103,7 +99,7 @@ func run() error {
 		st.Close()
 	}()
 	srv := smtpfilter.New(smtpfilter.Options{
-		Flow: st.flow, Spool: sp, LMTP: cfg.Protocol == "lmtp", Domain: cfg.Hostname,
+		Flow: st.Flow, Spool: sp, LMTP: cfg.Protocol == "lmtp", Domain: cfg.Hostname,
 		MaxMessage: cfg.MaxMessageSize, MaxRecipients: cfg.MaxRecipients, MaxSessions: cfg.MaxSessions,
 		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, Log: log,
 	})
@@ -193,72 +189,13 @@ func loadConfig(file string, ov overrides) (config.SMTPScan, config.MailPolicy, 
 	return cfg, mp, nil
 }
 
-// stack is what a configuration builds for processing messages: the
-// aveserver connection, the downstream mailer, the policy and the flow
-// that ties them. A reload builds a new one.
-type stack struct {
-	client *scanclient.Client
-	fwd    *mailer.Mailer
-	pol    *mailpolicy.Policy
-	flow   *mailflow.Flow
-}
-
-func newStack(cfg config.SMTPScan, mp config.MailPolicy, log *slog.Logger) (st *stack, err error) {
-	st = &stack{}
-	defer func() {
-		if err != nil {
-			st.Close()
-		}
-	}()
-	if st.client, err = scanclient.Dial(cfg.ServerAddress); err != nil {
-		return nil, err
-	}
-	// Downstream sessions are kept for reuse between messages (RSET).
-	st.fwd = &mailer.Mailer{Dest: cfg.ForwardMailer, Hostname: cfg.Hostname, Timeout: cfg.ForwardTimeout, MaxIdle: 8}
-	tmpl, err := mailnotify.Load(mp.Notify.TemplatePath)
-	if err != nil {
-		return nil, err
-	}
-	st.pol, err = mailpolicy.New(mailpolicy.Options{
-		Policy: mp, ScannedHeader: cfg.ScannedHeader, TagHeader: cfg.TagHeader, Hostname: cfg.Hostname,
-		KeyFile: cfg.QuarantineKeyFile, Templates: tmpl, Notifier: st.fwd, Log: log,
-	})
-	if err != nil {
-		return nil, err
-	}
-	st.flow, err = mailflow.New(mailflow.Options{
-		Scanner:        scanner{c: st.client, list: needsObjectList(mp)},
-		Forwarder:      st.fwd,
-		Policy:         st.pol,
-		MaxCheckTime:   cfg.MaxCheckTime,
-		ForwardTimeout: cfg.ForwardTimeout,
-	})
-	if err != nil {
-		return nil, err
-	}
-	return st, nil
-}
-
-// Close closes what the stack opened.
-func (st *stack) Close() {
-	if st.pol != nil {
-		st.pol.Close()
-	}
-	if st.fwd != nil {
-		st.fwd.Close()
-	}
-	if st.client != nil {
-		st.client.Close()
-	}
-}
-
 // reload re-reads the configuration on SIGHUP and returns the new stack,
 // now serving the messages received from then on (the old one is closed
 // once the messages in flight with it are answered), or nil when the file
 // is in error: the running configuration stays and the error is logged.
 // Settings of the listener and the spool need a restart: a change of one
 // is logged and ignored.
-func reload(file string, ov overrides, running config.SMTPScan, srv *smtpfilter.Server, old *stack, log *slog.Logger) *stack {
+func reload(file string, ov overrides, running config.SMTPScan, srv *smtpfilter.Server, old *mailstack.Stack, log *slog.Logger) *mailstack.Stack {
 	name := file
 	if name == "" {
 		name = "(built-in defaults)"
@@ -267,12 +204,12 @@ func reload(file string, ov overrides, running config.SMTPScan, srv *smtpfilter.
 	changed := restartOnly(running, cfg)
 	cfg.Hostname = running.Hostname // the greeting's name and the downstream EHLO stay alike
 	if err == nil {
-		var st *stack
-		if st, err = newStack(cfg, mp, log); err == nil {
+		var st *mailstack.Stack
+		if st, err = mailstack.New(cfg, mp, log); err == nil {
 			for _, key := range changed {
 				log.Warn("reload: changed setting ignored until smtpscanner is restarted", "file", name, "key", key)
 			}
-			drained := srv.SetFlow(st.flow)
+			drained := srv.SetFlow(st.Flow)
 			go func() {
 				<-drained
 				old.Close()
@@ -326,32 +263,6 @@ func listenOn(network, addr string) (net.Listener, error) {
 		return l, os.Chmod(addr, 0o660)
 	}
 	return net.Listen(network, addr)
-}
-
-// needsObjectList reports whether a group filters by name or real type.
-func needsObjectList(mp config.MailPolicy) bool {
-	for _, g := range mp.Groups {
-		if g.Check && len(g.FilterByName)+len(g.FilterByType) > 0 {
-			return true
-		}
-	}
-	return false
-}
-
-// scanner adapts scanclient to mailflow.Scanner. list asks for the list
-// of every object (the attachment filter matches names and types inside
-// archives).
-type scanner struct {
-	c    *scanclient.Client
-	list bool
-}
-
-func (s scanner) Scan(ctx context.Context, name string, size int64, r io.Reader) (*verdict.Result, error) {
-	res, err := s.c.ScanWithOptions(ctx, name, size, r, scanclient.ScanOptions{TypeHint: "mail", ListObjects: s.list, NoCache: true})
-	if err != nil {
-		return nil, err
-	}
-	return &res.Result, nil
 }
 
 // logWriter picks where logs go: stderr, except in --stdio mode when stderr
