@@ -2,7 +2,7 @@
 GO        ?= go
 BIN       := bin
 ENGINE    := aveserver
-THIN := avectl smtpscanner kavscanner qmail-queue
+THIN := avectl smtpscanner kavscanner qmail-queue keepup2date
 GOFLAGS_T ?=
 
 .PHONY: all build test test-race check proto bench fuzz clean deps

@@ -13,7 +13,7 @@ import (
 
 // cmdCheck reads the configuration file as every program would (aveserver,
 // kavscanner, smtpscanner and its mail policy, the notification templates
-// it names) and prints each problem once, or "FILE: ok". It runs nothing
+// it names, qmail-queue, keepup2date) and prints each problem once, or "FILE: ok". It runs nothing
 // and changes nothing: run it before a SIGHUP or a restart. Exit 0 when
 // the file is good, 1 when not, 2 on usage errors.
 func cmdCheck(cfgFile string, args []string, stdout, stderr io.Writer) int {
@@ -37,7 +37,9 @@ func cmdCheck(cfgFile string, args []string, stdout, stderr io.Writer) int {
 	_, e2 := config.LoadScanner(file)
 	_, e3 := config.LoadSMTPScan(file)
 	mp, e4 := config.LoadMailPolicy(file)
-	errs := []error{e1, e2, e3, e4}
+	_, e5 := config.LoadQmail(file)
+	_, e6 := config.LoadUpdater(file)
+	errs := []error{e1, e2, e3, e4, e5, e6}
 	if e4 == nil {
 		if _, err := mailnotify.Load(mp.Notify.TemplatePath); err != nil {
 			errs = append(errs, fmt.Errorf("%s: [smtpscan.notify] TemplatePath: %w", file, err))

@@ -31,7 +31,8 @@ func TestCheckListsEveryProblemOnceNamingFileSectionAndKey(t *testing.T) {
 	f := filepath.Join(d, "ave.conf")
 	conf := "[aveserver.general]\nWorkers=many\n[smtpscan.general]\nForwardMailer=bogus\nFoo=1\n" +
 		"[smtpscan.notify]\nTemplatePath=" + filepath.Join(d, "missing") + "\n" +
-		"[smtpscan.group:default]\nInfectedRecipientAction=explode\n[nonsense]\n"
+		"[smtpscan.group:default]\nInfectedRecipientAction=explode\n[nonsense]\n" +
+		"[qmail.general]\nOriginalQueue=relative\n[updater.options]\nUpdateServerUrl=ftp://x/\n"
 	if err := os.WriteFile(f, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +42,8 @@ func TestCheckListsEveryProblemOnceNamingFileSectionAndKey(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
 	wants := []string{"[aveserver.general] Workers", "[smtpscan.general] ForwardMailer", "[smtpscan.general] Foo: unknown key",
-		"[smtpscan.group:default] InfectedRecipientAction", "[nonsense]: unknown section"}
+		"[smtpscan.group:default] InfectedRecipientAction", "[nonsense]: unknown section",
+		"[qmail.general] OriginalQueue", "[updater.options] UpdateServerUrl"}
 	for _, w := range wants {
 		n := 0
 		for _, l := range lines {

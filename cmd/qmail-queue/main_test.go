@@ -76,7 +76,7 @@ func TestExitStatus(t *testing.T) {
 // exit status is read from a file.
 type rig struct {
 	bin, conf, fakeDir, exitFile, tmp string
-	ave                          *exec.Cmd
+	ave                               *exec.Cmd
 }
 
 func newRig(t *testing.T) *rig {

@@ -1,0 +1,447 @@
+// Package updater is keepup2date's engine: it fetches a signature DB
+// from the first working source (an http(s) mirror or a directory),
+// checks the manifest's ed25519 signature and every file's SHA-256, and
+// swaps the new DB in beside the old one, which is kept for a rollback.
+//
+// A source is a directory holding the DB's files and its manifest
+// ("version = ...", "created = ...", and one "sha256 HEX FILE" line per
+// file: pkg/sigdb's format), plus manifest.sig, the base64 ed25519
+// signature of the manifest's bytes. Only the files the manifest lists are
+// fetched, each into a staging directory beside the DB and checked before
+// anything is replaced; the swap is two renames, finished or undone by
+// the next run if it was cut between them.
+package updater
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Options configure an update.
+type Options struct {
+	Sources       []string          // mirrors in order: http(s) URLs of a directory, or absolute directories
+	Client        *http.Client      // for http(s) sources (nil = http.DefaultClient)
+	PublicKey     ed25519.PublicKey // signer of manifest.sig (nil = none)
+	AllowUnsigned bool              // accept a manifest whose signature is missing or not checked
+	MaxFileSize   int64             // largest file fetched (0 = 512 MiB)
+	BasesPath     string            // the DB directory
+	BackUpPath    string            // the previous DB ("" = BasesPath + ".prev")
+	Log           *slog.Logger      // nil = discard
+}
+
+// Result says what an update did.
+type Result struct {
+	Updated bool   // a new DB is in BasesPath
+	From    string // the version replaced (or found up to date)
+	To      string // the version installed
+	Source  string // where it came from
+}
+
+const (
+	manifestName = "manifest"
+	sigName      = "manifest.sig"
+	maxManifest  = 16 << 20
+)
+
+func (o *Options) defaults() {
+	if o.BackUpPath == "" {
+		o.BackUpPath = o.BasesPath + ".prev"
+	}
+	if o.MaxFileSize <= 0 {
+		o.MaxFileSize = 512 << 20
+	}
+	if o.Client == nil {
+		o.Client = http.DefaultClient
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+}
+
+// Update brings BasesPath to the version the first working source offers.
+// A source that cannot be reached, or offers a manifest or file that fails
+// its checks, is logged and the next one tried; the error lists every
+// source's failure when none worked. BasesPath is untouched unless a whole
+// new DB passed every check.
+func Update(ctx context.Context, opt Options) (Result, error) {
+	opt.defaults()
+	if len(opt.Sources) == 0 {
+		return Result{}, errors.New("no source: set UpdateServerUrl in [updater.options]")
+	}
+	if opt.PublicKey == nil && !opt.AllowUnsigned {
+		return Result{}, errors.New("no PublicKeyFile to check the manifest's signature: set one, or AllowUnsigned=yes in [updater.options]")
+	}
+	if err := Recover(opt); err != nil {
+		return Result{}, err
+	}
+	installed, _ := readVersion(filepath.Join(opt.BasesPath, manifestName))
+	var errs []error
+	for _, src := range opt.Sources {
+		res, err := updateFrom(ctx, opt, src, installed)
+		if err == nil {
+			return res, nil
+		}
+		opt.Log.Warn("update source failed", "source", src, "error", err.Error())
+		errs = append(errs, fmt.Errorf("%s: %w", src, err))
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return Result{From: installed}, errors.Join(errs...)
+}
+
+func updateFrom(ctx context.Context, opt Options, src, installed string) (Result, error) {
+	res := Result{From: installed, Source: src}
+	raw, err := fetchAll(ctx, opt, src, manifestName, maxManifest)
+	if err != nil {
+		return res, err
+	}
+	sig, err := fetchAll(ctx, opt, src, sigName, 4096)
+	if err != nil && !errors.Is(err, errNotFound) {
+		return res, err
+	}
+	if err := checkSignature(opt, raw, sig); err != nil {
+		return res, err
+	}
+	m, err := parseManifest(raw)
+	if err != nil {
+		return res, err
+	}
+	res.To = m.version
+	if m.version == installed {
+		return res, nil
+	}
+	staging := opt.BasesPath + ".new"
+	if err := os.RemoveAll(staging); err != nil {
+		return res, err
+	}
+	if err := os.Mkdir(staging, 0o755); err != nil {
+		return res, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			os.RemoveAll(staging)
+		}
+	}()
+	for _, f := range m.files {
+		if err := fetchFile(ctx, opt, src, f, filepath.Join(staging, f.name)); err != nil {
+			return res, err
+		}
+	}
+	if err := writeSynced(filepath.Join(staging, manifestName), raw); err != nil {
+		return res, err
+	}
+	if sig != nil {
+		if err := writeSynced(filepath.Join(staging, sigName), sig); err != nil {
+			return res, err
+		}
+	}
+	if err := syncDir(staging); err != nil {
+		return res, err
+	}
+	if err := swap(opt, staging); err != nil {
+		return res, err
+	}
+	ok = true
+	res.Updated = true
+	opt.Log.Info("updated", "from", installed, "to", m.version, "source", src, "files", len(m.files))
+	return res, nil
+}
+
+// swap puts staging in BasesPath's place, keeping the old DB in
+// BackUpPath.
+func swap(opt Options, staging string) error {
+	if err := os.RemoveAll(opt.BackUpPath); err != nil {
+		return err
+	}
+	if _, err := os.Stat(opt.BasesPath); err == nil {
+		if err := os.Rename(opt.BasesPath, opt.BackUpPath); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(staging, opt.BasesPath); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(opt.BasesPath))
+}
+
+// Recover finishes a swap cut between its two renames: with BasesPath
+// gone, the staged DB (complete: it is renamed only once checked) or else
+// the backup takes its place.
+func Recover(opt Options) error {
+	opt.defaults()
+	if _, err := os.Stat(opt.BasesPath); err == nil || !errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	for _, from := range []string{opt.BasesPath + ".new", opt.BackUpPath} {
+		if _, err := os.Stat(filepath.Join(from, manifestName)); err != nil {
+			continue
+		}
+		if err := os.Rename(from, opt.BasesPath); err != nil {
+			return err
+		}
+		opt.Log.Warn("an interrupted update was finished", "from", from, "to", opt.BasesPath)
+		return syncDir(filepath.Dir(opt.BasesPath))
+	}
+	return nil
+}
+
+// Rollback puts the previous DB (BackUpPath) back in BasesPath; the DB it
+// replaces is kept in BasesPath + ".bad".
+func Rollback(opt Options) (string, error) {
+	opt.defaults()
+	if _, err := os.Stat(filepath.Join(opt.BackUpPath, manifestName)); err != nil {
+		if _, err2 := os.Stat(opt.BackUpPath); err2 != nil {
+			return "", fmt.Errorf("no previous DB to roll back to: %w", err2)
+		}
+	}
+	bad := opt.BasesPath + ".bad"
+	if err := os.RemoveAll(bad); err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(opt.BasesPath); err == nil {
+		if err := os.Rename(opt.BasesPath, bad); err != nil {
+			return "", err
+		}
+	}
+	if err := os.Rename(opt.BackUpPath, opt.BasesPath); err != nil {
+		return "", err
+	}
+	v, _ := readVersion(filepath.Join(opt.BasesPath, manifestName))
+	return v, syncDir(filepath.Dir(opt.BasesPath))
+}
+
+func checkSignature(opt Options, manifest, sig []byte) error {
+	if opt.PublicKey == nil {
+		return nil // AllowUnsigned, checked by Update
+	}
+	if sig == nil {
+		if opt.AllowUnsigned {
+			opt.Log.Warn("manifest not signed, accepted (AllowUnsigned=yes)")
+			return nil
+		}
+		return errors.New("no manifest.sig")
+	}
+	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(sig)))
+	if err != nil || len(b) != ed25519.SignatureSize {
+		return errors.New("manifest.sig is not a base64 ed25519 signature")
+	}
+	if !ed25519.Verify(opt.PublicKey, manifest, b) {
+		return errors.New("manifest.sig does not match the manifest and PublicKeyFile")
+	}
+	return nil
+}
+
+// Sign returns manifest.sig's content for manifest.
+func Sign(key ed25519.PrivateKey, manifest []byte) []byte {
+	return []byte(base64.StdEncoding.EncodeToString(ed25519.Sign(key, manifest)) + "\n")
+}
+
+type fileEntry struct{ name, sha string }
+
+type manifest struct {
+	version string
+	files   []fileEntry
+}
+
+// parseManifest reads what updateFrom needs: the version and the files,
+// each named without a path and listed once.
+func parseManifest(raw []byte) (manifest, error) {
+	var m manifest
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	for n := 1; sc.Scan(); n++ {
+		l := strings.TrimSpace(sc.Text())
+		if l == "" || l[0] == '#' {
+			continue
+		}
+		if k, v, ok := strings.Cut(l, "="); ok {
+			if strings.EqualFold(strings.TrimSpace(k), "version") {
+				m.version = strings.TrimSpace(v)
+			}
+			continue
+		}
+		f := strings.Fields(l)
+		if len(f) != 3 || f[0] != "sha256" || len(f[1]) != 64 {
+			return m, fmt.Errorf("manifest line %d: expected \"sha256 HEX FILE\"", n)
+		}
+		if _, err := hex.DecodeString(f[1]); err != nil {
+			return m, fmt.Errorf("manifest line %d: bad digest", n)
+		}
+		name := f[2]
+		if strings.ContainsAny(name, "/\\\x00") || name == "." || name == ".." || name == manifestName || name == sigName {
+			return m, fmt.Errorf("manifest line %d: file name %q not allowed", n, name)
+		}
+		if seen[name] {
+			return m, fmt.Errorf("manifest line %d: %s listed twice", n, name)
+		}
+		seen[name] = true
+		m.files = append(m.files, fileEntry{name: name, sha: strings.ToLower(f[1])})
+	}
+	if err := sc.Err(); err != nil {
+		return m, fmt.Errorf("manifest: %w", err)
+	}
+	if m.version == "" {
+		return m, errors.New("manifest has no version")
+	}
+	if len(m.files) == 0 {
+		return m, errors.New("manifest lists no file")
+	}
+	return m, nil
+}
+
+// readVersion is the version of an installed manifest ("" if none).
+func readVersion(path string) (string, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	for _, l := range strings.Split(string(raw), "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(l), "="); ok && strings.EqualFold(strings.TrimSpace(k), "version") {
+			return strings.TrimSpace(v), nil
+		}
+	}
+	return "", nil
+}
+
+var errNotFound = errors.New("not found")
+
+// open returns a reader of name in src.
+func open(ctx context.Context, opt Options, src, name string) (io.ReadCloser, error) {
+	if filepath.IsAbs(src) {
+		f, err := os.Open(filepath.Join(src, name))
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s: %w", name, errNotFound)
+		}
+		return f, err
+	}
+	u, err := url.JoinPath(src, name)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := opt.Client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		resp.Body.Close()
+		return nil, fmt.Errorf("%s: %w", u, errNotFound)
+	case resp.StatusCode != http.StatusOK:
+		resp.Body.Close()
+		return nil, fmt.Errorf("%s: %s", u, resp.Status)
+	}
+	return resp.Body, nil
+}
+
+func fetchAll(ctx context.Context, opt Options, src, name string, max int64) ([]byte, error) {
+	r, err := open(ctx, opt, src, name)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	b, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s: larger than %d bytes", name, max)
+	}
+	return b, nil
+}
+
+// fetchFile copies f from src to dst, checking its size bound and digest,
+// and syncs it.
+func fetchFile(ctx context.Context, opt Options, src string, f fileEntry, dst string) error {
+	r, err := open(ctx, opt, src, f.name)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(out, h), io.LimitReader(r, opt.MaxFileSize+1))
+	if err != nil {
+		return fmt.Errorf("%s: %w", f.name, err)
+	}
+	if n > opt.MaxFileSize {
+		return fmt.Errorf("%s: larger than MaxFileSize %d", f.name, opt.MaxFileSize)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != f.sha {
+		return fmt.Errorf("%s: sha256 %s, the manifest says %s", f.name, got, f.sha)
+	}
+	if err := out.Sync(); err != nil {
+		return err
+	}
+	return out.Close()
+}
+
+func writeSynced(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := f.Write(b); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Manifest returns a manifest for the files of dir (every regular file
+// but manifest and manifest.sig, in name order) with version and created.
+func Manifest(dir, version, created string) ([]byte, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# AVE signature database manifest.\nversion = %s\ncreated = %s\n", version, created)
+	for _, e := range ents {
+		if !e.Type().IsRegular() || e.Name() == manifestName || e.Name() == sigName {
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(raw)
+		fmt.Fprintf(&b, "sha256 %s %s\n", hex.EncodeToString(sum[:]), e.Name())
+	}
+	return b.Bytes(), nil
+}
