@@ -142,7 +142,9 @@ func TestUpdateRefusesWhatFailsItsChecks(t *testing.T) {
 		opt   func(*Options)
 		want  string
 	}{
-		{"digest", func(src string) { os.WriteFile(filepath.Join(src, "b.yar"), []byte("rule evil { condition: true }\n"), 0o644) }, nil, "the manifest says"},
+		{"digest", func(src string) {
+			os.WriteFile(filepath.Join(src, "b.yar"), []byte("rule evil { condition: true }\n"), 0o644)
+		}, nil, "the manifest says"},
 		{"wrong signer", func(src string) {
 			os.WriteFile(filepath.Join(src, "manifest.sig"), Sign(other, []byte(read(t, filepath.Join(src, "manifest")))), 0o644)
 		}, nil, "does not match"},
