@@ -272,6 +272,7 @@ var moved = map[string]bool{
 func wrap(raw []byte, h hdr, part string) []byte {
 	var top, first bytes.Buffer
 	hasVersion := false
+	junkFirst := false // the top header would start with a line that is not a field
 	for _, f := range h.fields {
 		line := raw[f.start:f.end]
 		if f.colon >= 0 && moved[strings.ToLower(f.name)] {
@@ -284,6 +285,9 @@ func wrap(raw []byte, h hdr, part string) []byte {
 		if f.colon >= 0 && strings.EqualFold(f.name, "MIME-Version") {
 			hasVersion = true
 		}
+		if top.Len() == 0 && f.colon < 0 {
+			junkFirst = true
+		}
 		top.Write(line)
 		if !bytes.HasSuffix(line, []byte("\n")) {
 			top.WriteString(h.eol)
@@ -295,11 +299,22 @@ func wrap(raw []byte, h hdr, part string) []byte {
 	var out bytes.Buffer
 	out.Grow(len(raw) + len(part) + 256)
 	out.Write(raw[:h.start])
-	out.Write(top.Bytes())
+	var ours string
 	if !hasVersion {
-		out.WriteString("MIME-Version: 1.0" + eol)
+		ours = "MIME-Version: 1.0" + eol
 	}
-	out.WriteString(`Content-Type: multipart/mixed; boundary="` + boundary + `"` + eol + eol)
+	ours += `Content-Type: multipart/mixed; boundary="` + boundary + `"` + eol
+	// A header must start with a field to be read as one: when the
+	// original's first kept line is not one (a malformed header), our
+	// fields go first.
+	if junkFirst {
+		out.WriteString(ours)
+		out.Write(top.Bytes())
+	} else {
+		out.Write(top.Bytes())
+		out.WriteString(ours)
+	}
+	out.WriteString(eol)
 	out.WriteString("--" + boundary + eol)
 	out.Write(first.Bytes())
 	out.WriteString(eol)
