@@ -6,10 +6,11 @@
 set -euo pipefail
 
 # Archive tools make the test fixtures that the tests do not build in Go,
-# or (cabextract) check the ones they do.
+# or (cabextract) check the ones they do; systemd's systemd-analyze checks
+# the unit files of etc/systemd.
 pkgs=(gcc make pkg-config libyara-dev libyara9 zip unzip tar gzip bzip2 xz-utils
 	p7zip-full arj cpio gcab cabextract mscompress sharutils uudeview macutils qpdf
-	postfix)
+	postfix systemd)
 if [ "${1:-}" = bench ]; then
 	pkgs+=(yara clamav clamav-daemon clamdscan amavisd-new)
 fi
