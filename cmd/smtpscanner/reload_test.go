@@ -92,6 +92,19 @@ func TestSIGHUPReloadsTheConfigurationWithoutDroppingTheListener(t *testing.T) {
 	if msgs := mta.Messages(); len(msgs) != 3 || !bytes.HasPrefix(msgs[2].Data, []byte("X-Virus-Scanned: AVE reloaded\r\n")) {
 		t.Fatalf("after a failed reload the running configuration did not stay (%d messages)", len(msgs))
 	}
+	// A file that parses but cannot be built (no such template
+	// directory): refused the same way, and the daemon lives on.
+	missing := edited + "[smtpscan.notify]\nTemplatePath=" + filepath.Join(t.TempDir(), "missing") + "\n"
+	if err := os.WriteFile(r.conf, []byte(missing), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "second reload failure", func() bool { return strings.Count(r.p.log.String(), "reload failed") == 2 })
+	if err := send(t, r.addr, []string{"a@example.net"}, cleanBody); err != nil {
+		t.Fatalf("after a reload that could not build: %v", err)
+	}
 	if r.p.cmd.ProcessState != nil {
 		t.Fatal("smtpscanner exited")
 	}

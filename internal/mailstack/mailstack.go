@@ -29,13 +29,15 @@ type Stack struct {
 
 // New builds a Stack from smtpscanner's settings and the mail policy;
 // its Flow is what a front-end hands each message to.
-func New(cfg config.SMTPScan, mp config.MailPolicy, log *slog.Logger) (st *Stack, err error) {
-	st = &Stack{}
+func New(cfg config.SMTPScan, mp config.MailPolicy, log *slog.Logger) (*Stack, error) {
+	st := &Stack{}
+	ok := false
 	defer func() {
-		if err != nil {
-			st.Close()
+		if !ok {
+			st.Close() // what was opened before the failure
 		}
 	}()
+	var err error
 	if st.Client, err = scanclient.Dial(cfg.ServerAddress); err != nil {
 		return nil, err
 	}
@@ -62,6 +64,7 @@ func New(cfg config.SMTPScan, mp config.MailPolicy, log *slog.Logger) (st *Stack
 	if err != nil {
 		return nil, err
 	}
+	ok = true
 	return st, nil
 }
 

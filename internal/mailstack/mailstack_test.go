@@ -1,0 +1,34 @@
+package mailstack
+
+import (
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"ave/pkg/config"
+)
+
+// TestNewFailsCleanly: a configuration that parses but cannot be built
+// (a template directory that does not exist) is an error, not a panic,
+// and what was opened before it is closed.
+func TestNewFailsCleanly(t *testing.T) {
+	cfg := config.DefaultSMTPScan()
+	cfg.ServerAddress = filepath.Join(t.TempDir(), "none.sock")
+	mp, err := config.LoadMailPolicy("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp.Notify.TemplatePath = filepath.Join(t.TempDir(), "missing")
+	st, err := New(cfg, mp, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil || st != nil || !strings.Contains(err.Error(), "template") {
+		t.Fatalf("got %v, %v", st, err)
+	}
+	mp.Notify.TemplatePath = ""
+	cfg.QuarantineKeyFile = filepath.Join(t.TempDir(), "key")
+	if st, err = New(cfg, mp, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil || st.Flow == nil {
+		t.Fatalf("good configuration: %v", err)
+	}
+	st.Close()
+}
