@@ -41,20 +41,24 @@ func (m *Mailer) forwardQmail(ctx context.Context, env *mailflow.Envelope, open 
 	}
 	argv := m.Dest.Argv
 	cmd := exec.Command(argv[0], argv[1:]...)
-	stdin, err := cmd.StdinPipe()
+	envR, envW, err := os.Pipe()
 	if err != nil {
 		return all(brokenReply(err))
 	}
-	envR, envW, err := os.Pipe()
+	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		stdin.Close()
+		envR.Close()
+		envW.Close()
 		return all(brokenReply(err))
 	}
 	cmd.Stdout = envR // the program reads its envelope from fd 1
 	var stderr boundedBuffer
 	cmd.Stderr = &stderr
-	// A killed wrapper script may leave children holding stderr open:
-	// Wait does not wait for them longer than this.
+	// Its own process group, killed whole: a wrapper script's children
+	// (which may hold the message pipe) die with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A child left behind may hold stderr open: Wait does not wait for
+	// it longer than this.
 	cmd.WaitDelay = time.Second
 	if err := cmd.Start(); err != nil {
 		stdin.Close()
@@ -63,11 +67,13 @@ func (m *Mailer) forwardQmail(ctx context.Context, env *mailflow.Envelope, open 
 		return all(brokenReply(fmt.Errorf("starting %s: %w", argv[0], err)))
 	}
 	envR.Close()
-	stop := context.AfterFunc(ctx, func() { cmd.Process.Kill() })
+	kill := func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	stop := context.AfterFunc(ctx, kill)
 	defer stop()
 
 	// The message, then the envelope; a failure of either kills the
-	// program before it has both.
+	// program before it has both (before the end of the message reaches
+	// it: the pipe is closed only after the kill).
 	_, werr := io.Copy(stdin, newLFReader(open()))
 	if werr == nil {
 		werr = stdin.Close()
@@ -76,22 +82,25 @@ func (m *Mailer) forwardQmail(ctx context.Context, env *mailflow.Envelope, open 
 		_, werr = envW.Write(envelope)
 	}
 	if werr != nil {
-		cmd.Process.Kill()
+		kill()
 	}
 	stdin.Close()
 	envW.Close()
 	err = cmd.Wait()
+	// Its exit status decides, whatever else Wait reports (ErrWaitDelay:
+	// a child of a wrapper kept stderr open after it exited).
+	exited0 := cmd.ProcessState != nil && cmd.ProcessState.Success()
 	switch {
-	case ctx.Err() != nil:
-		return all(mailflow.TempFail("4.4.7", "qmail-queue did not finish in time"))
-	case werr != nil && err == nil:
+	case werr == nil && exited0:
+		return all(mailflow.Reply{Code: 250, Enhanced: "2.0.0", Text: "queued by qmail-queue"})
+	case werr != nil && exited0:
 		// It exited 0 although the message or envelope was not complete:
 		// it cannot have queued it (it needs both), but say so.
 		return all(mailflow.TempFail("4.3.0", "qmail-queue exited before the message was complete: %v", werr))
+	case ctx.Err() != nil:
+		return all(mailflow.TempFail("4.4.7", "qmail-queue did not finish in time"))
 	case werr != nil:
 		return all(brokenReply(werr))
-	case err == nil:
-		return all(mailflow.Reply{Code: 250, Enhanced: "2.0.0", Text: "queued by qmail-queue"})
 	}
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) {

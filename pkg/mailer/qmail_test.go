@@ -126,8 +126,10 @@ func TestQmailNothingQueuedWhenTheMessageCannotBeReadWhole(t *testing.T) {
 				t.Fatalf("size %d: %+v", size, r)
 			}
 		}
-		if _, err := os.Stat(filepath.Join(d, "queued")); err == nil {
-			t.Fatalf("size %d: a message that could not be read whole was queued", size)
+		for _, f := range []string{"queued", "eof"} {
+			if _, err := os.Stat(filepath.Join(d, f)); err == nil {
+				t.Fatalf("size %d: the program got to %q with a message that could not be read whole", size, f)
+			}
 		}
 	}
 }
@@ -222,4 +224,26 @@ func FuzzLFReader(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte, mode int) {
 		checkLF(t, in, (mode%3+3)%3)
 	})
+}
+
+// TestQmailExitZeroCountsEvenWhenAChildKeepsStderr: a wrapper that leaves
+// a background child holding stderr open still queued the message when it
+// exited 0: the reply is 250 (Wait's ErrWaitDelay is not a failure), or
+// the MTA would send it again.
+func TestQmailExitZeroCountsEvenWhenAChildKeepsStderr(t *testing.T) {
+	m, d := qmailMailer(t, 0, "")
+	wrapper := filepath.Join(d, "wrapper")
+	if err := os.WriteFile(wrapper, []byte("#!/bin/sh\n(sleep 3) &\nexec "+strings.Join(m.Dest.Argv, " ")+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m.Dest.Argv = []string{wrapper}
+	replies := m.Forward(context.Background(), qmailEnv(), 10, opener("Subject: x\r\n\r\nbody\r\n"))
+	for _, r := range replies {
+		if r.Code != 250 {
+			t.Fatalf("got %+v", r)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(d, "queued")); err != nil {
+		t.Fatal(err)
+	}
 }
