@@ -72,7 +72,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			file = config.DefaultConfigFile
 		}
 	}
-	opt, server, reload, post, err := load(file, log)
+	opt, server, reload, post, timeout, err := load(file, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "keepup2date:", err)
 		return 2
@@ -80,7 +80,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *socket != "" {
 		server = *socket
 	}
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
 	if *rollback {
 		v, err := updater.Rollback(opt)
 		if err != nil {
@@ -127,11 +128,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // load reads [updater.*] (and aveserver's BasesPath and socket).
-func load(file string, log *slog.Logger) (opt updater.Options, server string, reload bool, post []string, err error) {
+func load(file string, log *slog.Logger) (opt updater.Options, server string, reload bool, post []string, timeout time.Duration, err error) {
 	uc, err1 := config.LoadUpdater(file)
 	av, err2 := config.LoadAVEServer(file)
 	if err := errors.Join(err1, err2); err != nil {
-		return opt, "", false, nil, err
+		return opt, "", false, nil, 0, err
 	}
 	opt = updater.Options{Sources: uc.UpdateServerURLs, AllowUnsigned: uc.AllowUnsigned, MaxFileSize: uc.MaxFileSize,
 		BasesPath: uc.BasesPath, BackUpPath: uc.BackUpPath, Log: log}
@@ -140,7 +141,7 @@ func load(file string, log *slog.Logger) (opt updater.Options, server string, re
 	}
 	if uc.PublicKeyFile != "" {
 		if opt.PublicKey, err = readPublicKey(uc.PublicKeyFile); err != nil {
-			return opt, "", false, nil, fmt.Errorf("%s: [updater.options] PublicKeyFile: %w", file, err)
+			return opt, "", false, nil, 0, fmt.Errorf("%s: [updater.options] PublicKeyFile: %w", file, err)
 		}
 	}
 	tr := &http.Transport{
@@ -157,7 +158,7 @@ func load(file string, log *slog.Logger) (opt updater.Options, server string, re
 	if av.TCPListenAddress != "" && av.ListenAddress == "" {
 		server = "tcp:" + av.TCPListenAddress
 	}
-	return opt, server, uc.ReloadServer, uc.PostUpdateCmd, nil
+	return opt, server, uc.ReloadServer, uc.PostUpdateCmd, uc.UpdateTimeout, nil
 }
 
 // reloadServer asks aveserver to load the DB from disk. A daemon that is

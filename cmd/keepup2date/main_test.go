@@ -145,8 +145,16 @@ func TestKeepup2dateUpdatesReloadsAndRollsBack(t *testing.T) {
 		t.Fatalf("refused DB not kept aside: %v", err)
 	}
 
+	// The refused version is not fetched again.
+	if code, out := runCmd(t, "-c", conf); code != 1 || !strings.Contains(out, "refused before") {
+		t.Fatalf("refused version offered again: exit %d\n%s", code, out)
+	}
 	// A tampered mirror is refused without touching the DB; --rollback
 	// needs a previous DB (the refused update's rollback used it up).
+	os.Remove(filepath.Join(mirror, "broken.yar"))
+	if code, out := runCmd(t, "--sign", filepath.Join(d, "signer.key"), "--version", "v3b", mirror); code != 0 {
+		t.Fatalf("sign v3b: %s", out)
+	}
 	os.WriteFile(filepath.Join(mirror, "update.yar"), []byte("rule tampered { condition: true }\n"), 0o644)
 	if code, out := runCmd(t, "-c", conf); code != 1 || !strings.Contains(out, "the manifest says") {
 		t.Fatalf("tampered mirror: exit %d\n%s", code, out)
@@ -159,7 +167,6 @@ func TestKeepup2dateUpdatesReloadsAndRollsBack(t *testing.T) {
 	}
 
 	// v4 installs; --rollback brings v2 back, on disk and in the daemon.
-	os.Remove(filepath.Join(mirror, "broken.yar"))
 	os.WriteFile(filepath.Join(mirror, "update.yar"), []byte("rule AVE_Test_Update_Marker { strings: $a = \""+marker+"\" condition: $a }\n"), 0o644)
 	if code, out := runCmd(t, "--sign", filepath.Join(d, "signer.key"), "--version", "v4", mirror); code != 0 {
 		t.Fatalf("sign v4: %s", out)

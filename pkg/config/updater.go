@@ -21,7 +21,8 @@ type Updater struct {
 	ProxyAddress     string        // http://host:port
 	PublicKeyFile    string        // ed25519 public key that signs manifest.sig ("" = none)
 	AllowUnsigned    bool          // accept a manifest without a valid signature (no key, or no .sig)
-	ConnectTimeout   time.Duration // per download
+	ConnectTimeout   time.Duration // to connect to a mirror and get its answer
+	UpdateTimeout    time.Duration // the whole run (a mirror that trickles cannot hold it forever)
 	MaxFileSize      int64         // largest file accepted from a source
 	ReloadServer     bool          // ask aveserver to reload after an update
 	PostUpdateCmd    []string      // run after a successful update (split like shell words, no shell)
@@ -29,7 +30,7 @@ type Updater struct {
 
 // DefaultUpdater is the configuration used with no file.
 func DefaultUpdater() Updater {
-	return Updater{ConnectTimeout: 30 * time.Second, MaxFileSize: 512 << 20, ReloadServer: true}
+	return Updater{ConnectTimeout: 30 * time.Second, UpdateTimeout: 30 * time.Minute, MaxFileSize: 512 << 20, ReloadServer: true}
 }
 
 // LoadUpdater reads [updater.path] and [updater.options] of file over the
@@ -65,6 +66,7 @@ func LoadUpdater(file string) (Updater, error) {
 			"publickeyfile":  optAbsPath(&c.PublicKeyFile),
 			"allowunsigned":  boolean(&c.AllowUnsigned),
 			"connecttimeout": duration(&c.ConnectTimeout, time.Second),
+			"updatetimeout":  duration(&c.UpdateTimeout, time.Second),
 			"maxfilesize":    size(&c.MaxFileSize, 1024),
 			"reloadserver":   boolean(&c.ReloadServer),
 			"postupdatecmd": func(v string) error {

@@ -21,6 +21,7 @@ UseProxy = yes
 ProxyAddress = http://proxy.example:3128
 PublicKeyFile = /etc/ave/updates.pub
 ConnectTimeout = 10
+UpdateTimeout = 5m
 MaxFileSize = 64M
 ReloadServer = no
 PostUpdateCmd = /usr/local/bin/notify 'db updated'
@@ -28,7 +29,7 @@ PostUpdateCmd = /usr/local/bin/notify 'db updated'
 	c, err := LoadUpdater(p)
 	want := Updater{BasesPath: "/var/lib/ave/bases", UpdateServerURLs: []string{"https://mirror1.example/ave", "/srv/ave-mirror"},
 		UseProxy: true, ProxyAddress: "http://proxy.example:3128", PublicKeyFile: "/etc/ave/updates.pub",
-		ConnectTimeout: 10 * time.Second, MaxFileSize: 64 << 20, PostUpdateCmd: []string{"/usr/local/bin/notify", "db updated"}}
+		ConnectTimeout: 10 * time.Second, UpdateTimeout: 5 * time.Minute, MaxFileSize: 64 << 20, PostUpdateCmd: []string{"/usr/local/bin/notify", "db updated"}}
 	if err != nil || !reflect.DeepEqual(c, want) {
 		t.Fatalf("got %+v, %v\nwant %+v", c, err, want)
 	}

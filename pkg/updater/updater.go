@@ -29,6 +29,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // Options configure an update.
@@ -85,6 +87,11 @@ func Update(ctx context.Context, opt Options) (Result, error) {
 	if opt.PublicKey == nil && !opt.AllowUnsigned {
 		return Result{}, errors.New("no PublicKeyFile to check the manifest's signature: set one, or AllowUnsigned=yes in [updater.options]")
 	}
+	unlock, err := lock(opt)
+	if err != nil {
+		return Result{}, err
+	}
+	defer unlock()
 	if err := Recover(opt); err != nil {
 		return Result{}, err
 	}
@@ -124,6 +131,14 @@ func updateFrom(ctx context.Context, opt Options, src, installed string) (Result
 	res.To = m.version
 	if m.version == installed {
 		return res, nil
+	}
+	// A mirror behind the others, or an old signed manifest replayed,
+	// must not take the DB back in time.
+	if _, created, err := readInstalled(filepath.Join(opt.BasesPath, manifestName)); err == nil && older(m.created, created) {
+		return res, fmt.Errorf("offers %s created %s, older than the installed %s created %s (keepup2date --rollback goes back on purpose)", m.version, m.created, installed, created)
+	}
+	if bad, _ := readVersion(filepath.Join(opt.BasesPath+".bad", manifestName)); bad != "" && bad == m.version {
+		return res, fmt.Errorf("offers %s, which aveserver refused before (kept in %s.bad; remove it to try again)", m.version, opt.BasesPath)
 	}
 	staging := opt.BasesPath + ".new"
 	if err := os.RemoveAll(staging); err != nil {
@@ -169,15 +184,38 @@ func swap(opt Options, staging string) error {
 	if err := os.RemoveAll(opt.BackUpPath); err != nil {
 		return err
 	}
+	moved := false
 	if _, err := os.Stat(opt.BasesPath); err == nil {
 		if err := os.Rename(opt.BasesPath, opt.BackUpPath); err != nil {
 			return err
 		}
+		moved = true
 	}
 	if err := os.Rename(staging, opt.BasesPath); err != nil {
+		if moved {
+			// Put the old DB back rather than leave none.
+			if rerr := os.Rename(opt.BackUpPath, opt.BasesPath); rerr != nil {
+				return fmt.Errorf("%w; putting the old DB back: %v", err, rerr)
+			}
+		}
 		return err
 	}
 	return syncDir(filepath.Dir(opt.BasesPath))
+}
+
+// lock takes BasesPath + ".lock" for this run: a second keepup2date (a
+// manual run during the timer's) is refused instead of sharing the
+// staging directory.
+func lock(opt Options) (func(), error) {
+	f, err := os.OpenFile(opt.BasesPath+".lock", os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s.lock: another keepup2date is running (%v)", opt.BasesPath, err)
+	}
+	return func() { f.Close() }, nil
 }
 
 // Recover finishes a swap cut between its two renames: with BasesPath
@@ -205,6 +243,11 @@ func Recover(opt Options) error {
 // replaces is kept in BasesPath + ".bad".
 func Rollback(opt Options) (string, error) {
 	opt.defaults()
+	unlock, err := lock(opt)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
 	if _, err := os.Stat(filepath.Join(opt.BackUpPath, manifestName)); err != nil {
 		if _, err2 := os.Stat(opt.BackUpPath); err2 != nil {
 			return "", fmt.Errorf("no previous DB to roll back to: %w", err2)
@@ -231,10 +274,8 @@ func checkSignature(opt Options, manifest, sig []byte) error {
 		return nil // AllowUnsigned, checked by Update
 	}
 	if sig == nil {
-		if opt.AllowUnsigned {
-			opt.Log.Warn("manifest not signed, accepted (AllowUnsigned=yes)")
-			return nil
-		}
+		// With a key, a signature is required: AllowUnsigned is for
+		// set-ups without one (a mirror could otherwise drop the .sig).
 		return errors.New("no manifest.sig")
 	}
 	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(sig)))
@@ -255,8 +296,8 @@ func Sign(key ed25519.PrivateKey, manifest []byte) []byte {
 type fileEntry struct{ name, sha string }
 
 type manifest struct {
-	version string
-	files   []fileEntry
+	version, created string
+	files            []fileEntry
 }
 
 // parseManifest reads what updateFrom needs: the version and the files,
@@ -270,13 +311,25 @@ func parseManifest(raw []byte) (manifest, error) {
 		if l == "" || l[0] == '#' {
 			continue
 		}
-		if k, v, ok := strings.Cut(l, "="); ok {
-			if strings.EqualFold(strings.TrimSpace(k), "version") {
-				m.version = strings.TrimSpace(v)
+		f := strings.Fields(l)
+		if f[0] != "sha256" {
+			k, v, ok := strings.Cut(l, "=")
+			if !ok {
+				return m, fmt.Errorf("manifest line %d: expected \"key = value\" or \"sha256 HEX FILE\"", n)
+			}
+			switch key := strings.ToLower(strings.TrimSpace(k)); key {
+			case "version", "created":
+				dst := &m.version
+				if key == "created" {
+					dst = &m.created
+				}
+				if *dst != "" {
+					return m, fmt.Errorf("manifest line %d: %s given twice", n, key)
+				}
+				*dst = strings.TrimSpace(v)
 			}
 			continue
 		}
-		f := strings.Fields(l)
 		if len(f) != 3 || f[0] != "sha256" || len(f[1]) != 64 {
 			return m, fmt.Errorf("manifest line %d: expected \"sha256 HEX FILE\"", n)
 		}
@@ -307,16 +360,42 @@ func parseManifest(raw []byte) (manifest, error) {
 
 // readVersion is the version of an installed manifest ("" if none).
 func readVersion(path string) (string, error) {
+	v, _, err := readInstalled(path)
+	return v, err
+}
+
+// readInstalled reads version and created of an installed manifest (the
+// first of each; "" when missing).
+func readInstalled(path string) (version, created string, err error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	for _, l := range strings.Split(string(raw), "\n") {
-		if k, v, ok := strings.Cut(strings.TrimSpace(l), "="); ok && strings.EqualFold(strings.TrimSpace(k), "version") {
-			return strings.TrimSpace(v), nil
+		k, v, ok := strings.Cut(strings.TrimSpace(l), "=")
+		if !ok || strings.HasPrefix(strings.TrimSpace(l), "sha256 ") {
+			continue
+		}
+		switch strings.ToLower(strings.TrimSpace(k)) {
+		case "version":
+			if version == "" {
+				version = strings.TrimSpace(v)
+			}
+		case "created":
+			if created == "" {
+				created = strings.TrimSpace(v)
+			}
 		}
 	}
-	return "", nil
+	return version, created, nil
+}
+
+// older reports whether created a is before created b, both RFC 3339
+// times (false when either is missing or not one).
+func older(a, b string) bool {
+	ta, err1 := time.Parse(time.RFC3339, a)
+	tb, err2 := time.Parse(time.RFC3339, b)
+	return err1 == nil && err2 == nil && ta.Before(tb)
 }
 
 var errNotFound = errors.New("not found")

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // source writes a DB version into dir: files, their manifest and, with
@@ -154,6 +155,13 @@ func TestUpdateRefusesWhatFailsItsChecks(t *testing.T) {
 		}, nil, "does not match"},
 		{"no signature", func(src string) { os.Remove(filepath.Join(src, "manifest.sig")) }, nil, "no manifest.sig"},
 		{"no key, unsigned not allowed", nil, func(o *Options) { o.PublicKey = nil }, "AllowUnsigned"},
+		{"no signature with a key even with AllowUnsigned", func(src string) { os.Remove(filepath.Join(src, "manifest.sig")) },
+			func(o *Options) { o.AllowUnsigned = true }, "no manifest.sig"},
+		{"older than the installed DB", func(src string) {
+			m := strings.Replace(read(t, filepath.Join(src, "manifest")), "created = 2026-12-07T00:00:00Z", "created = 2026-01-01T00:00:00Z", 1)
+			os.WriteFile(filepath.Join(src, "manifest"), []byte(m), 0o644)
+			os.WriteFile(filepath.Join(src, "manifest.sig"), Sign(priv, []byte(m)), 0o644)
+		}, nil, "older than the installed"},
 		{"too large", nil, func(o *Options) { o.MaxFileSize = 10 }, "larger than MaxFileSize"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -210,6 +218,70 @@ func TestRecoverFinishesAnInterruptedSwap(t *testing.T) {
 	}
 }
 
+// TestATricklingMirrorCannotHoldTheRun: the run's deadline ends a
+// download that never finishes; the DB in place is untouched.
+func TestATricklingMirrorCannotHoldTheRun(t *testing.T) {
+	pub, priv := keys(t)
+	d := t.TempDir()
+	src := filepath.Join(d, "mirror")
+	source(t, src, "v2", v2, priv)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/b.yar") {
+			w.Write([]byte("rule"))
+			w.(http.Flusher).Flush()
+			<-r.Context().Done() // never the rest
+			return
+		}
+		http.ServeFile(w, r, filepath.Join(src, filepath.Base(r.URL.Path)))
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	bases := filepath.Join(d, "bases")
+	res, err := Update(ctx, Options{Sources: []string{srv.URL + "/db"}, PublicKey: pub, BasesPath: bases})
+	if err == nil || res.Updated {
+		t.Fatalf("got %+v, %v", res, err)
+	}
+	if _, err := os.Stat(bases); err == nil {
+		t.Fatal("a DB was installed")
+	}
+}
+
+// TestOneRunAtATime: while a run holds the lock, another is refused.
+func TestOneRunAtATime(t *testing.T) {
+	pub, priv := keys(t)
+	d := t.TempDir()
+	src := filepath.Join(d, "mirror")
+	source(t, src, "v2", v2, priv)
+	opt := Options{Sources: []string{src}, PublicKey: pub, BasesPath: filepath.Join(d, "bases")}
+	unlock, err := lock(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Update(context.Background(), opt); err == nil || !strings.Contains(err.Error(), "another keepup2date is running") {
+		t.Fatalf("second run: %v", err)
+	}
+	unlock()
+	if res, err := Update(context.Background(), opt); err != nil || !res.Updated {
+		t.Fatalf("after the first ended: %+v, %v", res, err)
+	}
+}
+
+// TestRefusedVersionIsNotFetchedAgain: a version aveserver refused (kept
+// in BasesPath.bad by the rollback) is not installed again.
+func TestRefusedVersionIsNotFetchedAgain(t *testing.T) {
+	pub, priv := keys(t)
+	d := t.TempDir()
+	bases := filepath.Join(d, "bases")
+	source(t, bases, "v1", v1, priv)
+	source(t, bases+".bad", "v2", v2, priv)
+	src := filepath.Join(d, "mirror")
+	source(t, src, "v2", v2, priv)
+	if res, err := Update(context.Background(), Options{Sources: []string{src}, PublicKey: pub, BasesPath: bases}); err == nil || res.Updated || !strings.Contains(err.Error(), "refused before") {
+		t.Fatalf("got %+v, %v", res, err)
+	}
+}
+
 func TestParseManifestRefusesUnsafeNames(t *testing.T) {
 	const h = "0000000000000000000000000000000000000000000000000000000000000000"
 	for _, bad := range []string{
@@ -221,6 +293,9 @@ func TestParseManifestRefusesUnsafeNames(t *testing.T) {
 		"version = 1\nsha256 zz a.yar\n",
 		"sha256 " + h + " a.yar\n",
 		"version = 1\n",
+		"version = 1\nversion = 2\nsha256 " + h + " a.yar\n",
+		"version = 1\nsha256 " + h + " a=b.yar\nsha256\n",
+		"version = 1\nnonsense line\nsha256 " + h + " a.yar\n",
 	} {
 		if _, err := parseManifest([]byte(bad)); err == nil {
 			t.Errorf("%q accepted", bad)
