@@ -9,6 +9,7 @@ import (
 
 	"ave/pkg/config"
 	"ave/pkg/mailnotify"
+	"ave/pkg/updater"
 )
 
 // cmdCheck reads the configuration file as every program would (aveserver,
@@ -38,8 +39,13 @@ func cmdCheck(cfgFile string, args []string, stdout, stderr io.Writer) int {
 	_, e3 := config.LoadSMTPScan(file)
 	mp, e4 := config.LoadMailPolicy(file)
 	_, e5 := config.LoadQmail(file)
-	_, e6 := config.LoadUpdater(file)
+	uc, e6 := config.LoadUpdater(file)
 	errs := []error{e1, e2, e3, e4, e5, e6}
+	if e6 == nil && uc.PublicKeyFile != "" {
+		if _, err := updater.ReadPublicKey(uc.PublicKeyFile); err != nil {
+			errs = append(errs, fmt.Errorf("%s: [updater.options] PublicKeyFile: %w", file, err))
+		}
+	}
 	if e4 == nil {
 		if _, err := mailnotify.Load(mp.Notify.TemplatePath); err != nil {
 			errs = append(errs, fmt.Errorf("%s: [smtpscan.notify] TemplatePath: %w", file, err))

@@ -58,6 +58,13 @@ func TestCheckListsEveryProblemOnceNamingFileSectionAndKey(t *testing.T) {
 			t.Errorf("%q printed %d times, want once:\n%s", w, n, out.String())
 		}
 	}
+	// A key file that is not a key.
+	os.WriteFile(filepath.Join(d, "bad.pub"), []byte("not a key\n"), 0o644)
+	os.WriteFile(f, []byte("[updater.options]\nPublicKeyFile="+filepath.Join(d, "bad.pub")+"\n"), 0o600)
+	out.Reset()
+	if code := run([]string{"-c", f, "check"}, &out, &errOut); code != 1 || !strings.Contains(out.String(), "[updater.options] PublicKeyFile") {
+		t.Fatalf("bad key file: exit %d, %q", code, out.String())
+	}
 	// The templates are read only when the policy itself is good.
 	os.WriteFile(f, []byte("[smtpscan.notify]\nTemplatePath="+filepath.Join(d, "missing")+"\n"), 0o600)
 	out.Reset()

@@ -90,7 +90,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		log.Info("rolled back", "version", v, "bases", opt.BasesPath)
 		if reload {
-			reloadServer(ctx, server, log)
+			reloadServer(context.Background(), server, log)
 		}
 		return 0
 	}
@@ -104,7 +104,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if reload {
-		if err := reloadServer(ctx, server, log); err != nil {
+		err := reloadServer(context.Background(), server, log)
+		if err != nil && !errors.Is(err, scanclient.ErrRefused) {
+			// Not an answer about the DB (a time-out, a busy daemon): it
+			// stays on disk and loads at the next reload or start.
+			log.Warn("aveserver did not reload; the new DB is on disk", "error", err.Error())
+			err = nil
+		}
+		if err != nil {
 			// The daemon refused the new DB (and kept the old one in
 			// memory): the old one goes back on disk too.
 			v, rerr := updater.Rollback(opt)
@@ -113,7 +120,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 				return 1
 			}
 			log.Error("aveserver refused the new DB: rolled back", "version", v, "refused", res.To, "kept", opt.BasesPath+".bad", "error", err.Error())
-			reloadServer(ctx, server, log)
+			reloadServer(context.Background(), server, log)
 			return 1
 		}
 	}
@@ -140,7 +147,7 @@ func load(file string, log *slog.Logger) (opt updater.Options, server string, re
 		opt.BasesPath = av.BasesPath
 	}
 	if uc.PublicKeyFile != "" {
-		if opt.PublicKey, err = readPublicKey(uc.PublicKeyFile); err != nil {
+		if opt.PublicKey, err = updater.ReadPublicKey(uc.PublicKeyFile); err != nil {
 			return opt, "", false, nil, 0, fmt.Errorf("%s: [updater.options] PublicKeyFile: %w", file, err)
 		}
 	}
@@ -161,8 +168,10 @@ func load(file string, log *slog.Logger) (opt updater.Options, server string, re
 	return opt, server, uc.ReloadServer, uc.PostUpdateCmd, uc.UpdateTimeout, nil
 }
 
-// reloadServer asks aveserver to load the DB from disk. A daemon that is
-// not running is not an error: it loads the DB when it starts.
+// reloadServer asks aveserver to load the DB from disk (within 10
+// minutes of its own, whatever is left of the run's). A daemon that is not
+// running is not an error: it loads the DB when it starts. A DB it refuses
+// is scanclient.ErrRefused.
 func reloadServer(ctx context.Context, server string, log *slog.Logger) error {
 	c, err := scanclient.Dial(server)
 	if err != nil {
@@ -183,24 +192,6 @@ func reloadServer(ctx context.Context, server string, log *slog.Logger) error {
 	return nil
 }
 
-// Keys are files of one line: the base64 of the raw ed25519 key.
-func readPublicKey(path string) (ed25519.PublicKey, error) {
-	b, err := readKey(path, ed25519.PublicKeySize)
-	return ed25519.PublicKey(b), err
-}
-
-func readKey(path string, size int) ([]byte, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(raw)))
-	if err != nil || len(b) != size {
-		return nil, fmt.Errorf("%s: expected one line of base64, a %d-byte ed25519 key", path, size)
-	}
-	return b, nil
-}
-
 func genKey(prefix string, stdout, stderr io.Writer) int {
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err == nil {
@@ -218,7 +209,7 @@ func genKey(prefix string, stdout, stderr io.Writer) int {
 }
 
 func signDir(keyFile, version, dir string, stdout, stderr io.Writer) int {
-	key, err := readKey(keyFile, ed25519.PrivateKeySize)
+	key, err := updater.ReadPrivateKey(keyFile)
 	if err != nil {
 		fmt.Fprintln(stderr, "keepup2date:", err)
 		return 2
@@ -228,7 +219,7 @@ func signDir(keyFile, version, dir string, stdout, stderr io.Writer) int {
 		err = os.WriteFile(dir+"/manifest", m, 0o644)
 	}
 	if err == nil {
-		err = os.WriteFile(dir+"/manifest.sig", updater.Sign(ed25519.PrivateKey(key), m), 0o644)
+		err = os.WriteFile(dir+"/manifest.sig", updater.Sign(key, m), 0o644)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "keepup2date:", err)

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -56,5 +57,35 @@ func TestUnitsVerify(t *testing.T) {
 	out, err := exec.Command(sa, args...).CombinedOutput()
 	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
 		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
+
+// TestTmpfilesCreatesTheDirectories: ave-tmpfiles.conf, applied by
+// systemd-tmpfiles to an empty root that knows the "ave" user, creates
+// the directories the units give the daemons to write, with their modes.
+func TestTmpfilesCreatesTheDirectories(t *testing.T) {
+	st, err := exec.LookPath("systemd-tmpfiles")
+	if err != nil {
+		t.Skip("systemd-tmpfiles not installed (scripts/install-deps.sh installs systemd)")
+	}
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	uid, gid := strconv.Itoa(os.Getuid()), strconv.Itoa(os.Getgid())
+	os.WriteFile(filepath.Join(root, "etc/passwd"), []byte("ave:x:"+uid+":"+gid+"::/nonexistent:/usr/sbin/nologin\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "etc/group"), []byte("ave:x:"+gid+":\n"), 0o644)
+	conf, _ := filepath.Abs("ave-tmpfiles.conf")
+	if out, err := exec.Command(st, "--create", "--root="+root, conf).CombinedOutput(); err != nil {
+		t.Fatalf("systemd-tmpfiles: %v\n%s", err, out)
+	}
+	for dir, mode := range map[string]os.FileMode{"var/lib/ave": 0o750, "var/spool/ave": 0o750, "var/spool/ave/smtpscanner": 0o700} {
+		fi, err := os.Stat(filepath.Join(root, dir))
+		if err != nil || !fi.IsDir() || fi.Mode().Perm() != mode {
+			t.Errorf("%s: %v, %v; want a directory with mode %o", dir, fi, err, mode)
+		}
+	}
+	// The spool the unit makes writable is the one ave.conf names.
+	raw, err := os.ReadFile("../ave.conf")
+	if err != nil || !strings.Contains(string(raw), "\nSpoolDir=/var/spool/ave/smtpscanner\n") {
+		t.Fatalf("etc/ave.conf's SpoolDir is not /var/spool/ave/smtpscanner: %v", err)
 	}
 }

@@ -68,7 +68,13 @@ func (m *Mailer) forwardQmail(ctx context.Context, env *mailflow.Envelope, open 
 	}
 	envR.Close()
 	kill := func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	stop := context.AfterFunc(ctx, kill)
+	stop := context.AfterFunc(ctx, func() {
+		kill()
+		// A helper that left the group (setsid) may still hold the
+		// pipes: closing our ends ends a write blocked on them.
+		stdin.Close()
+		envW.Close()
+	})
 	defer stop()
 
 	// The message, then the envelope; a failure of either kills the

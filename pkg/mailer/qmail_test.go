@@ -7,9 +7,11 @@ import (
 	"io"
 	"math/rand"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -245,5 +247,38 @@ func TestQmailExitZeroCountsEvenWhenAChildKeepsStderr(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(d, "queued")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestQmailTimeoutEndsEvenWhenAHelperEscapesTheGroup: a helper started in
+// its own session keeps the message pipe open and reads nothing; the
+// forward still ends at its deadline, nothing queued.
+func TestQmailTimeoutEndsEvenWhenAHelperEscapesTheGroup(t *testing.T) {
+	if _, err := exec.LookPath("setsid"); err != nil {
+		t.Skip("no setsid")
+	}
+	d := t.TempDir()
+	prog := filepath.Join(d, "qq")
+	// The helper holds fd 0 (the message pipe) and never reads it.
+	pidFile := filepath.Join(d, "helper.pid")
+	os.WriteFile(prog, []byte("#!/bin/sh\nsetsid sleep 20 &\necho $! > "+pidFile+"\nexec sleep 20\n"), 0o755)
+	t.Cleanup(func() {
+		if b, err := os.ReadFile(pidFile); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	m := &Mailer{Dest: config.Mailer{Protocol: "qmail", Network: "exec", Argv: []string{prog}}}
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	big := strings.Repeat("x", 4<<20) // more than the pipe holds
+	start := time.Now()
+	replies := m.Forward(ctx, qmailEnv(), int64(len(big)), opener(big))
+	if el := time.Since(start); el > 5*time.Second {
+		t.Fatalf("Forward returned after %v", el)
+	}
+	if replies[0].Code != 451 {
+		t.Fatalf("got %+v", replies[0])
 	}
 }

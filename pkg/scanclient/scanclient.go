@@ -30,6 +30,8 @@ var (
 	ErrBusy = errors.New("scanclient: aveserver busy")
 	// ErrUnavailable: the daemon cannot be reached.
 	ErrUnavailable = errors.New("scanclient: aveserver unavailable")
+	// ErrRefused: Reload found a DB it would not load (the old one stays).
+	ErrRefused = errors.New("scanclient: aveserver refused the database")
 )
 
 const chunkSize = 1 << 20
@@ -239,6 +241,8 @@ func mapErr(err error) error {
 		return fmt.Errorf("%w: %s", ErrBusy, st.Message())
 	case codes.Unavailable:
 		return fmt.Errorf("%w: %s", ErrUnavailable, st.Message())
+	case codes.FailedPrecondition:
+		return fmt.Errorf("%w: %s", ErrRefused, st.Message())
 	}
 	return fmt.Errorf("scanclient: %s: %s", st.Code(), st.Message())
 }

@@ -133,7 +133,11 @@ func updateFrom(ctx context.Context, opt Options, src, installed string) (Result
 		return res, nil
 	}
 	// A mirror behind the others, or an old signed manifest replayed,
-	// must not take the DB back in time.
+	// must not take the DB back in time: a signed manifest must say when
+	// it was made.
+	if _, err := time.Parse(time.RFC3339, m.created); err != nil && opt.PublicKey != nil {
+		return res, fmt.Errorf("manifest's created %q is not an RFC 3339 time (keepup2date --sign writes one)", m.created)
+	}
 	if _, created, err := readInstalled(filepath.Join(opt.BasesPath, manifestName)); err == nil && older(m.created, created) {
 		return res, fmt.Errorf("offers %s created %s, older than the installed %s created %s (keepup2date --rollback goes back on purpose)", m.version, m.created, installed, created)
 	}
@@ -263,6 +267,10 @@ func Rollback(opt Options) (string, error) {
 		}
 	}
 	if err := os.Rename(opt.BackUpPath, opt.BasesPath); err != nil {
+		// Leave the DB that was in place rather than none.
+		if rerr := os.Rename(bad, opt.BasesPath); rerr != nil {
+			return "", fmt.Errorf("%w; putting %s back: %v", err, bad, rerr)
+		}
 		return "", err
 	}
 	v, _ := readVersion(filepath.Join(opt.BasesPath, manifestName))
@@ -311,25 +319,24 @@ func parseManifest(raw []byte) (manifest, error) {
 		if l == "" || l[0] == '#' {
 			continue
 		}
-		f := strings.Fields(l)
-		if f[0] != "sha256" {
-			k, v, ok := strings.Cut(l, "=")
-			if !ok {
-				return m, fmt.Errorf("manifest line %d: expected \"key = value\" or \"sha256 HEX FILE\"", n)
+		// The grammar of pkg/sigdb's readManifest, which aveserver
+		// applies to the installed DB: a line with "=" is a key.
+		if k, v, ok := strings.Cut(l, "="); ok {
+			key := strings.ToLower(strings.TrimSpace(k))
+			if key != "version" && key != "created" {
+				return m, fmt.Errorf("manifest line %d: unknown key %q (expected version, created or sha256 lines)", n, strings.TrimSpace(k))
 			}
-			switch key := strings.ToLower(strings.TrimSpace(k)); key {
-			case "version", "created":
-				dst := &m.version
-				if key == "created" {
-					dst = &m.created
-				}
-				if *dst != "" {
-					return m, fmt.Errorf("manifest line %d: %s given twice", n, key)
-				}
-				*dst = strings.TrimSpace(v)
+			dst := &m.version
+			if key == "created" {
+				dst = &m.created
 			}
+			if *dst != "" {
+				return m, fmt.Errorf("manifest line %d: %s given twice", n, key)
+			}
+			*dst = strings.TrimSpace(v)
 			continue
 		}
+		f := strings.Fields(l)
 		if len(f) != 3 || f[0] != "sha256" || len(f[1]) != 64 {
 			return m, fmt.Errorf("manifest line %d: expected \"sha256 HEX FILE\"", n)
 		}
@@ -523,4 +530,29 @@ func Manifest(dir, version, created string) ([]byte, error) {
 		fmt.Fprintf(&b, "sha256 %s %s\n", hex.EncodeToString(sum[:]), e.Name())
 	}
 	return b.Bytes(), nil
+}
+
+// ReadPublicKey reads a PublicKeyFile: one line, the base64 of the raw
+// 32-byte ed25519 public key (keepup2date --genkey writes PREFIX.pub).
+func ReadPublicKey(path string) (ed25519.PublicKey, error) {
+	b, err := readKey(path, ed25519.PublicKeySize)
+	return ed25519.PublicKey(b), err
+}
+
+// ReadPrivateKey reads a signing key written by keepup2date --genkey.
+func ReadPrivateKey(path string) (ed25519.PrivateKey, error) {
+	b, err := readKey(path, ed25519.PrivateKeySize)
+	return ed25519.PrivateKey(b), err
+}
+
+func readKey(path string, size int) ([]byte, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(raw)))
+	if err != nil || len(b) != size {
+		return nil, fmt.Errorf("%s: expected one line of base64, a %d-byte ed25519 key", path, size)
+	}
+	return b, nil
 }

@@ -162,6 +162,11 @@ func TestUpdateRefusesWhatFailsItsChecks(t *testing.T) {
 			os.WriteFile(filepath.Join(src, "manifest"), []byte(m), 0o644)
 			os.WriteFile(filepath.Join(src, "manifest.sig"), Sign(priv, []byte(m)), 0o644)
 		}, nil, "older than the installed"},
+		{"signed without a created time", func(src string) {
+			m := strings.Replace(read(t, filepath.Join(src, "manifest")), "created = 2026-12-07T00:00:00Z\n", "", 1)
+			os.WriteFile(filepath.Join(src, "manifest"), []byte(m), 0o644)
+			os.WriteFile(filepath.Join(src, "manifest.sig"), Sign(priv, []byte(m)), 0o644)
+		}, nil, "not an RFC 3339 time"},
 		{"too large", nil, func(o *Options) { o.MaxFileSize = 10 }, "larger than MaxFileSize"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -296,6 +301,7 @@ func TestParseManifestRefusesUnsafeNames(t *testing.T) {
 		"version = 1\nversion = 2\nsha256 " + h + " a.yar\n",
 		"version = 1\nsha256 " + h + " a=b.yar\nsha256\n",
 		"version = 1\nnonsense line\nsha256 " + h + " a.yar\n",
+		"version = 1\nsigner = x\nsha256 " + h + " a.yar\n",
 	} {
 		if _, err := parseManifest([]byte(bad)); err == nil {
 			t.Errorf("%q accepted", bad)
