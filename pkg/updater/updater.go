@@ -227,6 +227,11 @@ func lock(opt Options) (func(), error) {
 // the backup takes its place.
 func Recover(opt Options) error {
 	opt.defaults()
+	if ents, err := os.ReadDir(opt.BasesPath); err == nil && len(ents) == 0 {
+		// An empty directory in its place (made by hand or by an
+		// installer) is no DB: recover as if it were missing.
+		os.Remove(opt.BasesPath)
+	}
 	if _, err := os.Stat(opt.BasesPath); err == nil || !errors.Is(err, os.ErrNotExist) {
 		return nil
 	}

@@ -218,6 +218,7 @@ func TestRecoverFinishesAnInterruptedSwap(t *testing.T) {
 		t.Fatalf("staged DB not put in place: %v", err)
 	}
 	os.RemoveAll(bases)
+	os.Mkdir(bases, 0o755) // an empty directory is no DB either
 	if err := Recover(Options{BasesPath: bases}); err != nil || read(t, filepath.Join(bases, "a.hdb")) != v1["a.hdb"] {
 		t.Fatalf("previous DB not put back: %v", err)
 	}
