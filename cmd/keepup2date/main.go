@@ -82,6 +82,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	// One lock for the whole run: the update and a rollback after a
+	// refusal are one step to a second keepup2date.
+	unlock, err := updater.Lock(opt)
+	if err != nil {
+		log.Error("update", "error", err.Error())
+		return 1
+	}
+	defer unlock()
+	opt.Locked = true
 	if *rollback {
 		v, err := updater.Rollback(opt)
 		if err != nil {

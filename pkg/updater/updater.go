@@ -38,10 +38,11 @@ type Options struct {
 	Sources       []string          // mirrors in order: http(s) URLs of a directory, or absolute directories
 	Client        *http.Client      // for http(s) sources (nil = http.DefaultClient)
 	PublicKey     ed25519.PublicKey // signer of manifest.sig (nil = none)
-	AllowUnsigned bool              // accept a manifest whose signature is missing or not checked
+	AllowUnsigned bool              // with no PublicKey: accept manifests unchecked (with one, a valid signature is always required)
 	MaxFileSize   int64             // largest file fetched (0 = 512 MiB)
 	BasesPath     string            // the DB directory
 	BackUpPath    string            // the previous DB ("" = BasesPath + ".prev")
+	Locked        bool              // the caller holds Lock for the whole run
 	Log           *slog.Logger      // nil = discard
 }
 
@@ -207,10 +208,20 @@ func swap(opt Options, staging string) error {
 	return syncDir(filepath.Dir(opt.BasesPath))
 }
 
-// lock takes BasesPath + ".lock" for this run: a second keepup2date (a
-// manual run during the timer's) is refused instead of sharing the
-// staging directory.
+// Lock takes BasesPath + ".lock" until the returned function is called: a
+// second keepup2date (a manual run during the timer's) is refused instead
+// of sharing the staging directory. Update and Rollback take it
+// themselves unless Options.Locked says the caller holds it (an update
+// and the rollback that follows a refusal, as one run).
+func Lock(opt Options) (func(), error) {
+	opt.defaults()
+	return lock(opt)
+}
+
 func lock(opt Options) (func(), error) {
+	if opt.Locked {
+		return func() {}, nil
+	}
 	f, err := os.OpenFile(opt.BasesPath+".lock", os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, err

@@ -260,15 +260,22 @@ func TestOneRunAtATime(t *testing.T) {
 	src := filepath.Join(d, "mirror")
 	source(t, src, "v2", v2, priv)
 	opt := Options{Sources: []string{src}, PublicKey: pub, BasesPath: filepath.Join(d, "bases")}
-	unlock, err := lock(opt)
+	unlock, err := Lock(opt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Update(context.Background(), opt); err == nil || !strings.Contains(err.Error(), "another keepup2date is running") {
 		t.Fatalf("second run: %v", err)
 	}
+	// The holder itself runs with Locked.
+	held := opt
+	held.Locked = true
+	if res, err := Update(context.Background(), held); err != nil || !res.Updated {
+		t.Fatalf("the holder's own run: %+v, %v", res, err)
+	}
 	unlock()
-	if res, err := Update(context.Background(), opt); err != nil || !res.Updated {
+	opt.Sources = []string{src}
+	if res, err := Update(context.Background(), opt); err != nil || res.Updated {
 		t.Fatalf("after the first ended: %+v, %v", res, err)
 	}
 }
