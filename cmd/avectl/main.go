@@ -112,10 +112,7 @@ func socketAddress(flagValue, cfgFile string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if cfg.TCPListenAddress != "" && cfg.ListenAddress == "" {
-		return "tcp:" + cfg.TCPListenAddress, nil
-	}
-	return cfg.ListenAddress, nil
+	return cfg.ClientAddress(), nil
 }
 
 func cmdReload(c *scanclient.Client, stdout, stderr io.Writer) int {

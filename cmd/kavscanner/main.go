@@ -300,12 +300,13 @@ func loadConfig(o opts, fs *flag.FlagSet) (config.Scanner, config.AVEServer, err
 }
 
 // pickAddress: --socket, $AVE_SOCKET, [scanner.options] ServerAddress,
-// [aveserver.general] ListenAddress.
+// [aveserver.general] ListenAddress (or TCPListenAddress when it is the
+// only one).
 func pickAddress(flagValue string, cfg config.Scanner, srv config.AVEServer) string {
 	if env := os.Getenv("AVE_SOCKET"); flagValue == "" && env != "" {
 		flagValue = env
 	}
-	return firstNonEmpty(flagValue, cfg.ServerAddress, srv.ListenAddress)
+	return firstNonEmpty(flagValue, cfg.ServerAddress, srv.ClientAddress())
 }
 
 // connect dials addr and asks for the daemon's status; with local, a

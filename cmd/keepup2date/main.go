@@ -170,10 +170,7 @@ func load(file string, log *slog.Logger) (opt updater.Options, server string, re
 		tr.Proxy = http.ProxyURL(p)
 	}
 	opt.Client = &http.Client{Transport: tr}
-	server = av.ListenAddress
-	if av.TCPListenAddress != "" && av.ListenAddress == "" {
-		server = "tcp:" + av.TCPListenAddress
-	}
+	server = av.ClientAddress()
 	return opt, server, uc.ReloadServer, uc.PostUpdateCmd, uc.UpdateTimeout, nil
 }
 

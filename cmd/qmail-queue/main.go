@@ -122,7 +122,7 @@ func loadConfig(file string) (config.SMTPScan, config.Qmail, config.MailPolicy, 
 		if err != nil {
 			return cfg, q, mp, err
 		}
-		cfg.ServerAddress = av.ListenAddress
+		cfg.ServerAddress = av.ClientAddress()
 	}
 	if cfg.Hostname == "" {
 		cfg.Hostname, _ = os.Hostname()

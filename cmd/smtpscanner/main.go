@@ -164,7 +164,7 @@ func loadConfig(file string, ov overrides) (config.SMTPScan, config.MailPolicy, 
 		if err != nil {
 			return cfg, mp, err
 		}
-		cfg.ServerAddress = av.ListenAddress
+		cfg.ServerAddress = av.ClientAddress()
 	}
 	if ov.listen != "" {
 		cfg.ListenAddress = ov.listen

@@ -59,6 +59,16 @@ func DefaultAVEServer() AVEServer {
 	}
 }
 
+// ClientAddress is where a client reaches this daemon, as scanclient.Dial
+// takes it: the unix socket, or "tcp:HOST:PORT" when the daemon listens on
+// TCP only (ListenAddress empty).
+func (c AVEServer) ClientAddress() string {
+	if c.ListenAddress == "" && c.TCPListenAddress != "" {
+		return "tcp:" + c.TCPListenAddress
+	}
+	return c.ListenAddress
+}
+
 // LoadAVEServer reads the [aveserver.*] sections of file over the defaults.
 // An empty file name gives the defaults.
 func LoadAVEServer(file string) (AVEServer, error) {

@@ -146,3 +146,17 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+// TestClientAddress: clients reach the unix socket, or the TCP listener
+// when the daemon has no socket.
+func TestClientAddress(t *testing.T) {
+	for _, tc := range []struct{ unix, tcp, want string }{
+		{"/run/ave/aveserver.sock", "", "/run/ave/aveserver.sock"},
+		{"/run/ave/aveserver.sock", "127.0.0.1:3310", "/run/ave/aveserver.sock"},
+		{"", "127.0.0.1:3310", "tcp:127.0.0.1:3310"},
+	} {
+		if got := (AVEServer{ListenAddress: tc.unix, TCPListenAddress: tc.tcp}).ClientAddress(); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc, got, tc.want)
+		}
+	}
+}
