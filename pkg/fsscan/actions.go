@@ -1,7 +1,6 @@
 package fsscan
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"ave/internal/headbuf"
 	"ave/pkg/config"
 	"ave/pkg/quarantine"
 	"ave/pkg/scanclient"
@@ -405,7 +405,7 @@ func (a *Actor) exec(ctx context.Context, fd *finding, argv []string) (string, e
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-	var buf limitedBuffer
+	var buf headbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	if err := cmd.Run(); err != nil {
 		if out := strings.TrimSpace(buf.String()); out != "" {
@@ -414,16 +414,6 @@ func (a *Actor) exec(ctx context.Context, fd *finding, argv []string) (string, e
 		return "", fmt.Errorf("%s: %w", args[0], err)
 	}
 	return "exec " + args[0] + ": exit 0", nil
-}
-
-// limitedBuffer keeps the first 4 KiB written.
-type limitedBuffer struct{ bytes.Buffer }
-
-func (b *limitedBuffer) Write(p []byte) (int, error) {
-	if room := 4096 - b.Len(); room > 0 {
-		b.Buffer.Write(p[:min(len(p), room)])
-	}
-	return len(p), nil
 }
 
 // findingLines are the report lines of one file: one per detection.

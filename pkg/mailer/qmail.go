@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"ave/internal/headbuf"
 	"ave/pkg/mailflow"
 )
 
@@ -52,7 +53,7 @@ func (m *Mailer) forwardQmail(ctx context.Context, env *mailflow.Envelope, open 
 		return all(brokenReply(err))
 	}
 	cmd.Stdout = envR // the program reads its envelope from fd 1
-	var stderr boundedBuffer
+	var stderr headbuf.Buffer
 	cmd.Stderr = &stderr
 	// Its own process group, killed whole: a wrapper script's children
 	// (which may hold the message pipe) die with it.
@@ -117,7 +118,7 @@ func (m *Mailer) forwardQmail(ctx context.Context, env *mailflow.Envelope, open 
 		return all(mailflow.TempFail("4.3.0", "qmail-queue killed by signal %d", ws.Signal()))
 	}
 	r := qmailReply(code)
-	if s := stderr.firstLine(); s != "" {
+	if s := firstLine(stderr.String()); s != "" {
 		r.Text += ": " + s
 	}
 	return all(r)
@@ -228,37 +229,17 @@ func (l *lfReader) Read(p []byte) (int, error) {
 	}
 }
 
-// boundedBuffer keeps the first 4 KiB written to it (a child's stderr).
-type boundedBuffer struct{ b bytes.Buffer }
-
-func (w *boundedBuffer) Write(p []byte) (int, error) {
-	if room := 4096 - w.b.Len(); room > 0 {
-		w.b.Write(p[:min(len(p), room)])
-	}
-	return len(p), nil
-}
-
-// firstLine is the first non-empty line written, trimmed and bounded.
-func (w *boundedBuffer) firstLine() string {
-	for _, l := range strings.Split(w.b.String(), "\n") {
+// firstLine is the first non-empty line of a child's output, on one
+// printable line of at most 200 bytes.
+func firstLine(out string) string {
+	for _, l := range strings.Split(out, "\n") {
 		if l = strings.TrimSpace(l); l != "" {
-			return sanitizeText(l)
+			l = mailflow.Sanitize(l)
+			if len(l) > 200 {
+				l = strings.ToValidUTF8(l[:200], "")
+			}
+			return l
 		}
 	}
 	return ""
-}
-
-// sanitizeText keeps a child's words on one line of printable characters,
-// at most 200 bytes.
-func sanitizeText(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 32 || r == 127 {
-			return ' '
-		}
-		return r
-	}, s)
-	if len(s) > 200 {
-		s = strings.ToValidUTF8(s[:200], "")
-	}
-	return s
 }

@@ -123,7 +123,7 @@ func (p BasicPolicy) Decide(_ context.Context, in *Input) (*Plan, error) {
 			}
 		case ActReject:
 			d = Decision{Action: Reject, Reason: d.Reason, Reply: Reply{Code: 554, Enhanced: "5.7.1",
-				Text: sanitize("message rejected: " + Describe(res)), Local: true}}
+				Text: Sanitize("message rejected: " + Describe(res)), Local: true}}
 		case ActDiscard:
 			d = Decision{Action: Discard, Reason: d.Reason}
 		}

@@ -79,11 +79,11 @@ func (r Reply) String() string {
 
 // TempFail makes a local 451 reply; enhanced is the RFC 3463 code.
 func TempFail(enhanced, format string, args ...any) Reply {
-	return Reply{Code: 451, Enhanced: enhanced, Text: sanitize(fmt.Sprintf(format, args...)), Local: true}
+	return Reply{Code: 451, Enhanced: enhanced, Text: Sanitize(fmt.Sprintf(format, args...)), Local: true}
 }
 
-// sanitize keeps reply text on one line of printable characters.
-func sanitize(s string) string {
+// Sanitize keeps reply text on one line of printable characters.
+func Sanitize(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r < 32 || r == 127 {
 			return ' '
