@@ -178,3 +178,39 @@ func TestKeepup2dateUpdatesReloadsAndRollsBack(t *testing.T) {
 		t.Fatalf("rollback: exit %d, version %q\n%s", code, version(), out)
 	}
 }
+
+// TestKeepup2dateWithoutADaemon: with aveserver not running the new DB
+// stays installed (it loads at start) and PostUpdateCmd runs; with
+// ReloadServer=no no daemon is asked at all.
+func TestKeepup2dateWithoutADaemon(t *testing.T) {
+	d := t.TempDir()
+	if code, out := runCmd(t, "--genkey", filepath.Join(d, "signer")); code != 0 {
+		t.Fatalf("genkey: %s", out)
+	}
+	mirror := filepath.Join(d, "mirror")
+	copyDB(t, mirror)
+	if code, out := runCmd(t, "--sign", filepath.Join(d, "signer.key"), "--version", "v2", mirror); code != 0 {
+		t.Fatalf("sign: %s", out)
+	}
+	for _, tc := range []struct{ reload, want string }{
+		{"yes", "aveserver not reachable"},
+		{"no", ""},
+	} {
+		bases := filepath.Join(d, "bases-"+tc.reload)
+		marker := filepath.Join(d, "post-"+tc.reload)
+		conf := filepath.Join(d, "ave-"+tc.reload+".conf")
+		os.WriteFile(conf, []byte(fmt.Sprintf("[aveserver.general]\nListenAddress=%s\n[aveserver.path]\nBasesPath=%s\n"+
+			"[updater.options]\nUpdateServerUrl=%s\nPublicKeyFile=%s\nReloadServer=%s\nPostUpdateCmd=/usr/bin/touch %s\n",
+			filepath.Join(d, "none.sock"), bases, mirror, filepath.Join(d, "signer.pub"), tc.reload, marker)), 0o600)
+		code, out := runCmd(t, "-c", conf)
+		if code != 0 || (tc.want != "") != strings.Contains(out, "aveserver not reachable") || strings.Contains(out, "aveserver reloaded") {
+			t.Fatalf("ReloadServer=%s: exit %d\n%s", tc.reload, code, out)
+		}
+		if b, err := os.ReadFile(filepath.Join(bases, "manifest")); err != nil || !strings.Contains(string(b), "version = v2") {
+			t.Fatalf("ReloadServer=%s: DB not installed: %v", tc.reload, err)
+		}
+		if _, err := os.Stat(marker); err != nil {
+			t.Fatalf("ReloadServer=%s: PostUpdateCmd did not run: %v", tc.reload, err)
+		}
+	}
+}

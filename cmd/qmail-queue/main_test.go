@@ -219,6 +219,23 @@ func TestQmailQueueScansAndHandsCleanMailToTheOriginal(t *testing.T) {
 	if code, logs := r.queue(t, clean, envAB); code != 55 || !strings.Contains(logs, "[qmail.general] SpoolDir=relative") {
 		t.Fatalf("bad configuration: exit %d\n%s", code, logs)
 	}
+	// A configured SpoolDir is used and left empty; one that cannot be
+	// written gives 53.
+	spool := filepath.Join(r.tmp, "..", "spool")
+	os.WriteFile(r.conf, []byte(strings.Replace(string(good), "[qmail.general]\n", "[qmail.general]\nSpoolDir="+spool+"\n", 1)), 0o600)
+	r.setExit(t, "0")
+	if code, logs := r.queue(t, clean, envAB); code != 0 {
+		t.Fatalf("with SpoolDir: exit %d\n%s", code, logs)
+	}
+	if held, err := mailflow.Held(spool); err != nil || len(held) != 0 {
+		t.Fatalf("SpoolDir holds %v, %v", held, err)
+	}
+	os.RemoveAll(spool)
+	os.WriteFile(spool, nil, 0o600) // a file where the directory should be
+	r.setExit(t, "0")
+	if code, logs := r.queue(t, clean, envAB); code != 53 || !strings.Contains(logs, "spool") {
+		t.Fatalf("unwritable SpoolDir: exit %d\n%s", code, logs)
+	}
 	os.WriteFile(r.conf, good, 0o600)
 	if _, err := os.Stat(filepath.Join(r.fakeDir, "queued")); err == nil {
 		t.Fatal("queued on a failure path")
