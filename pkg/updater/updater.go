@@ -96,7 +96,7 @@ func Update(ctx context.Context, opt Options) (Result, error) {
 	if err := Recover(opt); err != nil {
 		return Result{}, err
 	}
-	installed, _ := readVersion(filepath.Join(opt.BasesPath, manifestName))
+	installed, _ := readInstalled(opt.BasesPath) // none or unreadable: any version is new
 	var errs []error
 	for _, src := range opt.Sources {
 		res, err := updateFrom(ctx, opt, src, installed)
@@ -109,11 +109,11 @@ func Update(ctx context.Context, opt Options) (Result, error) {
 			break
 		}
 	}
-	return Result{From: installed}, errors.Join(errs...)
+	return Result{From: installed.version}, errors.Join(errs...)
 }
 
-func updateFrom(ctx context.Context, opt Options, src, installed string) (Result, error) {
-	res := Result{From: installed, Source: src}
+func updateFrom(ctx context.Context, opt Options, src string, installed manifest) (Result, error) {
+	res := Result{From: installed.version, Source: src}
 	raw, err := fetchAll(ctx, opt, src, manifestName, maxManifest)
 	if err != nil {
 		return res, err
@@ -130,7 +130,7 @@ func updateFrom(ctx context.Context, opt Options, src, installed string) (Result
 		return res, err
 	}
 	res.To = m.version
-	if m.version == installed {
+	if m.version == installed.version {
 		return res, nil
 	}
 	// A mirror behind the others, or an old signed manifest replayed,
@@ -139,10 +139,10 @@ func updateFrom(ctx context.Context, opt Options, src, installed string) (Result
 	if _, err := time.Parse(time.RFC3339, m.created); err != nil && opt.PublicKey != nil {
 		return res, fmt.Errorf("manifest's created %q is not an RFC 3339 time (keepup2date --sign writes one)", m.created)
 	}
-	if _, created, err := readInstalled(filepath.Join(opt.BasesPath, manifestName)); err == nil && older(m.created, created) {
-		return res, fmt.Errorf("offers %s created %s, older than the installed %s created %s (keepup2date --rollback goes back on purpose)", m.version, m.created, installed, created)
+	if older(m.created, installed.created) {
+		return res, fmt.Errorf("offers %s created %s, older than the installed %s created %s (keepup2date --rollback goes back on purpose)", m.version, m.created, installed.version, installed.created)
 	}
-	if bad, _ := readVersion(filepath.Join(opt.BasesPath+".bad", manifestName)); bad != "" && bad == m.version {
+	if bad, _ := readInstalled(opt.BasesPath + ".bad"); bad.version != "" && bad.version == m.version {
 		return res, fmt.Errorf("offers %s, which aveserver refused before (kept in %s.bad; remove it to try again)", m.version, opt.BasesPath)
 	}
 	staging := opt.BasesPath + ".new"
@@ -179,7 +179,7 @@ func updateFrom(ctx context.Context, opt Options, src, installed string) (Result
 	}
 	ok = true
 	res.Updated = true
-	opt.Log.Info("updated", "from", installed, "to", m.version, "source", src, "files", len(m.files))
+	opt.Log.Info("updated", "from", installed.version, "to", m.version, "source", src, "files", len(m.files))
 	return res, nil
 }
 
@@ -289,7 +289,8 @@ func Rollback(opt Options) (string, error) {
 		}
 		return "", err
 	}
-	v, _ := readVersion(filepath.Join(opt.BasesPath, manifestName))
+	m, _ := readInstalled(opt.BasesPath)
+	v := m.version
 	return v, syncDir(filepath.Dir(opt.BasesPath))
 }
 
@@ -324,9 +325,25 @@ type manifest struct {
 	files            []fileEntry
 }
 
-// parseManifest reads what updateFrom needs: the version and the files,
-// each named without a path and listed once.
+// parseManifest reads what updateFrom needs from a source's manifest: the
+// version and the files, each named without a path and listed once.
 func parseManifest(raw []byte) (manifest, error) {
+	m, err := scanManifest(raw)
+	if err != nil {
+		return m, err
+	}
+	if m.version == "" {
+		return m, errors.New("manifest has no version")
+	}
+	if len(m.files) == 0 {
+		return m, errors.New("manifest lists no file")
+	}
+	return m, nil
+}
+
+// scanManifest reads a manifest in pkg/sigdb's grammar (what aveserver
+// accepts); the version and the file list may be missing.
+func scanManifest(raw []byte) (manifest, error) {
 	var m manifest
 	seen := map[string]bool{}
 	sc := bufio.NewScanner(bytes.NewReader(raw))
@@ -372,45 +389,21 @@ func parseManifest(raw []byte) (manifest, error) {
 	if err := sc.Err(); err != nil {
 		return m, fmt.Errorf("manifest: %w", err)
 	}
-	if m.version == "" {
-		return m, errors.New("manifest has no version")
-	}
-	if len(m.files) == 0 {
-		return m, errors.New("manifest lists no file")
-	}
 	return m, nil
 }
 
-// readVersion is the version of an installed manifest ("" if none).
-func readVersion(path string) (string, error) {
-	v, _, err := readInstalled(path)
-	return v, err
-}
-
-// readInstalled reads version and created of an installed manifest (the
-// first of each; "" when missing).
-func readInstalled(path string) (version, created string, err error) {
-	raw, err := os.ReadFile(path)
+// readInstalled reads the manifest of the DB in dir (the shipped DB's
+// lists no files; a DB without one has no version).
+func readInstalled(dir string) (manifest, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, manifestName))
 	if err != nil {
-		return "", "", err
+		return manifest{}, err
 	}
-	for _, l := range strings.Split(string(raw), "\n") {
-		k, v, ok := strings.Cut(strings.TrimSpace(l), "=")
-		if !ok || strings.HasPrefix(strings.TrimSpace(l), "sha256 ") {
-			continue
-		}
-		switch strings.ToLower(strings.TrimSpace(k)) {
-		case "version":
-			if version == "" {
-				version = strings.TrimSpace(v)
-			}
-		case "created":
-			if created == "" {
-				created = strings.TrimSpace(v)
-			}
-		}
+	m, err := scanManifest(raw)
+	if err != nil {
+		return manifest{}, err // aveserver would not load it either
 	}
-	return version, created, nil
+	return m, nil
 }
 
 // older reports whether created a is before created b, both RFC 3339
