@@ -330,9 +330,13 @@ func TestServerAcceptErrorHandling(t *testing.T) {
 	l.Send(temporaryError)
 	permanentError := newMockError("permanent mock error", false)
 	l.Send(permanentError)
-	s.Close()
 
+	// AVE PATCH (test race): Close used to be called here, before Serve
+	// had looked at the permanent error; when Close won, Serve saw s.done
+	// closed and returned nil (CI failure, 2 cores, -race). Serve is
+	// stopped by the permanent error alone, so Close comes after it.
 	serveError := <-done
+	s.Close()
 	if serveError == nil {
 		t.Fatal("Serve had exited without an expected error")
 	} else if serveError != permanentError {
