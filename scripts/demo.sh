@@ -16,8 +16,11 @@ trap cleanup EXIT
 
 bin/aveserver --db etc/db --socket "$sock" 2>"$work/aveserver.log" &
 pid=$!
-for _ in $(seq 100); do bin/avectl --socket "$sock" status >/dev/null 2>&1 && break; sleep 0.1; done
-bin/avectl --socket "$sock" status
+if ! bin/avectl --socket "$sock" status --wait 30s; then
+	echo "aveserver did not come up; its log:" >&2
+	cat "$work/aveserver.log" >&2
+	exit 1
+fi
 
 # Samples, made here: EICAR is the standard harmless test file.
 mkdir -p "$work/samples/zipdir"

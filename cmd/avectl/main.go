@@ -1,7 +1,7 @@
 // Command avectl administers aveserver: status, reload, and scans of files
 // and directories from the command line.
 //
-//	avectl [--socket PATH] [-c FILE] status [--json]
+//	avectl [--socket PATH] [-c FILE] status [--json] [--wait DURATION]
 //	avectl [--socket PATH] reload
 //	avectl [--socket PATH] scan [--json] [--jobs N] [--server-path] [--quiet] PATH...
 //	avectl [-c FILE] check
@@ -26,7 +26,8 @@ import (
 const usage = `usage: avectl [--socket PATH] [-c FILE] COMMAND [ARGS]
 
 commands:
-  status [--json]          database version, signature counts, workers, counters
+  status [--json] [--wait D] database version, signature counts, workers, counters;
+                           --wait 30s waits up to 30 s for the daemon to answer
   reload                   reload the signature database (the old one stays on failure)
   scan [flags] PATH...     scan files and directories (recursively)
       --json               one JSON object per line: path, status, name, reason, ...

@@ -11,18 +11,36 @@ import (
 	"time"
 
 	"ave/pkg/scanclient"
+	avev1 "ave/proto/ave/v1"
 )
 
 func cmdStatus(c *scanclient.Client, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
+	wait := fs.Duration("wait", 0, "wait up to this long for the daemon to answer (it loads its DB before it listens), e.g. 30s")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	s, err := c.Status(ctx)
+	if *wait < 0 {
+		fmt.Fprintln(stderr, "avectl: status: -wait must not be negative")
+		return 2
+	}
+	var s *avev1.StatusResponse
+	var err error
+	if *wait > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), *wait)
+		s, err = c.WaitReady(ctx)
+		cancel()
+		if err != nil {
+			fmt.Fprintf(stderr, "avectl: status: no answer within %s: %v\n", *wait, err)
+			return 2
+		}
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		s, err = c.Status(ctx)
+		cancel()
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "avectl: status:", err)
 		return 2

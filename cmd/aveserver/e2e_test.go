@@ -78,14 +78,10 @@ func startDaemon(t *testing.T, db string, args ...string) *daemon {
 			t.Logf("aveserver log:\n%s", d.log.String())
 		}
 	})
-	for i := 0; i < 300; i++ {
-		if _, _, code := d.avectl(t, "status"); code == 0 {
-			return d
-		}
-		time.Sleep(50 * time.Millisecond)
+	if _, stderr, code := d.avectl(t, "status", "--wait", "30s"); code != 0 {
+		t.Fatalf("aveserver did not come up: %s\nlog:\n%s", stderr, d.log.String())
 	}
-	t.Fatalf("aveserver did not come up; log:\n%s", d.log.String())
-	return nil
+	return d
 }
 
 func (d *daemon) avectl(t *testing.T, args ...string) (stdout, stderr string, code int) {
@@ -441,5 +437,24 @@ func TestSecondDaemonOnALiveSocketIsRefused(t *testing.T) {
 	}
 	if _, _, code := d.avectl(t, "status"); code != 0 {
 		t.Fatal("the first daemon must keep serving")
+	}
+}
+
+// TestStatusWaitGivesUpNamingItsDuration: `avectl status --wait` with no
+// daemon on the socket ends after the given time with exit 2 and says why;
+// started beside a daemon that is still loading, it waits for it (every
+// startDaemon above goes through it).
+func TestStatusWaitGivesUpNamingItsDuration(t *testing.T) {
+	d := &daemon{socket: filepath.Join(t.TempDir(), "none.sock")}
+	start := time.Now()
+	_, stderr, code := d.avectl(t, "status", "--wait", "700ms")
+	if code != 2 || !strings.Contains(stderr, "no answer within 700ms") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	if took := time.Since(start); took < 700*time.Millisecond {
+		t.Fatalf("gave up after %s", took)
+	}
+	if _, stderr, code := d.avectl(t, "status", "--wait", "-1s"); code != 2 || !strings.Contains(stderr, "negative") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 }

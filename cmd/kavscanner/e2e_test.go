@@ -20,7 +20,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"ave/internal/testkit"
 )
@@ -73,16 +72,10 @@ func startDaemon(t *testing.T) string {
 			t.Logf("aveserver log:\n%s", log.String())
 		}
 	})
-	for i := 0; i < 300; i++ {
-		if c, err := os.Stat(sock); err == nil && c.Mode()&os.ModeSocket != 0 {
-			if _, _, code := runBin(t, "avectl", "--socket", sock, "status"); code == 0 {
-				return sock
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
+	if _, stderr, code := runBin(t, "avectl", "--socket", sock, "status", "--wait", "30s"); code != 0 {
+		t.Fatalf("aveserver did not come up: %s\n%s", stderr, log.String())
 	}
-	t.Fatalf("aveserver did not come up:\n%s", log.String())
-	return ""
+	return sock
 }
 
 func runBin(t *testing.T, name string, args ...string) (string, string, int) {

@@ -93,17 +93,13 @@ func TestKeepup2dateUpdatesReloadsAndRollsBack(t *testing.T) {
 	c, _ := scanclient.Dial(sock)
 	defer c.Close()
 	version := func() string {
-		for i := 0; i < 300; i++ {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			st, err := c.Status(ctx)
-			cancel()
-			if err == nil {
-				return st.GetDbVersion()
-			}
-			time.Sleep(50 * time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		st, err := c.WaitReady(ctx)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, aveLog.String())
 		}
-		t.Fatalf("aveserver does not answer:\n%s", aveLog.String())
-		return ""
+		return st.GetDbVersion()
 	}
 	detects := func() bool {
 		r, err := c.ScanBytes(context.Background(), "sample.txt", "", []byte("text "+marker+" text"))

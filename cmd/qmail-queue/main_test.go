@@ -114,17 +114,10 @@ func newRig(t *testing.T) *rig {
 	t.Cleanup(func() { r.ave.Process.Signal(syscall.SIGTERM); r.ave.Wait() })
 	c, _ := scanclient.Dial(sock)
 	defer c.Close()
-	for i := 0; ; i++ {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err := c.Status(ctx)
-		cancel()
-		if err == nil {
-			break
-		}
-		if i == 300 {
-			t.Fatal("aveserver did not come up")
-		}
-		time.Sleep(50 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := c.WaitReady(ctx); err != nil {
+		t.Fatal(err)
 	}
 	return r
 }

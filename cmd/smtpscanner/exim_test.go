@@ -305,16 +305,11 @@ func waitAVEServer(t *testing.T, sock string, p *proc) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	for i := 0; i < 300; i++ {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err := c.Status(ctx)
-		cancel()
-		if err == nil {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := c.WaitReady(ctx); err != nil {
+		t.Fatalf("%v\n%s", err, p.log.String())
 	}
-	t.Fatalf("aveserver did not come up:\n%s", p.log.String())
 }
 
 func copyFile(t *testing.T, from, to string, mode os.FileMode) {

@@ -227,6 +227,26 @@ func (c *Client) Status(ctx context.Context) (*avev1.StatusResponse, error) {
 	return resp, mapErr(err)
 }
 
+// WaitReady asks the daemon for its status until it answers or ctx ends
+// (a daemon loads its DB before it listens, so this waits for the load),
+// polling every 50 ms with at most a second per attempt. It returns the
+// status, or the last error joined with ctx's.
+func (c *Client) WaitReady(ctx context.Context) (*avev1.StatusResponse, error) {
+	for {
+		attempt, cancel := context.WithTimeout(ctx, time.Second)
+		st, err := c.Status(attempt)
+		cancel()
+		if err == nil {
+			return st, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("aveserver did not answer: %w (last error: %v)", ctx.Err(), err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
 // mapErr turns gRPC status codes into the package's sentinel errors.
 func mapErr(err error) error {
 	if err == nil {
