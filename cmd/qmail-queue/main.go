@@ -117,15 +117,8 @@ func loadConfig(file string) (config.SMTPScan, config.Qmail, config.MailPolicy, 
 	if err := errors.Join(err1, err2, err3); err != nil {
 		return cfg, q, mp, err
 	}
-	if cfg.ServerAddress == "" {
-		av, err := config.LoadAVEServer(file)
-		if err != nil {
-			return cfg, q, mp, err
-		}
-		cfg.ServerAddress = av.ClientAddress()
-	}
-	if cfg.Hostname == "" {
-		cfg.Hostname, _ = os.Hostname()
+	if err := cfg.Complete(file); err != nil {
+		return cfg, q, mp, err
 	}
 	cfg.ForwardMailer = config.Mailer{Protocol: "qmail", Network: "exec", Argv: []string{q.OriginalQueue}}
 	cfg.ScannedHeader = q.ScannedHeader

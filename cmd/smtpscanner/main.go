@@ -159,12 +159,8 @@ func loadConfig(file string, ov overrides) (config.SMTPScan, config.MailPolicy, 
 	if err := errors.Join(err, perr); err != nil {
 		return cfg, mp, err
 	}
-	if cfg.ServerAddress == "" {
-		av, err := config.LoadAVEServer(file)
-		if err != nil {
-			return cfg, mp, err
-		}
-		cfg.ServerAddress = av.ClientAddress()
+	if err := cfg.Complete(file); err != nil {
+		return cfg, mp, err
 	}
 	if ov.listen != "" {
 		cfg.ListenAddress = ov.listen
@@ -182,9 +178,6 @@ func loadConfig(file string, ov overrides) (config.SMTPScan, config.MailPolicy, 
 	}
 	if ov.spool != "" {
 		cfg.SpoolDir = ov.spool
-	}
-	if cfg.Hostname == "" {
-		cfg.Hostname, _ = os.Hostname()
 	}
 	return cfg, mp, nil
 }

@@ -1,7 +1,10 @@
 package config
 
 import (
+	"errors"
+	"net"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -75,10 +78,10 @@ func LoadAVEServer(file string) (AVEServer, error) {
 	c := DefaultAVEServer()
 	s := schema{prefix: "aveserver.", owned: map[string]section{
 		"aveserver.general": {
-			"listenaddress":    str(&c.ListenAddress),
+			"listenaddress":    optional(absPath(&c.ListenAddress), &c.ListenAddress),
 			"socketmode":       fileMode(&c.SocketMode),
 			"socketgroup":      str(&c.SocketGroup),
-			"tcplistenaddress": str(&c.TCPListenAddress),
+			"tcplistenaddress": optional(tcpAddr(&c.TCPListenAddress), &c.TCPListenAddress),
 			"tcpallowremote":   boolean(&c.TCPAllowRemote),
 			"workers":          integer(&c.Workers, 0, 1024),
 			"queuelength":      integer(&c.QueueLength, 0, 1<<20),
@@ -104,4 +107,28 @@ func LoadAVEServer(file string) (AVEServer, error) {
 		return c, err
 	}
 	return c, nil
+}
+
+// optional lets an empty value through as "" (off) and checks any other
+// with set.
+func optional(set func(string) error, dst *string) func(string) error {
+	return func(v string) error {
+		if strings.TrimSpace(v) == "" {
+			*dst = ""
+			return nil
+		}
+		return set(v)
+	}
+}
+
+// tcpAddr takes host:port or :port (every interface; aveserver still
+// refuses a non-loopback one unless TCPAllowRemote is set).
+func tcpAddr(dst *string) func(string) error {
+	return func(v string) error {
+		if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+			return errors.New("expected host:port")
+		}
+		*dst = v
+		return nil
+	}
 }

@@ -160,3 +160,24 @@ func TestClientAddress(t *testing.T) {
 		}
 	}
 }
+
+// TestAVEServerListenersAreCheckedOnLoad: a relative socket path or a
+// TCP listener that is not host:port is refused naming the key (so
+// avectl check finds it, not only aveserver's start); empty turns either
+// off.
+func TestAVEServerListenersAreCheckedOnLoad(t *testing.T) {
+	for _, tc := range []struct{ conf, key string }{
+		{"ListenAddress = run/ave.sock", "ListenAddress"},
+		{"TCPListenAddress = 3310", "TCPListenAddress"},
+		{"TCPListenAddress = localhost:", "TCPListenAddress"},
+	} {
+		_, err := LoadAVEServer(writeConf(t, "[aveserver.general]\n"+tc.conf+"\n"))
+		if err == nil || !strings.Contains(err.Error(), tc.key) {
+			t.Errorf("%s: want an error naming %s, got %v", tc.conf, tc.key, err)
+		}
+	}
+	c, err := LoadAVEServer(writeConf(t, "[aveserver.general]\nListenAddress =\nTCPListenAddress = :3310\n"))
+	if err != nil || c.ListenAddress != "" || c.TCPListenAddress != ":3310" {
+		t.Fatalf("%v: %+v", err, c)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -258,6 +259,25 @@ func validHeaderName(n string) error {
 		if r < 33 || r > 126 || r == ':' {
 			return fmt.Errorf("bad header name %q: printable ASCII without colon or space expected", n)
 		}
+	}
+	return nil
+}
+
+// Complete fills in what the file may leave to the host, as both mail
+// front-ends (smtpscanner, qmail-queue) do after LoadSMTPScan: an empty
+// ServerAddress becomes the client address of aveserver's own listeners
+// ([aveserver.general] of the same file, AVEServer.ClientAddress), an empty
+// Hostname the system's host name. An error is LoadAVEServer's.
+func (c *SMTPScan) Complete(file string) error {
+	if c.ServerAddress == "" {
+		av, err := LoadAVEServer(file)
+		if err != nil {
+			return err
+		}
+		c.ServerAddress = av.ClientAddress()
+	}
+	if c.Hostname == "" {
+		c.Hostname, _ = os.Hostname()
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -143,5 +144,40 @@ func TestParseMailer(t *testing.T) {
 				t.Fatalf("String() %q does not parse back: %+v %v", got.String(), back, err)
 			}
 		})
+	}
+}
+
+// TestCompleteFillsServerAddressAndHostname: an empty ServerAddress is
+// aveserver's own listener from the same file, an empty Hostname the
+// system's; values the file gives are kept; a broken [aveserver.general]
+// is the error.
+func TestCompleteFillsServerAddressAndHostname(t *testing.T) {
+	host, _ := os.Hostname()
+	p := writeConf(t, "[aveserver.general]\nListenAddress=\nTCPListenAddress=127.0.0.1:3311\n")
+	c, err := LoadSMTPScan(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Complete(p); err != nil {
+		t.Fatal(err)
+	}
+	if c.ServerAddress != "tcp:127.0.0.1:3311" || c.Hostname != host {
+		t.Fatalf("ServerAddress %q, Hostname %q (host %q)", c.ServerAddress, c.Hostname, host)
+	}
+
+	p = writeConf(t, "[aveserver.general]\nTCPListenAddress=127.0.0.1:3311\n[smtpscan.general]\nServerAddress=/x/ave.sock\nHostname=mx.test\n")
+	if c, err = LoadSMTPScan(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Complete(p); err != nil || c.ServerAddress != "/x/ave.sock" || c.Hostname != "mx.test" {
+		t.Fatalf("%v: ServerAddress %q, Hostname %q", err, c.ServerAddress, c.Hostname)
+	}
+
+	p = writeConf(t, "[aveserver.general]\nTCPListenAddress=not an address\n")
+	if c, err = LoadSMTPScan(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Complete(p); err == nil || !strings.Contains(err.Error(), "TCPListenAddress") {
+		t.Fatalf("want an error naming TCPListenAddress, got %v", err)
 	}
 }
