@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -141,14 +142,21 @@ func (r *rig) queue(t *testing.T, message, envelope string) (int, string) {
 		t.Fatal(err)
 	}
 	go func() { ew.Write([]byte(envelope)); ew.Close() }()
+	defer er.Close()
+	return r.queueFrom(t, strings.NewReader(message), er)
+}
+
+// queueFrom runs qmail-queue with the message read from stdin and the
+// envelope from the file given as its fd 1.
+func (r *rig) queueFrom(t *testing.T, stdin io.Reader, envelope *os.File) (int, string) {
+	t.Helper()
 	cmd := exec.Command(r.bin)
 	cmd.Env = append(os.Environ(), "AVE_CONFIG="+r.conf, "TMPDIR="+r.tmp)
-	cmd.Stdin = strings.NewReader(message)
-	cmd.Stdout = er
+	cmd.Stdin = stdin
+	cmd.Stdout = envelope
 	var logs bytes.Buffer
 	cmd.Stderr = &logs
-	err = cmd.Run()
-	er.Close()
+	err := cmd.Run()
 	if ee, ok := err.(*exec.ExitError); ok {
 		return ee.ExitCode(), logs.String()
 	}
@@ -243,5 +251,35 @@ func TestQmailQueueScansAndHandsCleanMailToTheOriginal(t *testing.T) {
 	r.ave.Wait()
 	if code, logs := r.queue(t, clean, envAB); code != 71 || !strings.Contains(logs, "unavailable") {
 		t.Fatalf("aveserver stopped: exit %d\n%s", code, logs)
+	}
+}
+
+// TestUnreadableMessageOrEnvelopeExits54: fd 0 or fd 1 that cannot be
+// read (here a directory: read(2) fails with EISDIR) is qmail's "unable
+// to read the message or envelope", a temporary 54; nothing reaches the
+// original qmail-queue and the spool is left empty.
+func TestUnreadableMessageOrEnvelopeExits54(t *testing.T) {
+	r := newRig(t)
+	dir, err := os.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dir.Close()
+
+	code, logs := r.queueFrom(t, dir, nil)
+	if code != 54 || !strings.Contains(logs, "reading the message") {
+		t.Fatalf("unreadable message: exit %d, log:\n%s", code, logs)
+	}
+
+	code, logs = r.queueFrom(t, strings.NewReader("Subject: x\n\nbody\n"), dir)
+	if code != 54 || !strings.Contains(logs, "envelope") {
+		t.Fatalf("unreadable envelope: exit %d, log:\n%s", code, logs)
+	}
+	if _, err := os.Stat(filepath.Join(r.fakeDir, "queued")); err == nil {
+		t.Fatal("queued although nothing could be read")
+	}
+	left, _ := filepath.Glob(filepath.Join(r.tmp, "*"))
+	if len(left) != 0 {
+		t.Fatalf("spool left behind: %v", left)
 	}
 }
