@@ -183,6 +183,10 @@ func updateFrom(ctx context.Context, opt Options, src string, installed manifest
 	return res, nil
 }
 
+// rename is os.Rename; tests make a chosen call fail (as root, a rename
+// within one directory cannot be made to fail on demand).
+var rename = os.Rename
+
 // swap puts staging in BasesPath's place, keeping the old DB in
 // BackUpPath.
 func swap(opt Options, staging string) error {
@@ -191,15 +195,15 @@ func swap(opt Options, staging string) error {
 	}
 	moved := false
 	if _, err := os.Stat(opt.BasesPath); err == nil {
-		if err := os.Rename(opt.BasesPath, opt.BackUpPath); err != nil {
+		if err := rename(opt.BasesPath, opt.BackUpPath); err != nil {
 			return err
 		}
 		moved = true
 	}
-	if err := os.Rename(staging, opt.BasesPath); err != nil {
+	if err := rename(staging, opt.BasesPath); err != nil {
 		if moved {
 			// Put the old DB back rather than leave none.
-			if rerr := os.Rename(opt.BackUpPath, opt.BasesPath); rerr != nil {
+			if rerr := rename(opt.BackUpPath, opt.BasesPath); rerr != nil {
 				return fmt.Errorf("%w; putting the old DB back: %v", err, rerr)
 			}
 		}
@@ -250,7 +254,7 @@ func Recover(opt Options) error {
 		if _, err := os.Stat(filepath.Join(from, manifestName)); err != nil {
 			continue
 		}
-		if err := os.Rename(from, opt.BasesPath); err != nil {
+		if err := rename(from, opt.BasesPath); err != nil {
 			return err
 		}
 		opt.Log.Warn("an interrupted update was finished", "from", from, "to", opt.BasesPath)
@@ -278,13 +282,13 @@ func Rollback(opt Options) (string, error) {
 		return "", err
 	}
 	if _, err := os.Stat(opt.BasesPath); err == nil {
-		if err := os.Rename(opt.BasesPath, bad); err != nil {
+		if err := rename(opt.BasesPath, bad); err != nil {
 			return "", err
 		}
 	}
-	if err := os.Rename(opt.BackUpPath, opt.BasesPath); err != nil {
+	if err := rename(opt.BackUpPath, opt.BasesPath); err != nil {
 		// Leave the DB that was in place rather than none.
-		if rerr := os.Rename(bad, opt.BasesPath); rerr != nil {
+		if rerr := rename(bad, opt.BasesPath); rerr != nil {
 			return "", fmt.Errorf("%w; putting %s back: %v", err, bad, rerr)
 		}
 		return "", err

@@ -335,3 +335,74 @@ func FuzzParseManifest(f *testing.F) {
 		}
 	})
 }
+
+// failRename makes the rename calls whose 1-based numbers are in fail
+// return an error, for the rest of the test.
+func failRename(t *testing.T, fail ...int) {
+	n := 0
+	rename = func(from, to string) error {
+		n++
+		for _, f := range fail {
+			if n == f {
+				return &os.LinkError{Op: "rename", Old: from, New: to, Err: os.ErrPermission}
+			}
+		}
+		return os.Rename(from, to)
+	}
+	t.Cleanup(func() { rename = os.Rename })
+}
+
+// TestFailedSwapOrRollbackLeavesTheDBThatWasInPlace: when the rename that
+// puts the new (or previous) DB in place fails, the DB moved aside is put
+// back, so BasesPath never ends up empty; when that too fails, the error
+// says both, and Recover at the next start finds a complete DB.
+func TestFailedSwapOrRollbackLeavesTheDBThatWasInPlace(t *testing.T) {
+	pub, priv := keys(t)
+	d := t.TempDir()
+	bases := filepath.Join(d, "bases")
+	source(t, bases, "v1", v1, priv)
+	src := filepath.Join(d, "mirror")
+	source(t, src, "v2", v2, priv)
+	opt := Options{Sources: []string{src}, PublicKey: pub, BasesPath: bases}
+
+	// Update: 1 = old DB aside, 2 = staged DB in place (fails).
+	failRename(t, 2)
+	if res, err := Update(context.Background(), opt); err == nil || res.Updated {
+		t.Fatalf("swap with a failing rename: %+v, %v", res, err)
+	}
+	if read(t, filepath.Join(bases, "a.hdb")) != v1["a.hdb"] {
+		t.Fatal("the old DB is not back in place")
+	}
+
+	// A real update, then Rollback: 1 = current aside as .bad, 2 =
+	// previous in place (fails): the current DB stays.
+	rename = os.Rename
+	if res, err := Update(context.Background(), opt); err != nil || !res.Updated {
+		t.Fatalf("update: %+v, %v", res, err)
+	}
+	failRename(t, 2)
+	if _, err := Rollback(opt); err == nil {
+		t.Fatal("rollback with a failing rename succeeded")
+	}
+	if read(t, filepath.Join(bases, "b.yar")) != v2["b.yar"] || read(t, filepath.Join(bases+".prev", "a.hdb")) != v1["a.hdb"] {
+		t.Fatal("rollback did not leave the DB in place and the previous one aside")
+	}
+
+	// Both the rename and the one putting the DB back fail: the error
+	// names both; BasesPath is gone, and Recover puts a complete DB back.
+	failRename(t, 2, 3)
+	_, err := Rollback(opt)
+	if err == nil || !strings.Contains(err.Error(), "putting") {
+		t.Fatalf("want an error about putting the DB back, got %v", err)
+	}
+	if _, err := os.Stat(bases); !os.IsNotExist(err) {
+		t.Fatalf("BasesPath: %v", err)
+	}
+	rename = os.Rename
+	if err := Recover(opt); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(bases, "manifest")); err != nil {
+		t.Fatalf("no DB after Recover: %v", err)
+	}
+}
