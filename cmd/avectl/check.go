@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 
 	"ave/pkg/config"
@@ -36,11 +38,26 @@ func cmdCheck(cfgFile string, args []string, stdout, stderr io.Writer) int {
 	}
 	_, e1 := config.LoadAVEServer(file)
 	_, e2 := config.LoadScanner(file)
-	_, e3 := config.LoadSMTPScan(file)
+	sc, e3 := config.LoadSMTPScan(file)
 	mp, e4 := config.LoadMailPolicy(file)
-	_, e5 := config.LoadQmail(file)
+	q, e5 := config.LoadQmail(file)
 	uc, e6 := config.LoadUpdater(file)
 	errs := []error{e1, e2, e3, e4, e5, e6}
+	if e3 == nil && sc.ForwardMailer.Network == "exec" {
+		if _, err := exec.LookPath(sc.ForwardMailer.Argv[0]); err != nil {
+			errs = append(errs, fmt.Errorf("%s: [smtpscan.general] ForwardMailer: %w", file, err))
+		}
+	}
+	// qmail-queue hands clean mail to OriginalQueue. A host without qmail
+	// (no such directory) does not use it; where the directory exists, a
+	// missing original would make every injection fail.
+	if e5 == nil {
+		if _, err := os.Stat(filepath.Dir(q.OriginalQueue)); err == nil {
+			if _, err := exec.LookPath(q.OriginalQueue); err != nil {
+				errs = append(errs, fmt.Errorf("%s: [qmail.general] OriginalQueue: %w (rename qmail's own qmail-queue to it before installing AVE's)", file, err))
+			}
+		}
+	}
 	if e6 == nil && uc.PublicKeyFile != "" {
 		if _, err := updater.ReadPublicKey(uc.PublicKeyFile); err != nil {
 			errs = append(errs, fmt.Errorf("%s: [updater.options] PublicKeyFile: %w", file, err))

@@ -71,6 +71,28 @@ func TestCheckListsEveryProblemOnceNamingFileSectionAndKey(t *testing.T) {
 	if code := run([]string{"-c", f, "check"}, &out, &errOut); code != 1 || !strings.Contains(out.String(), "TemplatePath") {
 		t.Fatalf("missing template directory: exit %d, %q", code, out.String())
 	}
+	// Programs the mail front-ends would run: a forwarder command that is
+	// not there, and an original qmail-queue missing from a directory
+	// that exists (qmail installed). Where the directory does not exist
+	// (no qmail), OriginalQueue is not looked at.
+	checkOut := func(conf string) (int, string) {
+		os.WriteFile(f, []byte(conf), 0o600)
+		out.Reset()
+		return run([]string{"-c", f, "check"}, &out, &errOut), out.String()
+	}
+	if code, o := checkOut("[smtpscan.general]\nForwardMailer=smtp:(" + filepath.Join(d, "no-sendmail") + " -bs)\n"); code != 1 || !strings.Contains(o, "[smtpscan.general] ForwardMailer") {
+		t.Fatalf("missing forwarder command: exit %d, %q", code, o)
+	}
+	if code, o := checkOut("[qmail.general]\nOriginalQueue=" + filepath.Join(d, "qmail-queue.orig") + "\n"); code != 1 || !strings.Contains(o, "[qmail.general] OriginalQueue") {
+		t.Fatalf("missing original qmail-queue: exit %d, %q", code, o)
+	}
+	os.WriteFile(filepath.Join(d, "qmail-queue.orig"), []byte("#!/bin/sh\nexit 0\n"), 0o755)
+	if code, o := checkOut("[qmail.general]\nOriginalQueue=" + filepath.Join(d, "qmail-queue.orig") + "\n[smtpscan.general]\nForwardMailer=lmtp:(" + filepath.Join(d, "qmail-queue.orig") + ")\n"); code != 0 {
+		t.Fatalf("existing programs: exit %d, %q", code, o)
+	}
+	if code, o := checkOut("[qmail.general]\nOriginalQueue=" + filepath.Join(d, "no-qmail", "bin", "qmail-queue.orig") + "\n"); code != 0 {
+		t.Fatalf("host without qmail: exit %d, %q", code, o)
+	}
 	if code := run([]string{"-c", filepath.Join(d, "nope.conf"), "check"}, &out, &errOut); code != 2 {
 		t.Fatalf("missing file: exit %d, want 2", code)
 	}
