@@ -781,7 +781,11 @@ func (c *client) rcptCmd(r mailflow.Recipient) string {
 			if t == "" {
 				t = "rfc822"
 			}
-			s += " ORCPT=" + t + ";" + xtext(r.ORcpt)
+			if strings.EqualFold(t, "utf-8") {
+				s += " ORCPT=" + t + ";" + utf8AddrXtext(r.ORcpt)
+			} else {
+				s += " ORCPT=" + t + ";" + xtext(r.ORcpt)
+			}
 		}
 	}
 	return s
@@ -843,6 +847,24 @@ func xtext(s string) string {
 			fmt.Fprintf(&b, "+%02X", ch)
 		} else {
 			b.WriteByte(ch)
+		}
+	}
+	return b.String()
+}
+
+// utf8AddrXtext encodes the address of an ORCPT of type utf-8 (RFC 6533
+// utf-8-addr-xtext, which fits any server, with SMTPUTF8 or without):
+// printable ASCII but "+", "=" and "\" as it is, every other character as
+// \x{HEX} of its code point. xtext's "+XX" is not allowed there (a go-smtp
+// server answers 501, Postfix would keep "+C3" as part of the address).
+// Bytes that are not UTF-8 become \x{FFFD}.
+func utf8AddrXtext(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r > ' ' && r < 0x7f && r != '+' && r != '=' && r != '\\' {
+			b.WriteRune(r)
+		} else {
+			fmt.Fprintf(&b, "\\x{%02X}", r)
 		}
 	}
 	return b.String()

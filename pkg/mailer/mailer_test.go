@@ -124,6 +124,7 @@ func TestForwardPassesEnvelopeDSNAndSMTPUTF8(t *testing.T) {
 		Rcpts: []mailflow.Recipient{
 			{Addr: "one@example.net", Notify: []string{"SUCCESS", "FAILURE"}, ORcptType: "rfc822", ORcpt: "one+tag@example.net"},
 			{Addr: "two@example.net", Notify: []string{"NEVER"}},
+			{Addr: "three@example.net", ORcptType: "utf-8", ORcpt: "j\u00f6rg+a=b\\c\u4e2d@\u00e9xample.net"},
 		}}
 	replies := send(t, dest, env, []byte("Subject: x\r\n\r\nhi\r\n"))
 	if replies[0].Code != 250 || replies[1].Code != 250 {
@@ -133,7 +134,7 @@ func TestForwardPassesEnvelopeDSNAndSMTPUTF8(t *testing.T) {
 	if got.From != env.From || !got.MailOpts.UTF8 || got.MailOpts.Return != smtp.DSNReturnHeaders || got.MailOpts.EnvelopeID != "Q+1=x y" || got.MailOpts.Body != smtp.Body8BitMIME {
 		t.Fatalf("mail options %+v from %q", got.MailOpts, got.From)
 	}
-	if strings.Join(got.Rcpts, ",") != "one@example.net,two@example.net" {
+	if strings.Join(got.Rcpts, ",") != "one@example.net,two@example.net,three@example.net" {
 		t.Fatalf("rcpts %v", got.Rcpts)
 	}
 	o := got.RcptOpts[0]
@@ -142,6 +143,25 @@ func TestForwardPassesEnvelopeDSNAndSMTPUTF8(t *testing.T) {
 	}
 	if n := got.RcptOpts[1].Notify; len(n) != 1 || n[0] != smtp.DSNNotifyNever {
 		t.Fatalf("second notify %v", n)
+	}
+	// An original recipient of type utf-8 goes as utf-8-addr-xtext
+	// (RFC 6533), which the server decodes back to the same address.
+	if o := got.RcptOpts[2]; o.OriginalRecipient != env.Rcpts[2].ORcpt || !strings.EqualFold(string(o.OriginalRecipientType), "utf-8") {
+		t.Fatalf("utf-8 ORCPT arrived as %q (%s), want %q", o.OriginalRecipient, o.OriginalRecipientType, env.Rcpts[2].ORcpt)
+	}
+}
+
+func TestUTF8AddrXtext(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain@example.net":  "plain@example.net",
+		"j\u00f6rg@x":        "j\\x{F6}rg@x",
+		"a+b=c\\d e@x":       "a\\x{2B}b\\x{3D}c\\x{5C}d\\x{20}e@x",
+		"\u4e2d\U0001F600@x": "\\x{4E2D}\\x{1F600}@x",
+		"bad\xff@x":          "bad\\x{FFFD}@x",
+	} {
+		if got := utf8AddrXtext(in); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
 	}
 }
 
