@@ -98,7 +98,9 @@ func Sanitize(s string) string {
 // whole message is 451 and the MTA retries it (recipients already accepted
 // downstream may then get a duplicate, as RFC 1047 accepts); otherwise if
 // any failed permanently the first 5xx is passed back (the MTA bounces);
-// otherwise the first reply (a 250) is given.
+// otherwise a 250: the downstream's own ("queued as ...") when any
+// recipient's copy went there, else the first (a copy discarded by
+// policy, say).
 func Combine(replies []Reply) Reply {
 	if len(replies) == 0 {
 		return TempFail("4.5.3", "no recipients")
@@ -125,6 +127,11 @@ func Combine(replies []Reply) Reply {
 	}
 	if first5 != nil {
 		return *first5
+	}
+	for _, r := range replies {
+		if !r.Local {
+			return r
+		}
 	}
 	return replies[0]
 }

@@ -245,6 +245,15 @@ func TestCombine(t *testing.T) {
 			t.Errorf("%s: got %+v, want %d", tc.name, got, tc.code)
 		}
 	}
+	// A copy discarded by policy (a local 250) first, a delivered one
+	// after: the MTA logs the downstream's "queued as", not the discard.
+	discarded := Reply{Code: 250, Enhanced: "2.7.0", Text: "message discarded by the virus filter", Local: true}
+	if got := Combine([]Reply{discarded, ok}); got != ok {
+		t.Errorf("discarded then delivered: got %+v, want %+v", got, ok)
+	}
+	if got := Combine([]Reply{discarded, discarded}); got != discarded {
+		t.Errorf("all discarded: got %+v", got)
+	}
 }
 
 func TestSpoolRecoverReportsAndRemovesLeftovers(t *testing.T) {
