@@ -438,6 +438,11 @@ func TestStdioModeServesOneLMTPSessionOnAPipe(t *testing.T) {
 	}
 	io.WriteString(in, "LHLO exim.test\r\nMAIL FROM:<s@example.org>\r\nRCPT TO:<a@example.net>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
 	readUntil("354 ")
+	// A SIGHUP meant for the daemon (pkill -HUP smtpscanner, logrotate)
+	// does not end a --stdio session in the middle of its DATA.
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
 	io.WriteString(in, "Subject: clean\r\n\r\nok\r\n.\r\nMAIL FROM:<s@example.org>\r\nRCPT TO:<c@example.net>\r\nDATA\r\n")
 	for _, rc := range []string{"a@", "b@"} {
 		if l := readUntil("2"); !strings.Contains(l, "<"+rc) {

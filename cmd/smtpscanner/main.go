@@ -76,11 +76,13 @@ func run() error {
 	}
 	defer sp.Close() // the emptied files it keeps for reuse
 	if !*stdio {
-		// Leftovers belong to sessions that died before answering: their
-		// MTA still holds the messages, so they are only reported.
+		// Leftovers belong to sessions that died before answering (their
+		// MTA still holds the messages) or, rarely, just after: a file is
+		// freed as its reply goes out, and that mark is not synced. They
+		// are only reported.
 		left, err := sp.Recover()
 		for _, l := range left {
-			log.Warn("spool leftover removed (the MTA still holds the message)", "file", l.Name, "size", l.Size, "mtime", l.ModTime)
+			log.Warn("spool leftover removed (not answered before a stop or crash: the MTA still holds it, unless the reply went out just before)", "file", l.Name, "size", l.Size, "mtime", l.ModTime)
 		}
 		if err != nil {
 			return err
@@ -104,6 +106,10 @@ func run() error {
 		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, Log: log,
 	})
 	if *stdio {
+		// One session for its MTA, with nothing to reload: a SIGHUP sent
+		// to every smtpscanner (logrotate's postrotate, pkill -HUP) must
+		// not end it in the middle of a transaction.
+		signal.Ignore(syscall.SIGHUP)
 		return srv.ServeStdio(os.Stdin, os.Stdout)
 	}
 

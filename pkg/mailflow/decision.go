@@ -74,6 +74,14 @@ type Policy interface {
 	Decide(ctx context.Context, in *Input) (*Plan, error)
 }
 
+// DeferReporter is implemented by policies that record a message
+// deferred before a plan could run (the scan failed, Decide or the plan's
+// Before failed): Plan.After does not run then. Deferred gets the outcome
+// with its 451 replies and ScanErr or PolicyErr set.
+type DeferReporter interface {
+	Deferred(ctx context.Context, o *Outcome)
+}
+
 // ScanSelector is implemented by policies that can exempt recipients from
 // scanning: when NeedScan is false, the message is not scanned and
 // Decide gets a nil Result.

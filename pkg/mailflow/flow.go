@@ -102,6 +102,7 @@ func (f *Flow) Process(ctx context.Context, env *Envelope, msg *Message) *Outcom
 			} else {
 				o.Replies = all(TempFail("4.3.0", "virus scanner unavailable, try again later"))
 			}
+			f.deferred(ctx, o)
 			return o
 		}
 		o.Result = res
@@ -121,6 +122,7 @@ func (f *Flow) Process(ctx context.Context, env *Envelope, msg *Message) *Outcom
 	if err != nil {
 		o.PolicyErr = err
 		o.Replies = all(TempFail("4.3.0", "virus filter failed to act on the message, try again later"))
+		f.deferred(ctx, o)
 		return o
 	}
 	ds := plan.Decisions
@@ -194,6 +196,14 @@ func (f *Flow) Process(ctx context.Context, env *Envelope, msg *Message) *Outcom
 		plan.After(ctx, o)
 	}
 	return o
+}
+
+// deferred tells a DeferReporter policy about a message deferred before
+// its plan ran.
+func (f *Flow) deferred(ctx context.Context, o *Outcome) {
+	if r, ok := f.opt.Policy.(DeferReporter); ok {
+		r.Deferred(ctx, o)
+	}
 }
 
 func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {

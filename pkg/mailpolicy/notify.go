@@ -14,6 +14,27 @@ import (
 	"ave/pkg/mailnotify"
 )
 
+// Deferred implements mailflow.DeferReporter: a message deferred before
+// its plan ran (scanner unavailable or too slow, the policy or its
+// quarantine failed) gets its report lines, status ERROR with the error;
+// no notification (the MTA retries it, and its sender would get one per
+// attempt).
+func (p *Policy) Deferred(ctx context.Context, o *mailflow.Outcome) {
+	m := &message{in: &mailflow.Input{Env: o.Env}, root: o.QueueID}
+	byGroup := map[int]*groupRun{}
+	for i, r := range o.Env.Rcpts {
+		gi := p.groupOf(o.Env.From, r.Addr)
+		run := byGroup[gi]
+		if run == nil {
+			run = &groupRun{g: &p.opt.Policy.Groups[gi]}
+			byGroup[gi] = run
+			m.runs = append(m.runs, run)
+		}
+		run.idx = append(run.idx, i)
+	}
+	p.report.write(p.opt.Log, m, o)
+}
+
 // after sends the notifications and writes the report lines of a
 // message once its replies are final.
 func (p *Policy) after(ctx context.Context, m *message, o *mailflow.Outcome) {

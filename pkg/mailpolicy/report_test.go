@@ -1,0 +1,96 @@
+package mailpolicy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"ave/pkg/config"
+	"ave/pkg/mailflow"
+	"ave/pkg/verdict"
+)
+
+type failingScanner struct{}
+
+func (failingScanner) Scan(context.Context, string, int64, io.Reader) (*verdict.Result, error) {
+	return nil, errors.New("aveserver unavailable: connection refused")
+}
+
+type countingForwarder struct{ n atomic.Int32 }
+
+func (f *countingForwarder) Forward(_ context.Context, env *mailflow.Envelope, _ int64, _ func() io.Reader) []mailflow.Reply {
+	f.n.Add(1)
+	out := make([]mailflow.Reply, len(env.Rcpts))
+	for i := range out {
+		out[i] = mailflow.Reply{Code: 250, Text: "queued"}
+	}
+	return out
+}
+
+// TestDeferredMessagesAreReported: a message deferred because the scan
+// failed gets one report line per group, status ERROR with the error and
+// the 451 replies; nothing is forwarded and no notification is sent
+// (the MTA retries the message).
+func TestDeferredMessagesAreReported(t *testing.T) {
+	d := t.TempDir()
+	pol := config.DefaultMailPolicy()
+	vip := config.DefaultMailGroup("vip")
+	vip.Recipients = []*regexp.Regexp{regexp.MustCompile(`^boss@`)}
+	for s := range vip.Rules {
+		vip.Rules[s].AdminNotify, vip.Rules[s].SenderNotify = true, true
+	}
+	pol.Groups = append([]config.MailGroup{vip}, pol.Groups...)
+	pol.Report.ReportFileName = filepath.Join(d, "report.log")
+	notes := &countingForwarder{}
+	p, err := New(Options{Policy: pol, Notifier: notes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	fwd := &countingForwarder{}
+	flow, err := mailflow.New(mailflow.Options{Scanner: failingScanner{}, Forwarder: fwd, Policy: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := mailflow.OpenSpool(filepath.Join(d, "spool"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := sp.Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer msg.Remove()
+	if _, err := msg.ReadFrom(strings.NewReader("Message-ID: <m1@example.org>\r\nSubject: x\r\n\r\nbody\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	env := &mailflow.Envelope{From: "s@example.org", Rcpts: []mailflow.Recipient{{Addr: "boss@example.net"}, {Addr: "u@example.net"}}}
+	o := flow.Process(context.Background(), env, msg)
+	if o.ScanErr == nil || o.Replies[0].Code != 451 {
+		t.Fatalf("outcome %+v", o)
+	}
+	if fwd.n.Load() != 0 || notes.n.Load() != 0 {
+		t.Fatalf("forwarded %d times, %d notifications", fwd.n.Load(), notes.n.Load())
+	}
+	b, err := os.ReadFile(pol.Report.ReportFileName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("want a line per group, got:\n%s", b)
+	}
+	for i, want := range []string{"rcpts=boss@example.net group=vip", "rcpts=u@example.net group=default"} {
+		l := lines[i]
+		if !strings.Contains(l, "queue_id="+msg.ID) || !strings.Contains(l, want) || !strings.Contains(l, "status=ERROR") ||
+			!strings.Contains(l, "replies=451") || !strings.Contains(l, `error="aveserver unavailable: connection refused"`) {
+			t.Errorf("line %d: %s", i, l)
+		}
+	}
+}
