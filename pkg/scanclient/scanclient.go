@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
@@ -63,7 +64,14 @@ func Dial(addr string) (*Client, error) {
 		// bandwidth-estimation PINGs), and a write buffer that takes a
 		// typical mail message's frames in one write(2).
 		grpc.WithStaticStreamWindowSize(4*chunkSize), grpc.WithStaticConnWindowSize(16*chunkSize),
-		grpc.WithWriteBufferSize(256<<10))
+		grpc.WithWriteBufferSize(256<<10),
+		// gRPC's default reconnect back-off grows to 2 minutes: after an
+		// aveserver restart, smtpscanner would defer mail that long. The
+		// daemon is local (or near): retry at most a second apart.
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
+			MinConnectTimeout: 5 * time.Second,
+		}))
 	if err != nil {
 		return nil, fmt.Errorf("scanclient: %s: %w", addr, err)
 	}
@@ -230,7 +238,8 @@ func (c *Client) Status(ctx context.Context) (*avev1.StatusResponse, error) {
 // WaitReady asks the daemon for its status until it answers or ctx ends
 // (a daemon loads its DB before it listens, so this waits for the load),
 // polling every 50 ms with at most a second per attempt. It returns the
-// status, or the last error joined with ctx's.
+// status, or the last error joined with ctx's. Each attempt dials
+// afresh (the connection's reconnect back-off is reset).
 func (c *Client) WaitReady(ctx context.Context) (*avev1.StatusResponse, error) {
 	for {
 		attempt, cancel := context.WithTimeout(ctx, time.Second)
@@ -244,6 +253,8 @@ func (c *Client) WaitReady(ctx context.Context) (*avev1.StatusResponse, error) {
 			return nil, fmt.Errorf("aveserver did not answer: %w (last error: %v)", ctx.Err(), err)
 		case <-time.After(50 * time.Millisecond):
 		}
+		// Dial again now rather than after the connection's back-off.
+		c.conn.ResetConnectBackoff()
 	}
 }
 
