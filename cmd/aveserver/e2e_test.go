@@ -60,12 +60,25 @@ type daemon struct {
 // waits until it answers.
 func startDaemon(t *testing.T, db string, args ...string) *daemon {
 	t.Helper()
-	sockDir, err := os.MkdirTemp("", "ave")
+	return startDaemonOn(t, db, filepath.Join(shortTempDir(t), "aveserver.sock"), args...)
+}
+
+// shortTempDir is a temporary directory with a path short enough for a
+// unix socket (t.TempDir's can pass the 108-byte limit).
+func shortTempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "ave")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(sockDir) })
-	d := &daemon{socket: filepath.Join(sockDir, "aveserver.sock"), log: &bytes.Buffer{}}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// startDaemonOn is startDaemon on a given socket path.
+func startDaemonOn(t *testing.T, db, socket string, args ...string) *daemon {
+	t.Helper()
+	d := &daemon{socket: socket, log: &bytes.Buffer{}}
 	d.cmd = exec.Command(filepath.Join(binDir, "aveserver"), append([]string{"--db", db, "--socket", d.socket}, args...)...)
 	d.cmd.Stderr = d.log
 	if err := d.cmd.Start(); err != nil {
@@ -456,5 +469,67 @@ func TestStatusWaitGivesUpNamingItsDuration(t *testing.T) {
 	}
 	if _, stderr, code := d.avectl(t, "status", "--wait", "-1s"); code != 2 || !strings.Contains(stderr, "negative") {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestTCPOnlyDaemonAndItsClients: ListenAddress empty and a TCP listener
+// gives a daemon without a unix socket, which avectl reaches through the
+// same configuration file (AVEServer.ClientAddress); both empty is refused.
+func TestTCPOnlyDaemonAndItsClients(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	dir := t.TempDir()
+	conf := write(t, dir, "ave.conf", []byte("[aveserver.general]\nListenAddress=\nTCPListenAddress="+addr+"\n"))
+	cmd := exec.Command(filepath.Join(binDir, "aveserver"), "-c", conf, "--db", "../../etc/db")
+	var log bytes.Buffer
+	cmd.Stderr = &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	c := exec.Command(filepath.Join(binDir, "avectl"), "-c", conf, "status", "--wait", "30s")
+	if out, err := c.CombinedOutput(); err != nil || !strings.Contains(string(out), "ave-default-") {
+		t.Fatalf("avectl -c over TCP: %v: %s\naveserver log:\n%s", err, out, log.String())
+	}
+
+	none := write(t, dir, "none.conf", []byte("[aveserver.general]\nListenAddress=\n"))
+	out, err := exec.Command(filepath.Join(binDir, "aveserver"), "-c", none, "--db", "../../etc/db").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "no listener") {
+		t.Fatalf("want a refusal without listeners, got %v: %s", err, out)
+	}
+}
+
+// TestSocketPathThatIsNotASocketIsLeftAlone: a stale socket of a dead
+// daemon is replaced, but a regular file at the socket path (a typo in
+// ListenAddress or --socket) is refused and kept.
+func TestSocketPathThatIsNotASocketIsLeftAlone(t *testing.T) {
+	dir := t.TempDir()
+	file := write(t, dir, "important.txt", []byte("keep me"))
+	out, err := exec.Command(filepath.Join(binDir, "aveserver"), "--db", "../../etc/db", "--socket", file).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "not a socket") {
+		t.Fatalf("want a refusal, got %v: %s", err, out)
+	}
+	if b, err := os.ReadFile(file); err != nil || string(b) != "keep me" {
+		t.Fatalf("the file was touched: %q, %v", b, err)
+	}
+
+	// A socket nobody listens on any more (its daemon was killed).
+	sock := filepath.Join(shortTempDir(t), "stale.sock")
+	ul, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ul.SetUnlinkOnClose(false)
+	ul.Close()
+	if _, err := os.Lstat(sock); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemonOn(t, "../../etc/db", sock)
+	if _, _, code := d.avectl(t, "status"); code != 0 {
+		t.Fatal("the daemon did not replace the stale socket")
 	}
 }

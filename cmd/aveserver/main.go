@@ -112,13 +112,18 @@ func run() error {
 	srv := grpc.NewServer(scanservice.ServerOptions()...)
 	svc.Register(srv)
 
-	ul, err := listenUnix(cfg.ListenAddress, cfg.SocketMode, cfg.SocketGroup)
-	if err != nil {
-		return err
+	if cfg.ListenAddress == "" && cfg.TCPListenAddress == "" {
+		return errors.New("[aveserver.general] ListenAddress and TCPListenAddress are both empty: no listener")
 	}
-	defer os.Remove(cfg.ListenAddress)
 	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(ul) }()
+	if cfg.ListenAddress != "" {
+		ul, err := listenUnix(cfg.ListenAddress, cfg.SocketMode, cfg.SocketGroup)
+		if err != nil {
+			return err
+		}
+		defer os.Remove(cfg.ListenAddress)
+		go func() { errc <- srv.Serve(ul) }()
+	}
 	if cfg.TCPListenAddress != "" {
 		tl, err := listenTCP(cfg.TCPListenAddress, cfg.TCPAllowRemote)
 		if err != nil {
@@ -166,7 +171,11 @@ func listenUnix(path string, mode os.FileMode, group string) (net.Listener, erro
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("socket directory: %w", err)
 	}
-	if _, err := os.Lstat(path); err == nil {
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			// A typo in ListenAddress or --socket must not delete a file.
+			return nil, fmt.Errorf("socket %s: the path exists and is not a socket (%s); refusing to replace it", path, fi.Mode().Type())
+		}
 		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
 			c.Close()
 			return nil, fmt.Errorf("socket %s: another aveserver is listening", path)
