@@ -265,6 +265,26 @@ func TestScanTreeGivesEveryStatusAndExitCodeOne(t *testing.T) {
 	}
 }
 
+// TestSymlinksNamedOnTheCommandLineAreResolvedOnce: a symlink given as a
+// target, to a file or to a directory, is scanned as what it points to
+// (reported under the real path), while links met inside a walk are not.
+func TestSymlinksNamedOnTheCommandLineAreResolvedOnce(t *testing.T) {
+	sock := startDaemon(t)
+	tree, outside := buildTree(t)
+	e := newEnv(t, sock, "")
+	real := filepath.Join(outside, "secret-eicar.com")
+	for _, target := range []string{filepath.Join(tree, "escape-file"), filepath.Join(tree, "escape")} {
+		out, errOut, code := e.kav(t, "--json", "--no-cache", target)
+		if code != 1 {
+			t.Fatalf("%s: exit %d, want 1\n%s%s", target, code, out, errOut)
+		}
+		lines := parseJSON(t, out)
+		if len(lines) != 1 || lines[0].Path != real || lines[0].Status != "INFECTED" {
+			t.Fatalf("%s: got %+v, want %s INFECTED", target, lines, real)
+		}
+	}
+}
+
 func TestQuietCronRunPrintsNothingAndSecondRunHitsTheCache(t *testing.T) {
 	sock := startDaemon(t)
 	tree := t.TempDir()

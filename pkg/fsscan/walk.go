@@ -136,6 +136,11 @@ func (t Targets) walk(stop <-chan struct{}, files chan<- fileRef, events chan<- 
 			}
 			continue
 		}
+		// A symlink named as a target is resolved once, here: the walk
+		// below never follows one, and the scan opens files O_NOFOLLOW.
+		if real, err := filepath.EvalSymlinks(abs); err == nil {
+			abs = real
+		}
 		if !fi.IsDir() {
 			if !fi.Mode().IsRegular() {
 				if !event(walkEvent{path: abs, reason: "special file"}) {
@@ -153,9 +158,6 @@ func (t Targets) walk(stop <-chan struct{}, files chan<- fileRef, events chan<- 
 				return
 			}
 			continue
-		}
-		if real, err := filepath.EvalSymlinks(abs); err == nil {
-			abs = real
 		}
 		rootDev := statOf(fi).Dev
 		if !t.walkDir(abs, rootDev, send, event) {
