@@ -77,6 +77,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "keepup2date:", err)
 		return 2
 	}
+	if !*rollback {
+		// What Update would refuse, found here: configuration errors
+		// (exit 2), not failed updates (exit 1, a timer retries those).
+		where := file
+		if where == "" {
+			where = "built-in defaults"
+		}
+		switch {
+		case len(opt.Sources) == 0:
+			fmt.Fprintf(stderr, "keepup2date: %s: [updater.options] UpdateServerUrl: no update source set\n", where)
+			return 2
+		case opt.PublicKey == nil && !opt.AllowUnsigned:
+			fmt.Fprintf(stderr, "keepup2date: %s: [updater.options] PublicKeyFile: none set to check the manifest's signature (or AllowUnsigned=yes)\n", where)
+			return 2
+		}
+	}
 	if *socket != "" {
 		server = *socket
 	}

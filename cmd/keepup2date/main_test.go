@@ -210,3 +210,30 @@ func TestKeepup2dateWithoutADaemon(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigurationErrorsExitTwo: no update source, or no key while
+// unsigned manifests are not allowed, is a configuration error (exit 2,
+// naming file, section and key), not a failed update (exit 1); so is a
+// bad value. --rollback needs neither.
+func TestConfigurationErrorsExitTwo(t *testing.T) {
+	d := t.TempDir()
+	for _, tc := range []struct{ conf, want string }{
+		{"[updater.options]\nPublicKeyFile=\nAllowUnsigned=yes\n", "[updater.options] UpdateServerUrl"},
+		{"[updater.options]\nUpdateServerUrl=" + d + "\n", "[updater.options] PublicKeyFile"},
+		{"[updater.options]\nUpdateServerUrl=ftp://x/\n", "[updater.options] UpdateServerUrl=ftp://x/"},
+	} {
+		conf := filepath.Join(d, "ave.conf")
+		os.WriteFile(conf, []byte("[aveserver.path]\nBasesPath="+filepath.Join(d, "bases")+"\n"+tc.conf), 0o600)
+		code, out := runCmd(t, "-c", conf)
+		if code != 2 || !strings.Contains(out, conf+": "+tc.want) {
+			t.Errorf("%q: exit %d, want 2 naming %s:\n%s", tc.conf, code, tc.want, out)
+		}
+	}
+	// --rollback with nothing to go back to is a failed run, not a
+	// configuration error.
+	conf := filepath.Join(d, "ave.conf")
+	os.WriteFile(conf, []byte("[aveserver.path]\nBasesPath="+filepath.Join(d, "bases")+"\n"), 0o600)
+	if code, out := runCmd(t, "-c", conf, "--rollback"); code != 1 || !strings.Contains(out, "no previous DB") {
+		t.Errorf("--rollback: exit %d:\n%s", code, out)
+	}
+}
