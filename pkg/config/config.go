@@ -21,7 +21,7 @@ import (
 
 // knownPrefixes are the section families of the suite. A section outside
 // these families is a typo and an error for every binary.
-var knownPrefixes = []string{"aveserver.", "smtpscan.", "scanner.", "updater.", "avectl.", "qmail."}
+var knownPrefixes = []string{"aveserver.", "smtpscan.", "scanner.", "updater.", "qmail."}
 
 // section is the schema of one section: the parser of each key, by
 // lower-case key name; a parser stores the value into its target.

@@ -103,6 +103,9 @@ X = 1
 
 [smtpscn.general]
 ListenAddress = x
+
+[avectl.general]
+Foo = bar
 `)
 	_, err := LoadAVEServer(p)
 	if err == nil {
@@ -117,6 +120,7 @@ ListenAddress = x
 		p + ": [aveserver.limits] MaxScanTime=-4: expected seconds",
 		p + ": [aveserver.bogus]: unknown section",
 		p + ": [smtpscn.general]: unknown section",
+		p + ": [avectl.general]: unknown section", // no program reads one
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q; got:\n%s", want, msg)
