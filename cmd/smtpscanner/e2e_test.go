@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -64,27 +63,9 @@ func shortDir(t testing.TB) string {
 	return d
 }
 
-// syncBuffer is a log buffer written by a child and read by the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type proc struct {
 	cmd *exec.Cmd
-	log *syncBuffer
+	log *testkit.SyncBuffer
 }
 
 func (p *proc) stop() {
@@ -94,7 +75,7 @@ func (p *proc) stop() {
 
 func start(t testing.TB, name string, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(filepath.Join(binDir, name), args...), log: &syncBuffer{}}
+	p := &proc{cmd: exec.Command(filepath.Join(binDir, name), args...), log: &testkit.SyncBuffer{}}
 	p.cmd.Stderr = p.log
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -417,7 +398,7 @@ func TestStdioModeServesOneLMTPSessionOnAPipe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var log syncBuffer
+	var log testkit.SyncBuffer
 	cmd.Stderr = &log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -157,7 +157,7 @@ func TestEximLMTPTransportEndToEnd(t *testing.T) {
 	// The daemon in the foreground (-bdf), no queue runner: a deferred
 	// message waits for the explicit -qff below.
 	daemon := exim.command(conf, "-bdf")
-	var daemonOut syncBuffer
+	var daemonOut testkit.SyncBuffer
 	daemon.Stdout, daemon.Stderr = &daemonOut, &daemonOut
 	if err := daemon.Start(); err != nil {
 		t.Fatal(err)
