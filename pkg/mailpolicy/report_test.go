@@ -3,7 +3,9 @@ package mailpolicy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -92,5 +94,73 @@ func TestDeferredMessagesAreReported(t *testing.T) {
 			!strings.Contains(l, "replies=451") || !strings.Contains(l, `error="aveserver unavailable: connection refused"`) {
 			t.Errorf("line %d: %s", i, l)
 		}
+	}
+}
+
+type infectedScanner struct{}
+
+func (infectedScanner) Scan(_ context.Context, name string, _ int64, _ io.Reader) (*verdict.Result, error) {
+	return &verdict.Result{Status: verdict.Infected, Detections: []verdict.Detection{{Path: name, Status: verdict.Infected, Name: "EICAR-Test-File"}}}, nil
+}
+
+// recordingForwarder keeps the envelope of every notification sent.
+type recordingForwarder struct{ to []string }
+
+func (f *recordingForwarder) Forward(_ context.Context, env *mailflow.Envelope, _ int64, _ func() io.Reader) []mailflow.Reply {
+	out := make([]mailflow.Reply, len(env.Rcpts))
+	for i, r := range env.Rcpts {
+		f.to = append(f.to, r.Addr)
+		out[i] = mailflow.Reply{Code: 250}
+	}
+	return out
+}
+
+// TestMaxNotificationsCapsAMessagesNotifications: an infected message to
+// many recipients, each to be notified, with the administrator too, sends
+// no more than MaxNotifications notifications; the rest are logged.
+func TestMaxNotificationsCapsAMessagesNotifications(t *testing.T) {
+	d := t.TempDir()
+	pol := config.DefaultMailPolicy()
+	g := &pol.Groups[0]
+	g.Quarantine = false
+	r := &g.Rules[config.StatusInfected]
+	r.RecipientAction, r.RecipientNotify, r.AdminNotify, r.SenderNotify = config.ActionReject, true, true, false
+	pol.Notify.MaxNotifications = 3
+	notes := &recordingForwarder{}
+	var logBuf strings.Builder
+	p, err := New(Options{Policy: pol, Notifier: notes, Log: slog.New(slog.NewTextHandler(&logBuf, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	flow, err := mailflow.New(mailflow.Options{Scanner: infectedScanner{}, Forwarder: &countingForwarder{}, Policy: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := mailflow.OpenSpool(filepath.Join(d, "spool"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := sp.Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer msg.Remove()
+	if _, err := msg.ReadFrom(strings.NewReader("Subject: x\r\n\r\nbody\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	env := &mailflow.Envelope{From: "s@example.org"}
+	for i := range 10 {
+		env.Rcpts = append(env.Rcpts, mailflow.Recipient{Addr: fmt.Sprintf("u%d@example.net", i)})
+	}
+	o := flow.Process(context.Background(), env, msg)
+	if o.Replies[0].Code != 554 {
+		t.Fatalf("replies %+v", o.Replies)
+	}
+	if len(notes.to) != 3 {
+		t.Fatalf("%d notifications (%v), want 3", len(notes.to), notes.to)
+	}
+	if n := strings.Count(logBuf.String(), "MaxNotifications reached"); n != 8 {
+		t.Fatalf("%d notifications logged as not sent, want 8 (10 recipients + admin - 3):\n%s", n, logBuf.String())
 	}
 }
