@@ -208,6 +208,12 @@ func TestPostfixContentFilterEndToEnd(t *testing.T) {
 	if log := r.p.log.String(); !strings.Contains(log, "client=127.0.0.1") {
 		t.Fatalf("no XFORWARD client in the log:\n%s", log)
 	}
+	// ... and passed it on: the re-injecting smtpd logs it as orig_client
+	// (Postfix writes that only for an XFORWARD client).
+	waitFor(t, "orig_client= in Postfix's log", func() bool {
+		b, _ := os.ReadFile(filepath.Join(root, "maillog"))
+		return strings.Contains(string(b), "orig_client=")
+	})
 }
 
 func waitTCP(t *testing.T, addr string) {
