@@ -20,18 +20,7 @@ import (
 // no notification (the MTA retries it, and its sender would get one per
 // attempt).
 func (p *Policy) Deferred(ctx context.Context, o *mailflow.Outcome) {
-	m := &message{in: &mailflow.Input{Env: o.Env}, root: o.QueueID}
-	byGroup := map[int]*groupRun{}
-	for i, r := range o.Env.Rcpts {
-		gi := p.groupOf(o.Env.From, r.Addr)
-		run := byGroup[gi]
-		if run == nil {
-			run = &groupRun{g: &p.opt.Policy.Groups[gi]}
-			byGroup[gi] = run
-			m.runs = append(m.runs, run)
-		}
-		run.idx = append(run.idx, i)
-	}
+	m := &message{in: &mailflow.Input{Env: o.Env}, root: o.QueueID, runs: p.groupRuns(o.Env)}
 	p.report.write(p.opt.Log, m, o)
 }
 

@@ -154,10 +154,10 @@ func groupFilters(g *config.MailGroup) filters {
 	return filters{byName: g.FilterByName, byMIME: g.FilterByMIME, byType: g.FilterByType}
 }
 
-// Decide implements mailflow.Policy.
-func (p *Policy) Decide(ctx context.Context, in *mailflow.Input) (*mailflow.Plan, error) {
-	env := in.Env
-	m := &message{in: in, root: in.Msg.ID}
+// groupRuns puts the recipients of env into their groups, in the order
+// the groups are first met.
+func (p *Policy) groupRuns(env *mailflow.Envelope) []*groupRun {
+	var runs []*groupRun
 	byGroup := map[int]*groupRun{}
 	for i, r := range env.Rcpts {
 		gi := p.groupOf(env.From, r.Addr)
@@ -165,10 +165,17 @@ func (p *Policy) Decide(ctx context.Context, in *mailflow.Input) (*mailflow.Plan
 		if run == nil {
 			run = &groupRun{g: &p.opt.Policy.Groups[gi]}
 			byGroup[gi] = run
-			m.runs = append(m.runs, run)
+			runs = append(runs, run)
 		}
 		run.idx = append(run.idx, i)
 	}
+	return runs
+}
+
+// Decide implements mailflow.Policy.
+func (p *Policy) Decide(ctx context.Context, in *mailflow.Input) (*mailflow.Plan, error) {
+	env := in.Env
+	m := &message{in: in, root: in.Msg.ID, runs: p.groupRuns(env)}
 
 	ds := make([]mailflow.Decision, len(env.Rcpts))
 	for _, run := range m.runs {

@@ -35,6 +35,24 @@ func (f *countingForwarder) Forward(_ context.Context, env *mailflow.Envelope, _
 	return out
 }
 
+// spooled writes a message to a spool in dir, removed when the test ends.
+func spooled(t *testing.T, dir, text string) *mailflow.Message {
+	t.Helper()
+	sp, err := mailflow.OpenSpool(filepath.Join(dir, "spool"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := sp.Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { msg.Remove() })
+	if _, err := msg.ReadFrom(strings.NewReader(text)); err != nil {
+		t.Fatal(err)
+	}
+	return msg
+}
+
 // TestDeferredMessagesAreReported: a message deferred because the scan
 // failed gets one report line per group, status ERROR with the error and
 // the 451 replies; nothing is forwarded and no notification is sent
@@ -60,18 +78,7 @@ func TestDeferredMessagesAreReported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sp, err := mailflow.OpenSpool(filepath.Join(d, "spool"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg, err := sp.Create()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer msg.Remove()
-	if _, err := msg.ReadFrom(strings.NewReader("Message-ID: <m1@example.org>\r\nSubject: x\r\n\r\nbody\r\n")); err != nil {
-		t.Fatal(err)
-	}
+	msg := spooled(t, d, "Message-ID: <m1@example.org>\r\nSubject: x\r\n\r\nbody\r\n")
 	env := &mailflow.Envelope{From: "s@example.org", Rcpts: []mailflow.Recipient{{Addr: "boss@example.net"}, {Addr: "u@example.net"}}}
 	o := flow.Process(context.Background(), env, msg)
 	if o.ScanErr == nil || o.Replies[0].Code != 451 {
@@ -137,18 +144,7 @@ func TestMaxNotificationsCapsAMessagesNotifications(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sp, err := mailflow.OpenSpool(filepath.Join(d, "spool"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg, err := sp.Create()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer msg.Remove()
-	if _, err := msg.ReadFrom(strings.NewReader("Subject: x\r\n\r\nbody\r\n")); err != nil {
-		t.Fatal(err)
-	}
+	msg := spooled(t, d, "Subject: x\r\n\r\nbody\r\n")
 	env := &mailflow.Envelope{From: "s@example.org"}
 	for i := range 10 {
 		env.Rcpts = append(env.Rcpts, mailflow.Recipient{Addr: fmt.Sprintf("u%d@example.net", i)})
