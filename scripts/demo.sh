@@ -2,7 +2,10 @@
 # The main job on the bundled defaults: builds AVE, starts aveserver with the
 # shipped signature database (etc/db) on a private socket, scans a mail
 # carrying EICAR in a zip, a clean file and a disguised executable, shows the
-# verdicts, and stops the daemon.
+# verdicts; then sends a clean and the infected mail through smtpscanner
+# (the shipped default policy, private spool and quarantine) to a recording
+# downstream MTA on loopback, shows the replies, what arrived and what was
+# quarantined, and stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
@@ -11,7 +14,11 @@ make build >/dev/null
 
 work=$(mktemp -d /tmp/ave-demo.XXXXXX)
 sock=$work/aveserver.sock
-cleanup() { [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+cleanup() {
+	for p in ${pid:-} ${scpid:-} ${sinkpid:-}; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null
+	rm -rf "$work"
+}
 trap cleanup EXIT
 
 bin/aveserver --db etc/db --socket "$sock" 2>"$work/aveserver.log" &
@@ -47,3 +54,40 @@ rc=$?
 set -e
 echo "(exit status $rc: 0 clean, 1 found, 2 errors)"
 [ "$rc" -eq 1 ]
+
+# Mail through smtpscanner: the downstream MTA is mailbench's sink, which
+# keeps what it gets; mailbench deliver speaks SMTP as an MTA would.
+go build -o "$work/mailbench" ./scripts/mailbench
+mkdir -p "$work/delivered" "$work/spool"
+"$work/mailbench" sink -listen 127.0.0.1:0 -addr-file "$work/sink.addr" -save "$work/delivered" >/dev/null 2>&1 &
+sinkpid=$!
+for _ in $(seq 100); do [ -s "$work/sink.addr" ] && break; sleep 0.05; done
+port=$("$work/mailbench" freeport)
+printf '%s\n' "# The shipped defaults, with private paths for the demo." \
+	"[smtpscan.general]" "QuarantineKeyFile=$work/quarantine.key" \
+	"[smtpscan.group:default]" "QuarantinePath=$work/quarantine" >"$work/ave.conf"
+bin/smtpscanner -c "$work/ave.conf" --listen "127.0.0.1:$port" --forward "smtp:$(cat "$work/sink.addr")" \
+	--socket "$sock" --spool "$work/spool" 2>"$work/smtpscanner.log" &
+scpid=$!
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+printf 'From: sender@example.org\r\nTo: rcpt@example.net\r\nSubject: lunch\r\n\r\nNoon at the usual place?\r\n' >"$work/samples/clean-mail.eml"
+
+echo
+echo "== mail through smtpscanner (127.0.0.1:$port) to a recording MTA"
+"$work/mailbench" deliver -addr "127.0.0.1:$port" "$work/samples/clean-mail.eml" "$work/samples/invoice-mail.eml"
+echo
+echo "smtpscanner's log:"
+sed -n 's/.* msg=message /  /p' "$work/smtpscanner.log"
+for f in "$work"/delivered/*.eml; do
+	echo
+	echo "-- arrived downstream: $(basename "$f"), its header:"
+	tr -d '\r' <"$f" | sed -n '/^$/q; s/^/  /p'
+done
+grep -q '^X-AVE-Status: CURED EICAR-Test-File' "$work/delivered/0002.eml"
+if grep -q 'EICAR-STANDARD-ANTIVIRUS-TEST-FILE' "$work/delivered/0002.eml"; then
+	echo "EICAR reached the downstream MTA" >&2
+	exit 1
+fi
+echo
+echo "== avectl quarantine --mail list (the original of the cured mail)"
+bin/avectl -c "$work/ave.conf" quarantine --mail list

@@ -8,7 +8,8 @@
 // to 2 MB, random (incompressible) base64 attachments, 1% carrying EICAR,
 // one SMTP connection per message.
 //
-//	mailbench sink -listen 127.0.0.1:0 [-stats FILE] [-addr-file FILE]
+//	mailbench sink -listen 127.0.0.1:0 [-stats FILE] [-addr-file FILE] [-save DIR]
+//	mailbench deliver -addr HOST:PORT [-from A] [-to B] FILE...
 //	mailbench send -addr HOST:PORT -clients N [-n 2000] [-seed 7] [-pass K]
 //	               [-warmup 20] [-timeout 120s] [-sink-stats FILE] [-cpu-pids NAME=PID,...]
 //	mailbench corpus [-n 2000] [-seed 7]      (prints size statistics)
@@ -22,6 +23,11 @@
 // /proc/PID/stat) and of this client (cpu_client=) over the timed run,
 // and, with -sink-stats, sink (messages the sink got during the run).
 //
+// sink -save DIR keeps every message it gets as DIR/NNNN.eml (scripts/
+// demo.sh shows what came through smtpscanner); deliver sends each FILE in
+// its own SMTP transaction through AVE's own client (pkg/mailer) and
+// prints the reply, "FILE: 250 2.0.0 ...", exiting 1 when any was not 250.
+//
 // Every pass (-pass) uses the same sizes and the same infected positions
 // but fresh random content, so that no scanner answers a later pass from a
 // result cache keyed by content (aveserver's SHA-256 cache, amavisd's body
@@ -30,6 +36,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -40,6 +47,7 @@ import (
 	"net/textproto"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,7 +59,9 @@ import (
 	gosmtp "github.com/emersion/go-smtp"
 
 	"ave/internal/testkit"
+	"ave/pkg/config"
 	"ave/pkg/mailer"
+	"ave/pkg/mailflow"
 )
 
 func main() {
@@ -66,6 +76,8 @@ func main() {
 		err = runSend(os.Args[2:])
 	case "corpus":
 		err = runCorpus(os.Args[2:])
+	case "deliver":
+		err = runDeliver(os.Args[2:])
 	case "freeport":
 		err = runFreePort()
 	default:
@@ -78,7 +90,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: mailbench sink|send|corpus [flags] (see -h of each)")
+	fmt.Fprintln(os.Stderr, "usage: mailbench sink|send|deliver|corpus|freeport [flags] (see -h of each)")
 	os.Exit(2)
 }
 
@@ -146,6 +158,7 @@ func runFreePort() error {
 
 type sink struct {
 	msgs, bytes atomic.Int64
+	save        string // "" = drop what comes
 }
 
 type sinkSession struct{ s *sink }
@@ -156,12 +169,51 @@ func (sinkSession) Mail(string, *gosmtp.MailOptions) error { return nil }
 func (sinkSession) Rcpt(string, *gosmtp.RcptOptions) error { return nil }
 func (ss sinkSession) XForward(map[string]string) error    { return nil }
 func (ss sinkSession) Data(r io.Reader) error {
+	if ss.s.save != "" {
+		b, err := io.ReadAll(r)
+		if err != nil {
+			return err
+		}
+		name := filepath.Join(ss.s.save, fmt.Sprintf("%04d.eml", ss.s.msgs.Add(1)))
+		ss.s.bytes.Add(int64(len(b)))
+		return os.WriteFile(name, b, 0o644)
+	}
 	n, err := io.Copy(io.Discard, r)
 	if err != nil {
 		return err
 	}
 	ss.s.msgs.Add(1)
 	ss.s.bytes.Add(n)
+	return nil
+}
+
+// ---- deliver ----
+
+func runDeliver(args []string) error {
+	fs := flag.NewFlagSet("deliver", flag.ExitOnError)
+	addr := fs.String("addr", "", "host:port of the SMTP server")
+	from := fs.String("from", "sender@example.org", "envelope sender")
+	to := fs.String("to", "rcpt@example.net", "envelope recipient")
+	fs.Parse(args)
+	if *addr == "" || fs.NArg() == 0 {
+		return errors.New("deliver: -addr HOST:PORT FILE... required")
+	}
+	m := &mailer.Mailer{Dest: config.Mailer{Protocol: "smtp", Network: "tcp", Address: *addr}, Hostname: "deliver.mailbench", Timeout: time.Minute}
+	defer m.Close()
+	failed := false
+	for _, f := range fs.Args() {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		env := &mailflow.Envelope{From: *from, Rcpts: []mailflow.Recipient{{Addr: *to}}}
+		r := m.Forward(context.Background(), env, int64(len(b)), func() io.Reader { return bytes.NewReader(b) })[0]
+		fmt.Printf("%s: %s\n", f, r)
+		failed = failed || !r.OK()
+	}
+	if failed {
+		os.Exit(1)
+	}
 	return nil
 }
 
@@ -175,6 +227,7 @@ func runSink(args []string) error {
 	listen := fs.String("listen", "127.0.0.1:0", "loopback host:port to listen on")
 	stats := fs.String("stats", "", "file rewritten every 100 ms with \"MESSAGES BYTES\"")
 	addrFile := fs.String("addr-file", "", "file to write the listening address to")
+	save := fs.String("save", "", "directory to keep every message in (NNNN.eml)")
 	fs.Parse(args)
 	host, _, err := net.SplitHostPort(*listen)
 	if err != nil {
@@ -187,7 +240,7 @@ func runSink(args []string) error {
 	if err != nil {
 		return err
 	}
-	s := &sink{}
+	s := &sink{save: *save}
 	srv := gosmtp.NewServer(gosmtp.BackendFunc(func(*gosmtp.Conn) (gosmtp.Session, error) { return sinkSession{s}, nil }))
 	srv.Domain = "sink.mailbench"
 	srv.MaxLineLength = 0
