@@ -506,3 +506,28 @@ func TestReleaseOfAnEntryInUseIsRefused(t *testing.T) {
 		t.Fatalf("downstream got %d messages", len(mta.Messages()))
 	}
 }
+
+// TestQuarantineCommandsCreateNothing: before anything was quarantined,
+// `list` is an empty list (exit 0, saying why) and `show` an error, and
+// neither creates the store or the key: run as root, they would lock out
+// the daemon that owns them.
+func TestQuarantineCommandsCreateNothing(t *testing.T) {
+	q := newQEnv(t)
+	out, errOut, code := q.avectl(t, "list")
+	if code != 0 || out != "" || !strings.Contains(errOut, "nothing was quarantined") {
+		t.Fatalf("list: exit %d, %q %q", code, out, errOut)
+	}
+	if _, errOut, code := q.avectl(t, "show", "20261208T000000.000000-000000000000"); code != 2 || !strings.Contains(errOut, "does not exist") {
+		t.Fatalf("show: exit %d, %q", code, errOut)
+	}
+	for _, p := range []string{q.store, q.key} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("%s was created (%v)", p, err)
+		}
+	}
+	// Once the daemon made them, the same commands read them.
+	q.put(t, messageEntry(), testMsg)
+	if out, _, code := q.avectl(t, "list"); code != 0 || !strings.Contains(out, "EICAR-Test-File") {
+		t.Fatalf("list after a put: exit %d, %q", code, out)
+	}
+}

@@ -27,6 +27,7 @@ func TestNewFailsCleanly(t *testing.T) {
 	}
 	mp.Notify.TemplatePath = ""
 	cfg.QuarantineKeyFile = filepath.Join(t.TempDir(), "key")
+	mp.Groups[0].QuarantinePath = filepath.Join(t.TempDir(), "q") // opened at New
 	if st, err = New(cfg, mp, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil || st.Flow == nil {
 		t.Fatalf("good configuration: %v", err)
 	}

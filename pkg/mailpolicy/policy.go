@@ -67,7 +67,32 @@ func New(opt Options) (*Policy, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Policy{opt: opt, report: rl, stores: map[string]*quarantine.Store{}}, nil
+	p := &Policy{opt: opt, report: rl, stores: map[string]*quarantine.Store{}}
+	// The quarantine stores the rules may write to, opened (and made, by
+	// the user the program runs as) now: a store or key this user cannot
+	// use is a configuration error at start, not a 451 for every
+	// non-clean message later.
+	for i := range opt.Policy.Groups {
+		g := &opt.Policy.Groups[i]
+		if !g.Quarantine || !anyQuarantine(g) {
+			continue
+		}
+		if _, err := p.store(g.QuarantinePath); err != nil {
+			rl.close()
+			return nil, fmt.Errorf("[smtpscan.group:%s] QuarantinePath=%s with QuarantineKeyFile=%s: %w", g.Name, g.QuarantinePath, opt.KeyFile, err)
+		}
+	}
+	return p, nil
+}
+
+// anyQuarantine reports whether a rule of g keeps messages or parts.
+func anyQuarantine(g *config.MailGroup) bool {
+	for _, r := range g.Rules {
+		if r.Quarantine {
+			return true
+		}
+	}
+	return false
 }
 
 // Close closes the report file.

@@ -66,6 +66,9 @@ func TestDeferredMessagesAreReported(t *testing.T) {
 		vip.Rules[s].AdminNotify, vip.Rules[s].SenderNotify = true, true
 	}
 	pol.Groups = append([]config.MailGroup{vip}, pol.Groups...)
+	for i := range pol.Groups {
+		pol.Groups[i].Quarantine = false
+	}
 	pol.Report.ReportFileName = filepath.Join(d, "report.log")
 	notes := &countingForwarder{}
 	p, err := New(Options{Policy: pol, Notifier: notes})
@@ -158,5 +161,31 @@ func TestMaxNotificationsCapsAMessagesNotifications(t *testing.T) {
 	}
 	if n := strings.Count(logBuf.String(), "MaxNotifications reached"); n != 8 {
 		t.Fatalf("%d notifications logged as not sent, want 8 (10 recipients + admin - 3):\n%s", n, logBuf.String())
+	}
+}
+
+// TestQuarantineStoresAreOpenedAtStart: the stores the rules may write to
+// are made when the policy is built, so a store or key the program cannot
+// use stops it at start, naming group, path and key file, instead of
+// deferring every non-clean message later.
+func TestQuarantineStoresAreOpenedAtStart(t *testing.T) {
+	d := t.TempDir()
+	pol := config.DefaultMailPolicy()
+	pol.Groups[0].QuarantinePath = filepath.Join(d, "mail-quarantine")
+	p, err := New(Options{Policy: pol, KeyFile: filepath.Join(d, "keys", "q.key")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	for _, f := range []string{pol.Groups[0].QuarantinePath, filepath.Join(d, "keys", "q.key")} {
+		if _, err := os.Stat(f); err != nil {
+			t.Fatalf("not made at start: %v", err)
+		}
+	}
+	// A key file under a regular file cannot be made, whoever runs this.
+	os.WriteFile(filepath.Join(d, "file"), nil, 0o600)
+	_, err = New(Options{Policy: pol, KeyFile: filepath.Join(d, "file", "q.key")})
+	if err == nil || !strings.Contains(err.Error(), "[smtpscan.group:default] QuarantinePath="+pol.Groups[0].QuarantinePath) || !strings.Contains(err.Error(), "q.key") {
+		t.Fatalf("got %v", err)
 	}
 }

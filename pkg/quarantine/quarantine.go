@@ -140,6 +140,36 @@ func Open(dir, keyFile string) (*Store, error) {
 	return &Store{dir: dir, id: id, rcpt: id.Recipient()}, nil
 }
 
+// ErrNoStore is OpenExisting's error for a store directory or key file
+// that does not exist yet (nothing was ever put there).
+var ErrNoStore = errors.New("quarantine: no store yet")
+
+// OpenExisting opens a store that exists, with its key, creating nothing:
+// for the administrator's commands (list, show, restore, release,
+// delete). Created by root, the directory or key would lock out the
+// daemon that owns them (smtpscanner as user ave).
+func OpenExisting(dir, keyFile string) (*Store, error) {
+	if dir == "" || keyFile == "" {
+		return nil, errors.New("quarantine: store directory and key file are required")
+	}
+	for _, p := range []string{dir, keyFile} {
+		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s does not exist (nothing was quarantined there)", ErrNoStore, p)
+		} else if err != nil {
+			return nil, fmt.Errorf("quarantine: %w", err)
+		}
+	}
+	data, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("quarantine: key: %w", err)
+	}
+	id, err := parseKey(keyFile, data)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{dir: dir, id: id, rcpt: id.Recipient()}, nil
+}
+
 // Dir is the store's directory.
 func (s *Store) Dir() string { return s.dir }
 
@@ -191,6 +221,11 @@ func LoadOrCreateKey(file string) (*age.X25519Identity, error) {
 	if err != nil {
 		return nil, fmt.Errorf("quarantine: key: %w", err)
 	}
+	return parseKey(file, data)
+}
+
+// parseKey reads the X25519 identity of a key file's content.
+func parseKey(file string, data []byte) (*age.X25519Identity, error) {
 	ids, err := age.ParseIdentities(strings.NewReader(string(data)))
 	if err != nil {
 		return nil, fmt.Errorf("quarantine: key %s: %w", file, err)
