@@ -132,7 +132,7 @@ func DefaultSMTPScan() SMTPScan {
 		SpoolDir:          "/var/spool/ave/smtpscanner",
 		ScannedHeader:     "X-Virus-Scanned: AVE smtpscanner",
 		TagHeader:         "X-AVE-Status",
-		QuarantineKeyFile: "/var/lib/ave/quarantine.key",
+		QuarantineKeyFile: "/var/lib/ave/mail-quarantine.key",
 		MaxCheckTime:      60 * time.Second,
 		MaxMessageSize:    64 << 20,
 		MaxSessions:       100,
