@@ -5,7 +5,7 @@ ENGINE    := aveserver
 THIN := avectl smtpscanner kavscanner qmail-queue keepup2date
 GOFLAGS_T ?=
 
-.PHONY: all build test test-race check proto bench fuzz clean deps
+.PHONY: all build test test-race check proto bench fuzz clean deps install
 
 all: build
 
@@ -16,6 +16,14 @@ build:
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ ./cmd/$(ENGINE)
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/ $(addprefix ./cmd/,$(THIN))
+
+# Installs under PREFIX (programs), /etc/ave, /var/lib/ave/bases and the
+# systemd, tmpfiles, sysusers and logrotate directories of /etc; DESTDIR
+# stages it for a package. scripts/install.sh says what it keeps.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+install: build
+	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) BINDIR=$(BIN) ./scripts/install.sh
 
 # The README's test command runs this after deps.
 # The patched go-smtp fork (third_party, its own module) has its tests run

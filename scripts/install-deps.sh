@@ -10,10 +10,23 @@ set -euo pipefail
 # the unit files of etc/systemd.
 pkgs=(gcc make pkg-config libyara-dev libyara9 zip unzip tar gzip bzip2 xz-utils
 	p7zip-full arj cpio gcab cabextract mscompress sharutils uudeview macutils qpdf
-	postfix systemd)
+	postfix systemd logrotate)
 if [ "${1:-}" = bench ]; then
 	pkgs+=(yara clamav clamav-daemon clamdscan amavisd-new)
 fi
+
+# Go is not a Debian package here (bookworm's golang is 1.19): go.mod
+# needs Go 1.26, on PATH or in /usr/local/go.
+export PATH="$PATH:/usr/local/go/bin"
+gov=$(go env GOVERSION 2>/dev/null || true)
+case "$gov" in
+go1.2[6-9]* | go1.[3-9][0-9]* | go[2-9]*) ;;
+*)
+	echo "install-deps: Go 1.26 or newer is needed (found: ${gov:-none})." >&2
+	echo "  Unpack the go1.26 linux tarball into /usr/local/go (https://go.dev/dl/), or put its bin/ on PATH." >&2
+	exit 1
+	;;
+esac
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo=sudo

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -32,8 +33,8 @@ func TestUnitsVerify(t *testing.T) {
 		}
 		text := string(raw)
 		for _, line := range strings.Split(text, "\n") {
-			cmd, ok := strings.CutPrefix(line, "ExecStart=/usr/local/bin/")
-			if !ok {
+			_, cmd, ok := strings.Cut(line, "=/usr/local/bin/")
+			if !ok || !strings.HasPrefix(line, "Exec") {
 				continue
 			}
 			name := strings.Fields(cmd)[0]
@@ -60,32 +61,100 @@ func TestUnitsVerify(t *testing.T) {
 	}
 }
 
-// TestTmpfilesCreatesTheDirectories: ave-tmpfiles.conf, applied by
-// systemd-tmpfiles to an empty root that knows the "ave" user, creates
-// the directories the units give the daemons to write, with their modes.
-func TestTmpfilesCreatesTheDirectories(t *testing.T) {
-	st, err := exec.LookPath("systemd-tmpfiles")
-	if err != nil {
-		t.Skip("systemd-tmpfiles not installed (scripts/install-deps.sh installs systemd)")
+// TestSysusersAndTmpfilesMakeTheUserAndDirectories: ave-sysusers.conf,
+// applied by systemd-sysusers to an empty root (with Debian's "adm"
+// group), makes the "ave" user; ave-tmpfiles.conf then creates the
+// directories the units give the daemons to write, with their modes and
+// owners, and hands a DB copied in by root to ave (keepup2date renames it).
+func TestSysusersAndTmpfilesMakeTheUserAndDirectories(t *testing.T) {
+	su, err1 := exec.LookPath("systemd-sysusers")
+	st, err2 := exec.LookPath("systemd-tmpfiles")
+	if err1 != nil || err2 != nil {
+		t.Skip("systemd-sysusers/systemd-tmpfiles not installed (scripts/install-deps.sh installs systemd)")
 	}
 	root := t.TempDir()
 	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
-	uid, gid := strconv.Itoa(os.Getuid()), strconv.Itoa(os.Getgid())
-	os.WriteFile(filepath.Join(root, "etc/passwd"), []byte("ave:x:"+uid+":"+gid+"::/nonexistent:/usr/sbin/nologin\n"), 0o644)
-	os.WriteFile(filepath.Join(root, "etc/group"), []byte("ave:x:"+gid+":\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "etc/group"), []byte("root:x:0:\nadm:x:4:\n"), 0o644)
+	sysusers, _ := filepath.Abs("ave-sysusers.conf")
+	if out, err := exec.Command(su, "--root="+root, sysusers).CombinedOutput(); err != nil {
+		t.Fatalf("systemd-sysusers: %v\n%s", err, out)
+	}
+	uid, gid := lookupIDs(t, root, "ave")
+	if uid == 0 || gid == 0 {
+		t.Fatalf("ave: uid %d gid %d", uid, gid)
+	}
+	// A DB copied in by root before tmpfiles runs.
+	os.MkdirAll(filepath.Join(root, "var/lib/ave/bases"), 0o755)
+	os.WriteFile(filepath.Join(root, "var/lib/ave/bases/ave-main.yar"), []byte("rule x { condition: false }\n"), 0o644)
 	conf, _ := filepath.Abs("ave-tmpfiles.conf")
 	if out, err := exec.Command(st, "--create", "--root="+root, conf).CombinedOutput(); err != nil {
 		t.Fatalf("systemd-tmpfiles: %v\n%s", err, out)
 	}
-	for dir, mode := range map[string]os.FileMode{"var/lib/ave": 0o750, "var/spool/ave": 0o750, "var/spool/ave/smtpscanner": 0o700} {
+	for dir, want := range map[string]struct {
+		mode     os.FileMode
+		uid, gid int
+	}{
+		"var/lib/ave":                    {0o750, uid, gid},
+		"var/lib/ave/bases":              {0o755, uid, gid},
+		"var/lib/ave/bases/ave-main.yar": {0o644, uid, gid},
+		"var/spool/ave":                  {0o750, uid, gid},
+		"var/spool/ave/smtpscanner":      {0o700, uid, gid},
+		"var/log/ave":                    {0o750, uid, 4},
+	} {
 		fi, err := os.Stat(filepath.Join(root, dir))
-		if err != nil || !fi.IsDir() || fi.Mode().Perm() != mode {
-			t.Errorf("%s: %v, %v; want a directory with mode %o", dir, fi, err, mode)
+		if err != nil {
+			t.Errorf("%s: %v", dir, err)
+			continue
+		}
+		sys := fi.Sys().(*syscall.Stat_t)
+		if fi.Mode().Perm() != want.mode || int(sys.Uid) != want.uid || int(sys.Gid) != want.gid {
+			t.Errorf("%s: mode %o owner %d:%d, want %o %d:%d", dir, fi.Mode().Perm(), sys.Uid, sys.Gid, want.mode, want.uid, want.gid)
 		}
 	}
 	// The spool the unit makes writable is the one ave.conf names.
 	raw, err := os.ReadFile("../ave.conf")
 	if err != nil || !strings.Contains(string(raw), "\nSpoolDir=/var/spool/ave/smtpscanner\n") {
 		t.Fatalf("etc/ave.conf's SpoolDir is not /var/spool/ave/smtpscanner: %v", err)
+	}
+}
+
+// lookupIDs reads name's uid and gid from root's passwd.
+func lookupIDs(t *testing.T, root, name string) (int, int) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(root, "etc/passwd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) >= 4 && f[0] == name {
+			uid, _ := strconv.Atoi(f[2])
+			gid, _ := strconv.Atoi(f[3])
+			return uid, gid
+		}
+	}
+	t.Fatalf("no %s in %s/etc/passwd:\n%s", name, root, raw)
+	return 0, 0
+}
+
+// TestLogrotateConfiguration: etc/logrotate.d/ave parses and rotates the
+// report files (logrotate --debug changes nothing).
+func TestLogrotateConfiguration(t *testing.T) {
+	lr, err := exec.LookPath("logrotate")
+	if err != nil {
+		for _, p := range []string{"/usr/sbin/logrotate", "/sbin/logrotate"} {
+			if _, err := os.Stat(p); err == nil {
+				lr = p
+			}
+		}
+	}
+	if lr == "" {
+		t.Skip("logrotate not installed (scripts/install-deps.sh installs it)")
+	}
+	state := filepath.Join(t.TempDir(), "state")
+	out, err := exec.Command(lr, "--debug", "--state", state, "../logrotate.d/ave").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "/var/log/ave/*.log") || strings.Contains(strings.ToLower(string(out)), "error") {
+		t.Fatalf("logrotate --debug: %v\n%s", err, out)
 	}
 }
