@@ -46,8 +46,20 @@ func main() {
 	os.Exit(run(os.Stdin, os.NewFile(1, "envelope"), log))
 }
 
+// trusted is the part of the environment qmail-queue may follow: the
+// configuration file and the directory of a private spool. Installed
+// set-user-ID (the README's recipe: any local user injects mail, the
+// program runs as "ave"), it follows neither: a user's AVE_CONFIG could
+// name an OriginalQueue of theirs to run as ave.
+func trusted(getenv func(string) string, setuid bool) (configFile, tmpDir string) {
+	if setuid {
+		return "", "/tmp"
+	}
+	return getenv("AVE_CONFIG"), getenv("TMPDIR")
+}
+
 func run(message io.Reader, envelope io.Reader, log *slog.Logger) int {
-	file := os.Getenv("AVE_CONFIG")
+	file, tmp := trusted(os.Getenv, os.Geteuid() != os.Getuid() || os.Getegid() != os.Getgid())
 	if file == "" {
 		if _, err := os.Stat(config.DefaultConfigFile); err == nil {
 			file = config.DefaultConfigFile
@@ -62,7 +74,7 @@ func run(message io.Reader, envelope io.Reader, log *slog.Logger) int {
 	dir := q.SpoolDir
 	if dir == "" {
 		// Each run its own: qmail-queue runs as whoever injects mail.
-		if dir, err = os.MkdirTemp("", "ave-qmail-queue-"); err != nil {
+		if dir, err = os.MkdirTemp(tmp, "ave-qmail-queue-"); err != nil {
 			log.Error("spool", "error", err.Error())
 			return exitWrite
 		}

@@ -283,3 +283,15 @@ func TestUnreadableMessageOrEnvelopeExits54(t *testing.T) {
 		t.Fatalf("spool left behind: %v", left)
 	}
 }
+
+// TestSetuidIgnoresTheCallersEnvironment: run set-user-ID, qmail-queue
+// takes neither AVE_CONFIG nor TMPDIR from whoever injects the mail.
+func TestSetuidIgnoresTheCallersEnvironment(t *testing.T) {
+	env := map[string]string{"AVE_CONFIG": "/home/mallory/ave.conf", "TMPDIR": "/home/mallory/tmp"}
+	if c, d := trusted(func(k string) string { return env[k] }, false); c != env["AVE_CONFIG"] || d != env["TMPDIR"] {
+		t.Fatalf("not setuid: %q %q", c, d)
+	}
+	if c, d := trusted(func(k string) string { return env[k] }, true); c != "" || d != "/tmp" {
+		t.Fatalf("setuid: %q %q", c, d)
+	}
+}
