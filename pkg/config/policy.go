@@ -293,7 +293,7 @@ func (gk *groupKeys) section() section {
 		"quarantinepath":    absPath(&g.QuarantinePath),
 		"filterbyname":      pattern(&g.FilterByName),
 		"filterbymime":      pattern(&g.FilterByMIME),
-		"filterbytype":      pattern(&g.FilterByType),
+		"filterbytype":      wholePattern(&g.FilterByType),
 	}
 	gk.all.addKeys(sec, "")
 	for s := range NumPolicyStatus {
@@ -365,6 +365,23 @@ func CompilePattern(p string) (*regexp.Regexp, error) {
 		return nil, fmt.Errorf("expected a POSIX extended regular expression: %v", err)
 	}
 	return regexp.Compile(re.String())
+}
+
+// wholePattern is pattern matched against the whole text: FilterByType's
+// values are type names (pe, elf, zip), and "pe" must not take "jpeg" nor
+// "zip" take "gzip".
+func wholePattern(dst *[]*regexp.Regexp) func(string) error {
+	return func(v string) error {
+		if _, err := CompilePattern(v); err != nil {
+			return err
+		}
+		re, err := CompilePattern("^(" + v + ")$")
+		if err != nil {
+			return err
+		}
+		*dst = append(*dst, re)
+		return nil
+	}
 }
 
 // pattern appends one value of a repeatable pattern key.

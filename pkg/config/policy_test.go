@@ -746,7 +746,7 @@ FilterByType=^elf$
 		want := map[string][]*regexp.Regexp{
 			"name": patterns(t, `\.exe$`, `\.scr$`, `\.pif$`),
 			"mime": patterns(t, `^application/x-msdownload$`),
-			"type": patterns(t, `^pe$`, `^elf$`),
+			"type": patterns(t, `^(^pe$)$`, `^(^elf$)$`),
 		}[field]
 		if !reflect.DeepEqual(patternStrings(got), patternStrings(want)) {
 			t.Errorf("%s: got %q want %q", field, patternStrings(got), patternStrings(want))
@@ -788,5 +788,24 @@ MaxNotifications=3
 	if _, err := LoadMailPolicy(p); err == nil || !strings.Contains(err.Error(), p+": [smtpscan.group:bad name]: bad group name") ||
 		strings.Contains(err.Error(), "QuarantineKeyFile") {
 		t.Fatalf("LoadMailPolicy: %v", err)
+	}
+}
+
+// TestFilterByTypeMatchesWholeTypeNames: "pe" takes pe only (not jpeg),
+// "zip" not gzip; alternatives and anchors written by hand still work.
+func TestFilterByTypeMatchesWholeTypeNames(t *testing.T) {
+	p := loadPolicy(t, "[smtpscan.group:x]\nFilterByType=pe\nFilterByType=zip|rar\nFilterByType=^elf$\n")
+	match := func(typ string) bool {
+		for _, re := range p.Groups[0].FilterByType {
+			if re.MatchString(typ) {
+				return true
+			}
+		}
+		return false
+	}
+	for typ, want := range map[string]bool{"pe": true, "PE": true, "jpeg": false, "zip": true, "gzip": false, "rar": true, "elf": true, "self": false} {
+		if match(typ) != want {
+			t.Errorf("%s: matched %v, want %v", typ, !want, want)
+		}
 	}
 }
