@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"ave/pkg/config"
+	"ave/pkg/mimeparts"
 	"ave/pkg/verdict"
 )
 
@@ -91,5 +92,26 @@ func TestLeavesOfMatchesNamesWithSlashesAndDuplicates(t *testing.T) {
 	}
 	if got := leavesOf("Q", "Qx/a", ls); got != nil {
 		t.Fatalf("other root: %v", got)
+	}
+}
+
+// TestControlCharactersInPartNamesStillMatchTheScanPath: a part named
+// "invoice<TAB>x.pdf" (an RFC 2047 word decoding to a tab) is scanned as
+// "invoice_x.pdf" (the walker replaces control characters); its leaf
+// must carry the same name, or the infected attachment is not separable
+// and the whole message counts as Infected instead of Cured.
+func TestControlCharactersInPartNamesStillMatchTheScanPath(t *testing.T) {
+	raw := []byte("Subject: x\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n" +
+		"--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"=?utf-8?q?invoice=09x.pdf?=\"\r\n\r\nbody\r\n" +
+		"--b--\r\n")
+	var leaves []leaf
+	for _, l := range mimeparts.Leaves(raw) {
+		leaves = append(leaves, leaf{Name: l.Name, Filename: l.Filename, ContentType: l.ContentType, Start: l.Start, End: l.End, Root: l.Root})
+	}
+	res := &verdict.Result{Status: verdict.Infected, Detections: []verdict.Detection{det("Q1/invoice_x.pdf", verdict.Infected, "Test-Virus")}}
+	a := analyse("Q1", res, leaves, filters{})
+	if a.Status != config.StatusCured || len(a.Cure) != 1 {
+		t.Fatalf("status %v, cure %v (leaves %+v)", a.Status, a.Cure, leaves)
 	}
 }

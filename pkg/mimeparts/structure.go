@@ -114,6 +114,9 @@ func (s *structure) entity(raw []byte, num string, nest int, defaultType string)
 }
 
 func (s *structure) leaf(raw, body []byte, num, name, file, mt string) {
+	if c := unpack.CleanName(name); c != "" {
+		name = c // as the walker names it
+	}
 	s.leaves = append(s.leaves, Leaf{
 		Num:         num,
 		Name:        name,

@@ -249,7 +249,7 @@ func (w *Walker) walkFormat(ctx context.Context, f *Format, c *Container, yield 
 
 // member reads one member under the limits and walks it.
 func (w *Walker) member(ctx context.Context, parent string, container []byte, depth, n int, m Member) {
-	name := cleanName(m.Name)
+	name := CleanName(m.Name)
 	if name == "" {
 		name = strconv.Itoa(n)
 	}
@@ -312,31 +312,6 @@ func (w *Walker) open(ctx context.Context, m Member, packed int64) (data []byte,
 	return w.read(ctx, r, packed, m.Size)
 }
 
-// cleanName turns a member name into one path element: leading "/" and
-// "./" are dropped, as are empty and "." segments, and control characters
-// are replaced, so "./a//b" and "/a/b" both read "a/b".
-func cleanName(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return '_'
-		}
-		return r
-	}, s)
-	if !strings.Contains(s, "/") {
-		if s == "." {
-			return ""
-		}
-		return s
-	}
-	parts := strings.Split(s, "/")
-	out := parts[:0]
-	for _, e := range parts {
-		if e != "" && e != "." {
-			out = append(out, e)
-		}
-	}
-	return strings.Join(out, "/")
-}
 
 func (w *Walker) memberError(p string, d int, err error) {
 	switch {
@@ -439,4 +414,32 @@ func (w *Walker) read(ctx context.Context, r io.Reader, packed, size int64) ([]b
 // deadline. Bytes of accepted members are counted once, by object.
 func (w *Walker) spent(n int) {
 	w.total += int64(n)
+}
+
+// CleanName turns a member name into one path element: leading "/" and
+// "./" are dropped, as are empty and "." segments, and control characters
+// are replaced, so "./a//b" and "/a/b" both read "a/b". The walker
+// names every member so, and mimeparts.Leaves its parts, so that the
+// mail policy finds the part a scan path points into.
+func CleanName(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '_'
+		}
+		return r
+	}, s)
+	if !strings.Contains(s, "/") {
+		if s == "." {
+			return ""
+		}
+		return s
+	}
+	parts := strings.Split(s, "/")
+	out := parts[:0]
+	for _, e := range parts {
+		if e != "" && e != "." {
+			out = append(out, e)
+		}
+	}
+	return strings.Join(out, "/")
 }

@@ -554,8 +554,8 @@ func TestCleanName(t *testing.T) {
 		{"", ""},
 		{"a\x00b\nc", "a_b_c"},
 	} {
-		if got := cleanName(tc.in); got != tc.want {
-			t.Errorf("cleanName(%q) = %q, want %q", tc.in, got, tc.want)
+		if got := CleanName(tc.in); got != tc.want {
+			t.Errorf("CleanName(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }
