@@ -322,8 +322,11 @@ func TagSubject(raw []byte, tag string) []byte {
 	}
 	if len(rest) == 0 || rest[0] == '\r' || rest[0] == '\n' {
 		// Nothing on the first line: the value, if any, is on
-		// continuation lines, which start with a blank.
-		return splice(raw, p, p, lead+encodeTag(tag, false))
+		// continuation lines, which start with a blank (kept as the
+		// separator, unless the value starts with an encoded word: the
+		// blank between two encoded words is dropped by decoders).
+		next := bytes.TrimLeft(bytes.TrimLeft(rest, "\r\n"), " \t")
+		return splice(raw, p, p, lead+encodeTag(tag, bytes.HasPrefix(next, []byte("=?"))))
 	}
 	word := bytes.HasPrefix(rest, []byte("=?"))
 	return splice(raw, p, p, lead+encodeTag(tag, word)+" ")

@@ -413,6 +413,10 @@ func TestTagSubject(t *testing.T) {
 		{"utf8 tag", "Subject: Hello\r\n\r\n", "[VIRUS ☣]", "Subject: =?utf-8?q?[VIRUS_=E2=98=A3]?= Hello\r\n\r\n", "[VIRUS ☣] Hello"},
 		{"utf8 tag before word", "Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n\r\n", "[VIRUS ☣]", "Subject: =?utf-8?q?[VIRUS_=E2=98=A3]_?= =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n\r\n", "[VIRUS ☣] Grüße"},
 		{"ascii tag before word", "Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n\r\n", "[V]", "Subject: [V] =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n\r\n", "[V] Grüße"},
+		// The value on a continuation line, starting with an encoded
+		// word: the fold's blank between two encoded words does not
+		// separate them, so an encoded tag carries its space.
+		{"utf8 tag, word on next line", "Subject:\r\n =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n\r\n", "[VIRUS ÄÖ]", "Subject: =?utf-8?q?[VIRUS_=C3=84=C3=96]_?=\r\n =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n\r\n", "[VIRUS ÄÖ] Grüße"},
 		{"mbox line", "From x Thu\nSubject: a\n\n", "[X]", "From x Thu\nSubject: [X] a\n\n", "[X] a"},
 		// Tagged already, with a word of an unknown charset after the tag:
 		// the tag is seen (not added twice).
