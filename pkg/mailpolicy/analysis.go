@@ -2,6 +2,7 @@ package mailpolicy
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 
 	"ave/pkg/config"
@@ -25,6 +26,7 @@ type finding struct {
 	Status   verdict.Status // CLEAN for a Filtered-only object
 	Filtered string         // why the filters matched ("name", "MIME type", "type"); "" = not filtered
 	Name     string         // signature name
+	More     []string       // further signature names on the same object, same status
 	Reason   string
 	Leaves   []int // indexes of the leaves holding the object; empty = not separable
 }
@@ -38,7 +40,7 @@ func (f *finding) describe() string {
 	case f.Status != verdict.Clean:
 		s = f.Status.String()
 		if f.Name != "" {
-			s += " " + f.Name
+			s += " " + strings.Join(append([]string{f.Name}, f.More...), ", ")
 		} else if f.Reason != "" {
 			s += " (" + f.Reason + ")"
 		}
@@ -69,9 +71,11 @@ func (a *analysis) Names() []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, f := range a.Findings {
-		if f.Name != "" && !seen[f.Name] {
-			seen[f.Name] = true
-			out = append(out, f.Name)
+		for _, n := range append([]string{f.Name}, f.More...) {
+			if n != "" && !seen[n] {
+				seen[n] = true
+				out = append(out, n)
+			}
 		}
 	}
 	return out
@@ -122,8 +126,15 @@ func analyse(root string, res *verdict.Result, leaves []leaf, flt filters) *anal
 	add := func(f finding) {
 		if i, ok := byPath[f.Path]; ok {
 			g := &a.Findings[i]
-			if f.Status > g.Status {
-				g.Status, g.Name, g.Reason = f.Status, f.Name, f.Reason
+			switch {
+			case f.Status > g.Status:
+				g.Status, g.Name, g.More, g.Reason = f.Status, f.Name, nil, f.Reason
+			case f.Status == g.Status && f.Name != "" && f.Name != g.Name && !slices.Contains(g.More, f.Name):
+				if g.Name == "" {
+					g.Name = f.Name
+				} else {
+					g.More = append(g.More, f.Name)
+				}
 			}
 			if g.Filtered == "" {
 				g.Filtered = f.Filtered

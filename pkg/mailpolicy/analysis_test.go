@@ -2,6 +2,7 @@ package mailpolicy
 
 import (
 	"regexp"
+	"strings"
 	"testing"
 
 	"ave/pkg/config"
@@ -113,5 +114,22 @@ func TestControlCharactersInPartNamesStillMatchTheScanPath(t *testing.T) {
 	a := analyse("Q1", res, leaves, filters{})
 	if a.Status != config.StatusCured || len(a.Cure) != 1 {
 		t.Fatalf("status %v, cure %v (leaves %+v)", a.Status, a.Cure, leaves)
+	}
+}
+
+// TestEverySignatureOfAnObjectIsNamed: two signatures on one object (same
+// status) both reach the names of the message (notices, reject text, tag
+// header); a worse status on the same object replaces them.
+func TestEverySignatureOfAnObjectIsNamed(t *testing.T) {
+	res := &verdict.Result{Status: verdict.Infected, Detections: []verdict.Detection{
+		det("Q1/a.exe", verdict.Infected, "Sig-A"), det("Q1/a.exe", verdict.Infected, "Sig-B"), det("Q1/a.exe", verdict.Infected, "Sig-A"),
+		det("Q1/b.exe", verdict.Suspicious, "Heur-1"), det("Q1/b.exe", verdict.Infected, "Sig-C"),
+	}}
+	a := analyse("Q1", res, nil, filters{})
+	if got := strings.Join(a.Names(), ","); got != "Sig-A,Sig-B,Sig-C" {
+		t.Fatalf("names %q", got)
+	}
+	if d := a.Findings[0].describe(); d != "INFECTED Sig-A, Sig-B" {
+		t.Fatalf("describe %q", d)
 	}
 }
