@@ -151,6 +151,12 @@ func analyse(root string, res *verdict.Result, leaves []leaf, flt filters) *anal
 		}
 		add(finding{Path: d.Path, Status: d.Status, Name: d.Name, Reason: d.Reason})
 	}
+	if (len(flt.byName) > 0 || len(flt.byType) > 0) && res.ObjectsTruncated {
+		// The engine cut the object list (too many objects or too long
+		// names): what it left out was not filtered, so the message
+		// cannot count as passing the filter.
+		add(finding{Path: root, Status: verdict.Unchecked, Reason: "object list truncated: the attachment filter did not see every object"})
+	}
 	if !flt.empty() {
 		for _, o := range res.ListedObjects {
 			if o.Depth == 0 || o.Path == root {

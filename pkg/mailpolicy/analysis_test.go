@@ -133,3 +133,20 @@ func TestEverySignatureOfAnObjectIsNamed(t *testing.T) {
 		t.Fatalf("describe %q", d)
 	}
 }
+
+// TestTruncatedObjectListIsNotAPass: with a name or type filter, an
+// object list the engine cut short makes the message Error (UNCHECKED,
+// with the reason), not clean: the objects left out were never filtered.
+func TestTruncatedObjectListIsNotAPass(t *testing.T) {
+	exe := filters{byName: []*regexp.Regexp{regexp.MustCompile(`(?i)\.exe$`)}}
+	res := &verdict.Result{Status: verdict.Clean, ObjectsTruncated: true,
+		ListedObjects: []verdict.Object{{Path: "Q1", Depth: 0}, {Path: "Q1/a.txt", Depth: 1}}}
+	a := analyse("Q1", res, nil, exe)
+	if a.Clean || a.Status != config.StatusError || !strings.Contains(a.Findings[0].Reason, "truncated") {
+		t.Fatalf("clean %v status %v findings %+v", a.Clean, a.Status, a.Findings)
+	}
+	res.ObjectsTruncated = false
+	if a := analyse("Q1", res, nil, exe); !a.Clean {
+		t.Fatalf("a whole list without a match: %+v", a)
+	}
+}
