@@ -17,6 +17,10 @@ type leaf struct {
 	ContentType string // declared media type, lower-case
 	Start, End  int64  // the entity's bytes in the message
 	Root        bool   // the message's own body: not separable
+	// Inner lists the declared media types of the parts of a forwarded
+	// message (message/rfc822), its nested messages' included: the MIME
+	// filter sees through the wrapping.
+	Inner []string
 }
 
 // finding is one non-clean object of a message for one group: a
@@ -177,6 +181,13 @@ func analyse(root string, res *verdict.Result, leaves []leaf, flt filters) *anal
 				add(finding{Path: p, Filtered: "name"})
 			case anyMatch(flt.byMIME, l.ContentType):
 				add(finding{Path: p, Filtered: "MIME type " + l.ContentType})
+			default:
+				for _, t := range l.Inner {
+					if anyMatch(flt.byMIME, t) {
+						add(finding{Path: p, Filtered: "MIME type " + t + " inside"})
+						break
+					}
+				}
 			}
 		}
 	}

@@ -161,9 +161,30 @@ func (m *message) load() error {
 	}
 	m.raw = b
 	for _, l := range mimeparts.Leaves(b) {
-		m.leaves = append(m.leaves, leaf{Name: l.Name, Filename: l.Filename, ContentType: l.ContentType, Start: l.Start, End: l.End, Root: l.Root})
+		lf := leaf{Name: l.Name, Filename: l.Filename, ContentType: l.ContentType, Start: l.Start, End: l.End, Root: l.Root}
+		if l.ContentType == "message/rfc822" && l.BodyStart <= l.End && l.End <= int64(len(b)) {
+			lf.Inner = innerTypes(b[l.BodyStart:l.End], 1)
+		}
+		m.leaves = append(m.leaves, lf)
 	}
 	return nil
+}
+
+// innerTypes lists the declared media types of the parts of a forwarded
+// message, those of the messages it forwards in turn included (8 levels
+// at most: the engine's own depth limit bounds the scan).
+func innerTypes(msg []byte, depth int) []string {
+	if depth > 8 {
+		return nil
+	}
+	var out []string
+	for _, l := range mimeparts.Leaves(msg) {
+		out = append(out, l.ContentType)
+		if l.ContentType == "message/rfc822" && l.BodyStart <= l.End && l.End <= int64(len(msg)) {
+			out = append(out, innerTypes(msg[l.BodyStart:l.End], depth+1)...)
+		}
+	}
+	return out
 }
 
 // messageID returns the Message-ID field, or "" when the message was not

@@ -189,3 +189,56 @@ func TestQuarantineStoresAreOpenedAtStart(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+type cleanScanner struct{}
+
+func (cleanScanner) Scan(context.Context, string, int64, io.Reader) (*verdict.Result, error) {
+	return &verdict.Result{Status: verdict.Clean}, nil
+}
+
+// keepingForwarder keeps the content of every copy forwarded.
+type keepingForwarder struct{ copies []string }
+
+func (f *keepingForwarder) Forward(_ context.Context, env *mailflow.Envelope, _ int64, open func() io.Reader) []mailflow.Reply {
+	b, _ := io.ReadAll(open())
+	f.copies = append(f.copies, string(b))
+	out := make([]mailflow.Reply, len(env.Rcpts))
+	for i := range out {
+		out[i] = mailflow.Reply{Code: 250}
+	}
+	return out
+}
+
+// TestFilterByMIMESeesIntoForwardedMessages: a part whose declared type
+// the group filters, wrapped in a forwarded message (message/rfc822),
+// makes the forwarded message Filtered: it is cut out of the copy, the
+// rest delivered.
+func TestFilterByMIMESeesIntoForwardedMessages(t *testing.T) {
+	d := t.TempDir()
+	pol := config.DefaultMailPolicy()
+	pol.Groups[0].Quarantine = false
+	pol.Groups[0].FilterByMIME = []*regexp.Regexp{regexp.MustCompile(`(?i)^application/x-msdownload$`)}
+	p, err := New(Options{Policy: pol, TagHeader: "X-AVE-Status"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	fwd := &keepingForwarder{}
+	flow, _ := mailflow.New(mailflow.Options{Scanner: cleanScanner{}, Forwarder: fwd, Policy: p})
+	msg := spooled(t, d, "Subject: fwd\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=outer\r\n\r\n"+
+		"--outer\r\nContent-Type: text/plain\r\n\r\nsee below\r\n"+
+		"--outer\r\nContent-Type: message/rfc822\r\n\r\n"+
+		"Subject: inner\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=inner\r\n\r\n"+
+		"--inner\r\nContent-Type: text/plain\r\n\r\nrun it\r\n"+
+		"--inner\r\nContent-Type: application/x-msdownload; name=\"tool.bin\"\r\n\r\nMZ-PROGRAM-BYTES\r\n"+
+		"--inner--\r\n"+
+		"--outer--\r\n")
+	o := flow.Process(context.Background(), &mailflow.Envelope{From: "s@example.org", Rcpts: []mailflow.Recipient{{Addr: "u@example.net"}}}, msg)
+	if o.Replies[0].Code != 250 || len(fwd.copies) != 1 {
+		t.Fatalf("replies %+v, %d copies", o.Replies, len(fwd.copies))
+	}
+	c := fwd.copies[0]
+	if strings.Contains(c, "MZ-PROGRAM-BYTES") || !strings.Contains(c, "see below") || !strings.Contains(c, "X-AVE-Status: FILTERED") {
+		t.Fatalf("delivered copy:\n%s", c)
+	}
+}
