@@ -265,6 +265,17 @@ func (p *Policy) decideGroup(m *message, run *groupRun, ds []mailflow.Decision) 
 		return nil
 	}
 	run.rules = run.g.Rules[a.Status]
+	if a.Status == config.StatusCured {
+		// Curable by the scan's findings, but the byte-exact edit may
+		// still fail on a broken structure: then the message is not
+		// cured, and the Infected rules apply (quarantine, reject, ...).
+		if _, ok, err := p.curedCopy(m, run); err != nil {
+			return err
+		} else if !ok {
+			a.Status, a.CureOK = config.StatusInfected, false
+			run.rules = run.g.Rules[a.Status]
+		}
+	}
 	rules := run.rules
 	run.report = p.reportText(m, run)
 	if p.opt.TagHeader != "" {
@@ -361,6 +372,11 @@ func (p *Policy) removedCopy(m *message, run *groupRun) ([]byte, bool, error) {
 	return run.removed, run.hasRemoved, nil
 }
 
+// replaceParts is mailedit.Replace; tests make it fail as it does on a
+// structure it cannot edit byte-exactly (mailedit.ErrStructure), which
+// real input reaches only when degenerate.
+var replaceParts = mailedit.Replace
+
 // without replaces the given leaves by notices. No leaves: nil, true
 // (the spooled message unchanged). ok is false when the edit cannot be
 // made byte-exactly (a broken structure).
@@ -386,7 +402,7 @@ func (p *Policy) without(m *message, run *groupRun, drop []int) ([]byte, bool) {
 		}
 		edits = append(edits, mailedit.Edit{Start: l.Start, End: l.End, Notice: notice(l, why, kept)})
 	}
-	out, err := mailedit.Replace(m.raw, edits)
+	out, err := replaceParts(m.raw, edits)
 	if err != nil {
 		p.opt.Log.Warn("parts cannot be removed: no such copy", "queue_id", m.root, "group", run.g.Name, "error", err)
 		return nil, false

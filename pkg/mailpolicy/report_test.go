@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"ave/pkg/config"
+	"ave/pkg/mailedit"
 	"ave/pkg/mailflow"
 	"ave/pkg/verdict"
 )
@@ -241,4 +242,44 @@ func TestFilterByMIMESeesIntoForwardedMessages(t *testing.T) {
 	if strings.Contains(c, "MZ-PROGRAM-BYTES") || !strings.Contains(c, "see below") || !strings.Contains(c, "X-AVE-Status: FILTERED") {
 		t.Fatalf("delivered copy:\n%s", c)
 	}
+}
+
+// TestAFailedCureMakesTheMessageInfected: when the byte-exact cure cannot
+// be made, the message is not Cured but Infected, and the Infected rules
+// apply: here reject, where the Cured rule would have delivered a copy.
+func TestAFailedCureMakesTheMessageInfected(t *testing.T) {
+	d := t.TempDir()
+	pol := config.DefaultMailPolicy()
+	pol.Groups[0].Quarantine = false
+	pol.Groups[0].Rules[config.StatusInfected].RecipientAction = config.ActionReject
+	p, err := New(Options{Policy: pol})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	text := "Subject: x\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n" +
+		"--b\r\nContent-Type: application/octet-stream; name=\"bad.bin\"\r\n\r\nVIRUS\r\n--b--\r\n"
+	run := func() *mailflow.Outcome {
+		fwd := &keepingForwarder{}
+		sc := scanFunc(func(name string) *verdict.Result {
+			return &verdict.Result{Status: verdict.Infected, Detections: []verdict.Detection{{Path: name + "/bad.bin", Status: verdict.Infected, Name: "Test-Virus"}}}
+		})
+		flow, _ := mailflow.New(mailflow.Options{Scanner: sc, Forwarder: fwd, Policy: p})
+		return flow.Process(context.Background(), &mailflow.Envelope{From: "s@example.org", Rcpts: []mailflow.Recipient{{Addr: "u@example.net"}}}, spooled(t, d, text))
+	}
+	if o := run(); o.Replies[0].Code != 250 || o.Decisions[0].Reason != "Cured cured" {
+		t.Fatalf("cure possible: %+v %q", o.Replies, o.Decisions[0].Reason)
+	}
+	replaceParts = func([]byte, []mailedit.Edit) ([]byte, error) { return nil, mailedit.ErrStructure }
+	defer func() { replaceParts = mailedit.Replace }()
+	if o := run(); o.Replies[0].Code != 554 || !strings.HasPrefix(o.Decisions[0].Reason, "Infected") {
+		t.Fatalf("cure impossible: %+v %q", o.Replies, o.Decisions[0].Reason)
+	}
+}
+
+type scanFunc func(name string) *verdict.Result
+
+func (f scanFunc) Scan(_ context.Context, name string, _ int64, _ io.Reader) (*verdict.Result, error) {
+	return f(name), nil
 }
