@@ -312,7 +312,6 @@ func (w *Walker) open(ctx context.Context, m Member, packed int64) (data []byte,
 	return w.read(ctx, r, packed, m.Size)
 }
 
-
 func (w *Walker) memberError(p string, d int, err error) {
 	switch {
 	case errors.Is(err, errInternal):
