@@ -28,6 +28,26 @@ type Envelope struct {
 	EnvID    string            // DSN ENVID, xtext-decoded
 	XForward map[string]string // XFORWARD attributes by upper-case name (NAME, ADDR, PROTO, HELO, SOURCE, IDENT, PORT)
 	Rcpts    []Recipient
+	// PerRecipientReplies: the MTA gets one reply per recipient (LMTP),
+	// so a temporary failure makes it retry that recipient alone; false
+	// (SMTP, qmail-queue): the replies are combined (Combine) and any
+	// temporary failure retries the whole message.
+	PerRecipientReplies bool
+}
+
+// Retried reports whether the MTA will offer recipient i of a message
+// with these replies again (a temporary failure for it, or for any
+// recipient when the replies are combined).
+func (e *Envelope) Retried(replies []Reply, i int) bool {
+	if e.PerRecipientReplies {
+		return i < len(replies) && replies[i].Temporary()
+	}
+	for _, r := range replies {
+		if r.Temporary() {
+			return true
+		}
+	}
+	return false
 }
 
 // Recipient is one RCPT TO with its DSN parameters.

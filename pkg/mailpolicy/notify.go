@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,6 +46,12 @@ func (p *Policy) after(ctx context.Context, m *message, o *mailflow.Outcome) {
 		}
 		r := run.rules
 		if !r.SenderNotify && !r.RecipientNotify && !r.AdminNotify {
+			continue
+		}
+		// The MTA will offer these recipients again (a temporary failure
+		// downstream): the attempt that settles them notifies, once.
+		if slices.ContainsFunc(run.idx, func(i int) bool { return m.in.Env.Retried(o.Replies, i) }) {
+			p.opt.Log.Info("notifications postponed: the message will be retried", "queue_id", m.root, "group", run.g.Name)
 			continue
 		}
 		if !checked {

@@ -7,10 +7,14 @@
 package mailpolicy
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 
@@ -579,19 +583,34 @@ func (p *Policy) quarantine(m *message) error {
 		if err != nil {
 			return fmt.Errorf("quarantine %s: %w", it.dir, err)
 		}
-		var r io.Reader
-		if it.data != nil {
-			r = strings.NewReader(string(it.data))
-		} else {
-			r = m.in.Msg.Reader()
+		data := it.data
+		if data == nil {
+			if err := m.load(); err != nil {
+				return fmt.Errorf("quarantine %s: %w", it.dir, err)
+			}
+			data = m.raw
 		}
-		e, err := s.Put(r, it.e)
+		e, again, err := s.PutOnce(bytes.NewReader(data), it.e, onceKey(it.e, data))
 		if err != nil {
 			return fmt.Errorf("quarantine %s: %w", it.dir, err)
+		}
+		if again {
+			p.opt.Log.Info("already quarantined (the message was offered again)", "queue_id", m.root, "id", e.ID, "store", it.dir)
+			continue
 		}
 		p.opt.Log.Info("quarantined", "queue_id", m.root, "id", e.ID, "kind", e.Kind, "store", it.dir, "status", e.Status)
 	}
 	return nil
+}
+
+// onceKey identifies what a quarantine entry keeps across the attempts of
+// one message: its content, kind, part, status and envelope (not the
+// queue id, which is new at every attempt).
+func onceKey(e quarantine.Entry, data []byte) string {
+	sum := sha256.Sum256(data)
+	rcpts := slices.Clone(e.Rcpts)
+	slices.Sort(rcpts)
+	return strings.Join([]string{hex.EncodeToString(sum[:]), e.Kind, e.PartName, e.Status, e.From, strings.Join(rcpts, ",")}, "\x00")
 }
 
 // statusOf names a result's status for logs.

@@ -16,6 +16,7 @@ import (
 	"ave/pkg/config"
 	"ave/pkg/mailedit"
 	"ave/pkg/mailflow"
+	"ave/pkg/quarantine"
 	"ave/pkg/verdict"
 )
 
@@ -282,4 +283,101 @@ type scanFunc func(name string) *verdict.Result
 
 func (f scanFunc) Scan(_ context.Context, name string, _ int64, _ io.Reader) (*verdict.Result, error) {
 	return f(name), nil
+}
+
+// replyForwarder answers every recipient with its reply.
+type replyForwarder struct{ reply mailflow.Reply }
+
+func (f replyForwarder) Forward(_ context.Context, env *mailflow.Envelope, _ int64, _ func() io.Reader) []mailflow.Reply {
+	out := make([]mailflow.Reply, len(env.Rcpts))
+	for i := range out {
+		out[i] = f.reply
+	}
+	return out
+}
+
+// TestNotificationsWaitForTheAttemptThatSettlesTheMessage: a downstream
+// 4xx makes the MTA offer the message again, and that attempt notifies:
+// none is sent for the deferred one (the sender and the administrator got
+// one per attempt). In LMTP a recipient whose reply is final is settled.
+func TestNotificationsWaitForTheAttemptThatSettlesTheMessage(t *testing.T) {
+	d := t.TempDir()
+	pol := config.DefaultMailPolicy()
+	g := &pol.Groups[0]
+	g.Quarantine = false
+	r := &g.Rules[config.StatusInfected]
+	r.RecipientAction, r.SenderNotify, r.AdminNotify = config.ActionUnchanged, true, true
+	for _, tc := range []struct {
+		name  string
+		reply mailflow.Reply
+		lmtp  bool
+		notes int
+	}{
+		{"downstream 451, SMTP", mailflow.Reply{Code: 451, Enhanced: "4.3.0", Text: "try later"}, false, 0},
+		{"downstream 451, LMTP", mailflow.Reply{Code: 451, Enhanced: "4.3.0", Text: "try later"}, true, 0},
+		{"downstream 250", mailflow.Reply{Code: 250, Text: "queued"}, false, 2},
+		{"downstream 550", mailflow.Reply{Code: 550, Text: "no such user"}, true, 2},
+	} {
+		notes := &recordingForwarder{}
+		p, err := New(Options{Policy: pol, Notifier: notes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		flow, _ := mailflow.New(mailflow.Options{Scanner: infectedScanner{}, Forwarder: replyForwarder{tc.reply}, Policy: p})
+		env := &mailflow.Envelope{From: "s@example.org", Rcpts: []mailflow.Recipient{{Addr: "u@example.net"}}, PerRecipientReplies: tc.lmtp}
+		o := flow.Process(context.Background(), env, spooled(t, d, "Subject: x\r\n\r\nbody\r\n"))
+		p.Close()
+		if o.Replies[0].Code != tc.reply.Code || len(notes.to) != tc.notes {
+			t.Errorf("%s: reply %v, notifications %v (want %d)", tc.name, o.Replies[0], notes.to, tc.notes)
+		}
+	}
+}
+
+func TestEnvelopeRetried(t *testing.T) {
+	ok, tmp := mailflow.Reply{Code: 250}, mailflow.Reply{Code: 452}
+	smtp := &mailflow.Envelope{}
+	lmtp := &mailflow.Envelope{PerRecipientReplies: true}
+	if !smtp.Retried([]mailflow.Reply{ok, tmp}, 0) || smtp.Retried([]mailflow.Reply{ok, ok}, 0) {
+		t.Error("SMTP: any temporary failure retries every recipient")
+	}
+	if lmtp.Retried([]mailflow.Reply{ok, tmp}, 0) || !lmtp.Retried([]mailflow.Reply{ok, tmp}, 1) {
+		t.Error("LMTP: only the recipient that failed temporarily")
+	}
+}
+
+// TestAMessageOfferedAgainIsQuarantinedOnce: the same message offered
+// again after a downstream 4xx (new queue id, same bytes and envelope)
+// adds no second quarantine entry; another message does.
+func TestAMessageOfferedAgainIsQuarantinedOnce(t *testing.T) {
+	d := t.TempDir()
+	pol := config.DefaultMailPolicy()
+	g := &pol.Groups[0]
+	g.QuarantinePath = filepath.Join(d, "q")
+	g.Rules[config.StatusInfected].RecipientAction = config.ActionUnchanged
+	g.Rules[config.StatusInfected].Quarantine = true
+	p, err := New(Options{Policy: pol, KeyFile: filepath.Join(d, "q.key")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	env := func() *mailflow.Envelope {
+		return &mailflow.Envelope{From: "s@example.org", Rcpts: []mailflow.Recipient{{Addr: "u@example.net"}}}
+	}
+	for i, tc := range []struct {
+		body  string
+		reply int
+	}{{"Subject: x\r\n\r\nbody\r\n", 451}, {"Subject: x\r\n\r\nbody\r\n", 250}, {"Subject: y\r\n\r\nother\r\n", 250}} {
+		flow, _ := mailflow.New(mailflow.Options{Scanner: infectedScanner{}, Forwarder: replyForwarder{mailflow.Reply{Code: tc.reply}}, Policy: p})
+		if o := flow.Process(context.Background(), env(), spooled(t, d, tc.body)); o.Replies[0].Code != tc.reply {
+			t.Fatalf("attempt %d: %+v", i, o.Replies)
+		}
+	}
+	s, err := quarantine.OpenExisting(g.QuarantinePath, filepath.Join(d, "q.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := s.List()
+	if err != nil || len(entries) != 2 {
+		t.Fatalf("%d entries, want 2 (one per message): %v", len(entries), err)
+	}
 }

@@ -353,6 +353,34 @@ func (s *Store) writeAtomic(name string, write func(io.Writer) error) error {
 	return nil
 }
 
+// PutOnce is Put, unless an entry was put before under the same key and
+// is still in the store: then that entry is returned (again true) and
+// nothing is stored. smtpscanner keys a message by its content and
+// envelope, so the same message offered again by its MTA (after a
+// temporary failure downstream) is kept once. The key's marker is a
+// hidden file beside the entries (".once-" and the key's SHA-256), which
+// List skips.
+func (s *Store) PutOnce(r io.Reader, e Entry, key string) (Entry, bool, error) {
+	sum := sha256.Sum256([]byte(key))
+	marker := filepath.Join(s.dir, ".once-"+hex.EncodeToString(sum[:]))
+	if b, err := os.ReadFile(marker); err == nil {
+		if old, err := s.Get(strings.TrimSpace(string(b))); err == nil {
+			return old, true, nil
+		}
+	}
+	e, err := s.Put(r, e)
+	if err != nil {
+		return e, false, err
+	}
+	// The entry is stored and synced: should the marker not be written,
+	// a retry only stores it again.
+	_ = s.writeAtomic(marker, func(w io.Writer) error {
+		_, err := io.WriteString(w, e.ID+"\n")
+		return err
+	})
+	return e, false, nil
+}
+
 // PutFile stores the regular file at path (not following a final symlink)
 // with its mode, owner and modification time. f, when not nil, is the
 // already open file to read (its offset is reset to 0).

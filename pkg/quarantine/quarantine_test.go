@@ -117,3 +117,35 @@ func TestPutFileRefusesSymlinks(t *testing.T) {
 		t.Fatal("followed a symlink")
 	}
 }
+
+// TestPutOnceStoresAKeyOnce: a second PutOnce with the same key returns
+// the first entry and stores nothing; once that entry is deleted, the key
+// stores again; the markers do not show in List.
+func TestPutOnceStoresAKeyOnce(t *testing.T) {
+	d := t.TempDir()
+	s, err := Open(filepath.Join(d, "store"), filepath.Join(d, "key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e1, again, err := s.PutOnce(strings.NewReader("one"), Entry{Kind: KindMessage}, "k")
+	if err != nil || again {
+		t.Fatalf("first: %v %v", again, err)
+	}
+	e2, again, err := s.PutOnce(strings.NewReader("one"), Entry{Kind: KindMessage}, "k")
+	if err != nil || !again || e2.ID != e1.ID {
+		t.Fatalf("second: %+v %v %v", e2, again, err)
+	}
+	if l, _ := s.List(); len(l) != 1 {
+		t.Fatalf("%d entries", len(l))
+	}
+	if err := s.Delete(e1.ID); err != nil {
+		t.Fatal(err)
+	}
+	e3, again, err := s.PutOnce(strings.NewReader("one"), Entry{Kind: KindMessage}, "k")
+	if err != nil || again || e3.ID == e1.ID {
+		t.Fatalf("after delete: %+v %v %v", e3, again, err)
+	}
+	if l, _ := s.List(); len(l) != 1 {
+		t.Fatalf("%d entries after delete and put", len(l))
+	}
+}

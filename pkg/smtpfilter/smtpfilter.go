@@ -291,7 +291,7 @@ func (ss *session) XForward(attrs map[string]string) error {
 func (ss *session) Logout() error { return nil }
 
 func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
-	ss.env = mailflow.Envelope{From: from, XForward: ss.xfwd}
+	ss.env = mailflow.Envelope{From: from, XForward: ss.xfwd, PerRecipientReplies: ss.s.opt.LMTP}
 	if opts != nil {
 		if opts.Body == smtp.Body8BitMIME {
 			ss.env.Body = "8BITMIME"
