@@ -82,6 +82,16 @@ type DeferReporter interface {
 	Deferred(ctx context.Context, o *Outcome)
 }
 
+// DSNSender is implemented by policies that can tell a sender about
+// recipients refused for good themselves, with a delivery status
+// notification: Flow asks it when the MTA gets one combined reply (SMTP,
+// qmail-queue: Envelope.PerRecipientReplies false) and some recipients
+// were refused while the others got the message. A 5xx would make the MTA
+// bounce the message for every recipient, those who got it too.
+type DSNSender interface {
+	SendDSN(ctx context.Context, o *Outcome, msg *Message, refused []int) error
+}
+
 // ScanSelector is implemented by policies that can exempt recipients from
 // scanning: when NeedScan is false, the message is not scanned and
 // Decide gets a nil Result.

@@ -69,6 +69,12 @@ type Outcome struct {
 	Receive   time.Duration
 	ScanTime  time.Duration
 	Forward   time.Duration
+	// Bounced are the recipients refused for good whose refusal is told
+	// by the DSNSender's DSN (when the sender wants one: not the null
+	// sender, NOTIFY with FAILURE or none) instead of the MTA's reply;
+	// DSNErr is why a DSN could not be sent.
+	Bounced []string
+	DSNErr  error
 }
 
 // Process scans, decides, acts and forwards msg, which must be spooled
@@ -192,10 +198,47 @@ func (f *Flow) Process(ctx context.Context, env *Envelope, msg *Message) *Outcom
 		}
 	}
 	o.Forward = time.Since(start)
+	if !env.PerRecipientReplies {
+		f.bounceRefused(ctx, o, msg)
+	}
 	if plan.After != nil {
 		plan.After(ctx, o)
 	}
 	return o
+}
+
+// bounceRefused: with one combined reply for the MTA, recipients refused
+// for good beside delivered ones (and none to retry) are bounced by the
+// policy's DSN, and their replies become a local 250, so the combined
+// reply is the 250 the delivered recipients earned. Without a DSNSender,
+// or when the DSN cannot be sent, the replies stay (the MTA then bounces
+// the whole message: a false report for the delivered recipients, but no
+// refusal goes unreported).
+func (f *Flow) bounceRefused(ctx context.Context, o *Outcome, msg *Message) {
+	var ok int
+	var refused []int
+	for i, r := range o.Replies {
+		switch {
+		case r.Temporary():
+			return // retried whole: the refusal comes again
+		case r.OK():
+			ok++
+		case r.Class() == 5:
+			refused = append(refused, i)
+		}
+	}
+	ds, can := f.opt.Policy.(DSNSender)
+	if ok == 0 || len(refused) == 0 || !can {
+		return
+	}
+	if err := ds.SendDSN(ctx, o, msg, refused); err != nil {
+		o.DSNErr = err
+		return
+	}
+	for _, i := range refused {
+		o.Bounced = append(o.Bounced, o.Env.Rcpts[i].Addr)
+		o.Replies[i] = Reply{Code: 250, Enhanced: "2.0.0", Text: "refused for this recipient; the sender is told by a DSN if it asked for one", Local: true}
+	}
 }
 
 // deferred tells a DeferReporter policy about a message deferred before
@@ -304,6 +347,12 @@ func (o *Outcome) LogAttrs() []slog.Attr {
 	}
 	if o.PolicyErr != nil {
 		attrs = append(attrs, slog.String("error", o.PolicyErr.Error()))
+	}
+	if len(o.Bounced) > 0 {
+		attrs = append(attrs, slog.String("refused_by_dsn", strings.Join(o.Bounced, ",")))
+	}
+	if o.DSNErr != nil {
+		attrs = append(attrs, slog.String("dsn_error", o.DSNErr.Error()))
 	}
 	return attrs
 }

@@ -3,6 +3,7 @@ package mailpolicy
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -194,4 +195,47 @@ func (p *Policy) notify(ctx context.Context, m *message, run *groupRun, kind mai
 		return
 	}
 	p.opt.Log.Info("notification sent", "queue_id", m.root, "kind", fmt.Sprint(kind), "to", to)
+}
+
+// SendDSN implements mailflow.DSNSender: one delivery status notification
+// to the sender about the refused recipients that want failure reports
+// (no NOTIFY, or NOTIFY with FAILURE), sent like the notifications
+// (Notifier, null envelope sender). A null sender gets none: nobody to
+// tell, as with a bounce of a bounce.
+func (p *Policy) SendDSN(ctx context.Context, o *mailflow.Outcome, msg *mailflow.Message, refused []int) error {
+	env := o.Env
+	if env.From == "" {
+		return nil
+	}
+	if p.opt.Notifier == nil {
+		return errors.New("no way to send a DSN (no notifier)")
+	}
+	var rs []mailnotify.DSNRecipient
+	for _, i := range refused {
+		r := env.Rcpts[i]
+		if len(r.Notify) > 0 && !slices.ContainsFunc(r.Notify, func(n string) bool { return strings.EqualFold(n, "FAILURE") }) {
+			continue
+		}
+		rep := o.Replies[i]
+		rs = append(rs, mailnotify.DSNRecipient{Addr: r.Addr, ORcptType: r.ORcptType, ORcpt: r.ORcpt, Status: rep.Enhanced, Reply: rep.String()})
+	}
+	if len(rs) == 0 {
+		return nil
+	}
+	head, err := io.ReadAll(io.LimitReader(msg.Reader(), 1<<20))
+	if err != nil {
+		return fmt.Errorf("reading the spooled message: %w", err)
+	}
+	b, err := mailnotify.DSN(mailnotify.DSNData{Hostname: p.opt.Hostname, To: env.From, QueueID: o.QueueID, EnvID: env.EnvID,
+		Recipients: rs, Header: mailedit.HeaderBlock(head)})
+	if err != nil {
+		return err
+	}
+	replies := p.opt.Notifier.Forward(ctx, &mailflow.Envelope{Rcpts: []mailflow.Recipient{{Addr: env.From}}}, int64(len(b)),
+		func() io.Reader { return bytes.NewReader(b) })
+	if len(replies) != 1 || !replies[0].OK() {
+		return fmt.Errorf("the DSN to %s was refused: %v", env.From, replies)
+	}
+	p.opt.Log.Info("DSN sent", "queue_id", o.QueueID, "to", env.From, "recipients", len(rs))
+	return nil
 }

@@ -381,3 +381,82 @@ func TestAMessageOfferedAgainIsQuarantinedOnce(t *testing.T) {
 		t.Fatalf("%d entries, want 2 (one per message): %v", len(entries), err)
 	}
 }
+
+// notesForwarder keeps every notification and answers them with reply.
+type notesForwarder struct {
+	reply mailflow.Reply
+	to    []string
+	msgs  []string
+}
+
+func (f *notesForwarder) Forward(_ context.Context, env *mailflow.Envelope, _ int64, open func() io.Reader) []mailflow.Reply {
+	b, _ := io.ReadAll(open())
+	f.msgs = append(f.msgs, string(b))
+	out := make([]mailflow.Reply, len(env.Rcpts))
+	for i, r := range env.Rcpts {
+		f.to = append(f.to, env.From+">"+r.Addr)
+		out[i] = f.reply
+	}
+	return out
+}
+
+// TestRejectForSomeRecipientsInSMTPGivesA250AndADSN: one group rejects,
+// the other delivers. An SMTP client can get one reply: a 554 would make
+// the MTA bounce the message for the recipient who got it too, so the
+// reply is 250 and the sender gets a DSN (null envelope sender) for the
+// rejected recipient, unless it asked for none (NOTIFY=NEVER) or the
+// sender is null. LMTP keeps the per-recipient 554, no DSN. A DSN that
+// cannot be sent leaves the 554.
+func TestRejectForSomeRecipientsInSMTPGivesA250AndADSN(t *testing.T) {
+	d := t.TempDir()
+	pol := config.DefaultMailPolicy()
+	strict := config.DefaultMailGroup("strict")
+	strict.Recipients = []*regexp.Regexp{regexp.MustCompile(`^boss@`)}
+	strict.Rules[config.StatusInfected].RecipientAction = config.ActionReject
+	pol.Groups = append([]config.MailGroup{strict}, pol.Groups...)
+	for i := range pol.Groups {
+		pol.Groups[i].Quarantine = false
+		pol.Groups[i].Rules[config.StatusInfected].Quarantine = false
+	}
+	pol.Groups[1].Rules[config.StatusInfected].RecipientAction = config.ActionUnchanged
+	for _, tc := range []struct {
+		name       string
+		from       string
+		notify     []string
+		lmtp       bool
+		noteReply  int
+		wantCodes  string
+		wantDSN    bool
+		wantBounce bool
+	}{
+		{"SMTP", "s@example.org", nil, false, 250, "250,250", true, true},
+		{"SMTP, NOTIFY=NEVER", "s@example.org", []string{"NEVER"}, false, 250, "250,250", false, true},
+		{"SMTP, null sender", "", nil, false, 250, "250,250", false, true},
+		{"LMTP", "s@example.org", nil, true, 250, "554,250", false, false},
+		{"SMTP, DSN refused", "s@example.org", nil, false, 451, "554,250", true, false},
+	} {
+		notes := &notesForwarder{reply: mailflow.Reply{Code: tc.noteReply}}
+		p, err := New(Options{Policy: pol, Notifier: notes, Hostname: "mx.test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		flow, _ := mailflow.New(mailflow.Options{Scanner: infectedScanner{}, Forwarder: replyForwarder{mailflow.Reply{Code: 250, Text: "queued as X1"}}, Policy: p})
+		env := &mailflow.Envelope{From: tc.from, PerRecipientReplies: tc.lmtp,
+			Rcpts: []mailflow.Recipient{{Addr: "boss@example.net", Notify: tc.notify}, {Addr: "u@example.net"}}}
+		o := flow.Process(context.Background(), env, spooled(t, d, "Subject: invoice\r\n\r\nbody\r\n"))
+		p.Close()
+		codes := fmt.Sprintf("%d,%d", o.Replies[0].Code, o.Replies[1].Code)
+		if codes != tc.wantCodes || (len(o.Bounced) > 0) != tc.wantBounce {
+			t.Errorf("%s: replies %v, bounced %v, dsn error %v", tc.name, o.Replies, o.Bounced, o.DSNErr)
+		}
+		if got := len(notes.msgs) > 0; got != tc.wantDSN {
+			t.Errorf("%s: DSN sent %v, want %v (%v)", tc.name, got, tc.wantDSN, notes.to)
+		} else if got && (notes.to[0] != ">s@example.org" || !strings.Contains(notes.msgs[0], "Final-Recipient: rfc822; boss@example.net") ||
+			!strings.Contains(notes.msgs[0], "Diagnostic-Code: smtp; 554 5.7.1 message rejected")) {
+			t.Errorf("%s: DSN to %v:\n%s", tc.name, notes.to, notes.msgs[0])
+		}
+		if c := mailflow.Combine(o.Replies); !tc.lmtp && tc.wantBounce && (c.Code != 250 || c.Text != "queued as X1") {
+			t.Errorf("%s: combined reply %v", tc.name, c)
+		}
+	}
+}

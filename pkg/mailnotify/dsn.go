@@ -1,0 +1,159 @@
+package mailnotify
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// DSNRecipient is one recipient a delivery status notification reports
+// as failed.
+type DSNRecipient struct {
+	Addr      string // the final recipient
+	ORcptType string // DSN ORCPT address type ("" = none given)
+	ORcpt     string // DSN ORCPT address, decoded
+	Status    string // RFC 3463 status, e.g. "5.7.1"
+	Reply     string // the SMTP reply, e.g. "554 5.7.1 message rejected: ..."
+}
+
+// DSNData is what a DSN (RFC 3464) reports about one message.
+type DSNData struct {
+	Hostname   string // the reporting MTA (this host)
+	To         string // the message's envelope sender
+	QueueID    string
+	EnvID      string // DSN ENVID of the message ("" = none)
+	Arrival    time.Time
+	Date       time.Time // of the DSN itself (zero: now)
+	Recipients []DSNRecipient
+	Header     []byte // the message's header block, returned as text/rfc822-headers
+}
+
+// DSN renders a delivery status notification (RFC 3464, multipart/report)
+// telling the sender that the recipients of d failed for good while the
+// message's other recipients got it: what an SMTP client that can give
+// only one reply per message cannot say in its reply. It is sent with the
+// null envelope sender; From is MAILER-DAEMON of the host, Auto-Submitted
+// auto-replied (RFC 3834). Errors: To not a mail address, no recipients.
+func DSN(d DSNData) ([]byte, error) {
+	if len(d.Recipients) == 0 {
+		return nil, fmt.Errorf("mailnotify: DSN without recipients")
+	}
+	toH, err := address(d.To)
+	if err != nil {
+		return nil, fmt.Errorf("mailnotify: DSN To address %q: %w", d.To, err)
+	}
+	host := domain(d.Hostname)
+	date := d.Date
+	if date.IsZero() {
+		date = time.Now()
+	}
+	arrival := d.Arrival
+	if arrival.IsZero() {
+		arrival = date
+	}
+
+	var text strings.Builder
+	fmt.Fprintf(&text, "This is the mail system at host %s (AVE smtpscanner).\n\n", host)
+	text.WriteString("Your message was not delivered to the recipients below; its other\n")
+	text.WriteString("recipients received it.\n\n")
+	for _, r := range d.Recipients {
+		fmt.Fprintf(&text, "<%s>: %s\n", clip(oneLine(r.Addr)), clip(oneLine(r.Reply)))
+	}
+	textHeader, textBody := encodeText(text.String())
+
+	var st bytes.Buffer
+	st.WriteString("Reporting-MTA: dns; " + host + "\r\n")
+	if d.QueueID != "" {
+		st.WriteString("X-AVE-Queue-ID: " + clip(ascii(oneLine(d.QueueID))) + "\r\n")
+	}
+	if d.EnvID != "" {
+		st.WriteString("Original-Envelope-Id: " + clip(xtextValue(d.EnvID)) + "\r\n")
+	}
+	st.WriteString("Arrival-Date: " + arrival.Format(dateLayout) + "\r\n")
+	for _, r := range d.Recipients {
+		st.WriteString("\r\n")
+		st.WriteString("Final-Recipient: rfc822; " + clip(xtextValue(r.Addr)) + "\r\n")
+		if r.ORcptType != "" && r.ORcpt != "" {
+			st.WriteString("Original-Recipient: " + clip(ascii(oneLine(r.ORcptType))) + "; " + clip(xtextValue(r.ORcpt)) + "\r\n")
+		}
+		st.WriteString("Action: failed\r\n")
+		status := r.Status
+		if status == "" {
+			status = "5.0.0"
+		}
+		st.WriteString("Status: " + clip(ascii(oneLine(status))) + "\r\n")
+		st.WriteString("Diagnostic-Code: smtp; " + clip(ascii(oneLine(r.Reply))) + "\r\n")
+	}
+
+	headers := bytes.ReplaceAll(bytes.ReplaceAll([]byte(rawHeaderLines(d.Header)), []byte("\r\n"), []byte("\n")), []byte("\n"), []byte("\r\n"))
+	parts := [][]byte{
+		append([]byte(textHeader+"Content-Description: Notification\r\n\r\n"), textBody...),
+		append([]byte("Content-Type: message/delivery-status\r\nContent-Description: Delivery report\r\n\r\n"), st.Bytes()...),
+		append([]byte("Content-Type: text/rfc822-headers\r\nContent-Description: Undelivered message headers\r\n\r\n"), headers...),
+	}
+	boundary := ""
+	for {
+		boundary = "=_ave_dsn_" + randomHex(12)
+		clash := false
+		for _, p := range parts {
+			clash = clash || bytes.Contains(p, []byte(boundary))
+		}
+		if !clash {
+			break
+		}
+	}
+	var m bytes.Buffer
+	m.WriteString("From: Mail Delivery System <MAILER-DAEMON@" + host + ">\r\n")
+	m.WriteString("To: " + toH + "\r\n")
+	m.WriteString("Subject: Undelivered Mail Returned to Sender\r\n")
+	m.WriteString("Date: " + date.Format(dateLayout) + "\r\n")
+	m.WriteString("Message-ID: <" + randomHex(16) + "@" + host + ">\r\n")
+	m.WriteString("Auto-Submitted: auto-replied\r\n")
+	m.WriteString("MIME-Version: 1.0\r\n")
+	m.WriteString("Content-Type: multipart/report; report-type=delivery-status; boundary=\"" + boundary + "\"\r\n")
+	m.WriteString("\r\nThis is a MIME-encapsulated message.\r\n")
+	for _, p := range parts {
+		m.WriteString("\r\n--" + boundary + "\r\n")
+		m.Write(p)
+		if !bytes.HasSuffix(p, []byte("\r\n")) {
+			m.WriteString("\r\n")
+		}
+	}
+	m.WriteString("\r\n--" + boundary + "--\r\n")
+	return m.Bytes(), nil
+}
+
+// clip keeps a field value well under the 998-byte line limit.
+func clip(s string) string {
+	if len(s) > 900 {
+		return strings.ToValidUTF8(s[:900], "")
+	}
+	return s
+}
+
+// ascii replaces what is not printable ASCII by "?" (message/delivery-
+// status is a 7bit type).
+func ascii(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 32 || r > 126 {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+// xtextValue writes an address for a DSN field: printable ASCII as it is,
+// anything else, "+" and "=" as xtext's +XX (RFC 3461 section 4).
+func xtextValue(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 33 || c > 126 || c == '+' || c == '=' {
+			fmt.Fprintf(&b, "+%02X", c)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
