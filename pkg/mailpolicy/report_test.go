@@ -460,3 +460,40 @@ func TestRejectForSomeRecipientsInSMTPGivesA250AndADSN(t *testing.T) {
 		}
 	}
 }
+
+// TestQuarantineOrNotificationFailures: a quarantine that cannot be
+// written defers the message (451, nothing delivered: the MTA keeps it);
+// a refused notification is logged and changes nothing else.
+func TestQuarantineOrNotificationFailures(t *testing.T) {
+	d := t.TempDir()
+	pol := config.DefaultMailPolicy()
+	g := &pol.Groups[0]
+	g.QuarantinePath = filepath.Join(d, "q")
+	r := &g.Rules[config.StatusInfected]
+	r.RecipientAction, r.Quarantine, r.AdminNotify = config.ActionUnchanged, true, true
+	notes := &notesForwarder{reply: mailflow.Reply{Code: 550, Text: "no such user"}}
+	var logBuf strings.Builder
+	p, err := New(Options{Policy: pol, KeyFile: filepath.Join(d, "q.key"), Notifier: notes, Log: slog.New(slog.NewTextHandler(&logBuf, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	fwd := &keepingForwarder{}
+	flow, _ := mailflow.New(mailflow.Options{Scanner: infectedScanner{}, Forwarder: fwd, Policy: p})
+	env := func() *mailflow.Envelope {
+		return &mailflow.Envelope{From: "s@example.org", Rcpts: []mailflow.Recipient{{Addr: "u@example.net"}}}
+	}
+
+	o := flow.Process(context.Background(), env(), spooled(t, d, "Subject: x\r\n\r\nbody\r\n"))
+	if o.Replies[0].Code != 250 || len(fwd.copies) != 1 || len(notes.to) != 1 || !strings.Contains(logBuf.String(), "notification refused") {
+		t.Fatalf("refused notification: replies %v, copies %d, notes %v\n%s", o.Replies, len(fwd.copies), notes.to, logBuf.String())
+	}
+
+	// The store's directory replaced by a file: nothing can be written.
+	os.RemoveAll(g.QuarantinePath)
+	os.WriteFile(g.QuarantinePath, nil, 0o600)
+	o = flow.Process(context.Background(), env(), spooled(t, d, "Subject: y\r\n\r\nother\r\n"))
+	if o.Replies[0].Code != 451 || o.PolicyErr == nil || len(fwd.copies) != 1 {
+		t.Fatalf("quarantine failure: replies %v, policy error %v, copies %d", o.Replies, o.PolicyErr, len(fwd.copies))
+	}
+}
