@@ -170,6 +170,9 @@ SenderNotify=yes
 RecipientNotify=yes
 RecipientAttachReport=yes
 RecipientAction=remove
+CorruptedQuarantine=yes
+ProtectedQuarantine=yes
+ErrorQuarantine=yes
 CuredRecipientNotify=yes
 CuredRecipientAttachReport=yes
 CuredRecipientAction=cured
@@ -200,6 +203,7 @@ func TestExample521CleanAndCured(t *testing.T) {
 	g.AdminAddress = "postmaster@example.com"
 	for s := range NumPolicyStatus {
 		g.Rules[s] = mainRules(s)
+		g.Rules[s].Quarantine = true // the defaults' four, and the three it adds
 	}
 	diffPolicy(t, p, want)
 
@@ -208,8 +212,8 @@ func TestExample521CleanAndCured(t *testing.T) {
 		r[StatusCorrupted].RecipientAction != ActionRemove || r[StatusProtected].RecipientAction != ActionRemove {
 		t.Errorf("recipient actions %+v", r)
 	}
-	if !r[StatusInfected].Quarantine || r[StatusCorrupted].Quarantine {
-		t.Error("quarantine defaults lost")
+	if !r[StatusInfected].Quarantine || !r[StatusCorrupted].Quarantine {
+		t.Error("quarantine of the removed statuses lost")
 	}
 }
 
@@ -346,6 +350,8 @@ RecipientAttachReport=yes
 RecipientAction=remove
 FilterByName=.*\.exe$
 FilteredQuarantine=yes
+CorruptedQuarantine=yes
+ErrorQuarantine=yes
 FilteredRecipientNotify=yes
 CuredRecipientNotify=yes
 CuredRecipientAttachReport=yes
@@ -395,6 +401,7 @@ func TestExample525FilterAttachments(t *testing.T) {
 		if s == StatusProtected {
 			r.RecipientAction, r.RecipientAttachReport, r.SenderNotify, r.AdminNotify = ActionUnchanged, false, false, false
 		}
+		r.Quarantine = r.Quarantine || s == StatusCorrupted || s == StatusError
 		users.Rules[s] = r
 
 		d := mainRules(s)
