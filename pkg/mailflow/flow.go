@@ -198,33 +198,37 @@ func (f *Flow) Process(ctx context.Context, env *Envelope, msg *Message) *Outcom
 		}
 	}
 	o.Forward = time.Since(start)
-	if !env.PerRecipientReplies {
-		f.bounceRefused(ctx, o, msg)
-	}
 	if plan.After != nil {
 		plan.After(ctx, o)
 	}
 	return o
 }
 
-// bounceRefused: with one combined reply for the MTA, recipients refused
-// for good beside delivered ones (and none to retry) are bounced by the
-// policy's DSN, and their replies become a local 250, so the combined
-// reply is the 250 the delivered recipients earned. Without a DSNSender,
-// or when the DSN cannot be sent, the replies stay (the MTA then bounces
-// the whole message: a false report for the delivered recipients, but no
-// refusal goes unreported).
-func (f *Flow) bounceRefused(ctx context.Context, o *Outcome, msg *Message) {
+// SettleRefused is for a front-end whose MTA gets one reply for the
+// whole message (SMTP): called once that reply is otherwise final (the
+// message is processed and its spool synced), it makes recipients
+// refused for good beside delivered ones bounce by the policy's DSN and
+// turns their replies into a local 250, so the combined reply is the 250
+// the delivered recipients earned, not a 5xx that would make the MTA
+// bounce the message for them too. Nothing changes unless every reply is
+// a 2xx or a 5xx with at least one of each (anything else is retried
+// whole, and the refusal comes again), the policy is a DSNSender and the
+// DSN was accepted; the Outcome's report and notifications, made before,
+// keep the refusals. Bounced lists the recipients settled so.
+func (f *Flow) SettleRefused(ctx context.Context, o *Outcome, msg *Message) {
+	if o.ScanErr != nil || o.PolicyErr != nil {
+		return
+	}
 	var ok int
 	var refused []int
 	for i, r := range o.Replies {
 		switch {
-		case r.Temporary():
-			return // retried whole: the refusal comes again
 		case r.OK():
 			ok++
 		case r.Class() == 5:
 			refused = append(refused, i)
+		default:
+			return // Combine makes it a 451: retried whole
 		}
 	}
 	ds, can := f.opt.Policy.(DSNSender)

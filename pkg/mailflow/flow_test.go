@@ -3,9 +3,11 @@ package mailflow
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -403,5 +405,66 @@ func TestProcessSkipsTheScanWhenThePolicySaysSo(t *testing.T) {
 	o := f.Process(context.Background(), env, spoolMessage(t, sp, msgText))
 	if o.ScanErr != nil || p.gotResult != nil || len(fw.sent) != 1 || o.Replies[0].Code != 250 {
 		t.Fatalf("outcome %+v sent %d", o, len(fw.sent))
+	}
+}
+
+// dsnPolicy is a DSNSender that counts its DSNs and can refuse them.
+type dsnPolicy struct {
+	splitPolicy
+	sent   [][]int
+	refuse bool
+}
+
+func (p *dsnPolicy) SendDSN(_ context.Context, _ *Outcome, _ *Message, refused []int) error {
+	if p.refuse {
+		return errors.New("DSN refused")
+	}
+	p.sent = append(p.sent, refused)
+	return nil
+}
+
+// TestSettleRefused: 250s and 5xx only, one of each at least: the 5xx go
+// to a DSN and become local 250s; any other code (a 4xx, or a stray 354
+// that Combine makes 451) or a DSN that cannot be sent leaves the replies
+// as they are, and no DSN goes out for a message the MTA will offer again.
+func TestSettleRefused(t *testing.T) {
+	sp, err := OpenSpool(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, _ := sp.Create()
+	defer msg.Remove()
+	msg.ReadFrom(strings.NewReader("Subject: x\r\n\r\nbody\r\n"))
+	ok, perm, tmp, odd := Reply{Code: 250, Text: "queued"}, Reply{Code: 554, Enhanced: "5.7.1", Text: "rejected"}, Reply{Code: 451}, Reply{Code: 354}
+	for _, tc := range []struct {
+		name    string
+		replies []Reply
+		refuse  bool
+		dsn     bool
+	}{
+		{"mixed", []Reply{ok, perm}, false, true},
+		{"all refused", []Reply{perm, perm}, false, false},
+		{"a temporary failure", []Reply{ok, perm, tmp}, false, false},
+		{"a stray code", []Reply{ok, perm, odd}, false, false},
+		{"DSN refused", []Reply{ok, perm}, true, false},
+	} {
+		p := &dsnPolicy{refuse: tc.refuse}
+		f, _ := New(Options{Scanner: &fakeScanner{}, Forwarder: &fakeForwarder{}, Policy: p})
+		rcpts := make([]Recipient, len(tc.replies))
+		for i := range rcpts {
+			rcpts[i] = Recipient{Addr: fmt.Sprintf("r%d@example.net", i)}
+		}
+		o := &Outcome{Env: &Envelope{From: "s@example.org", Rcpts: rcpts}, Replies: slices.Clone(tc.replies)}
+		f.SettleRefused(context.Background(), o, msg)
+		if (len(p.sent) == 1) != tc.dsn {
+			t.Errorf("%s: DSNs %v", tc.name, p.sent)
+		}
+		if tc.dsn {
+			if o.Replies[1].Code != 250 || !o.Replies[1].Local || Combine(o.Replies) != ok || len(o.Bounced) != 1 {
+				t.Errorf("%s: replies %+v bounced %v", tc.name, o.Replies, o.Bounced)
+			}
+		} else if !slices.Equal(o.Replies, tc.replies) {
+			t.Errorf("%s: replies changed to %+v", tc.name, o.Replies)
+		}
 	}
 }

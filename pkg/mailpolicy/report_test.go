@@ -443,7 +443,11 @@ func TestRejectForSomeRecipientsInSMTPGivesA250AndADSN(t *testing.T) {
 		flow, _ := mailflow.New(mailflow.Options{Scanner: infectedScanner{}, Forwarder: replyForwarder{mailflow.Reply{Code: 250, Text: "queued as X1"}}, Policy: p})
 		env := &mailflow.Envelope{From: tc.from, PerRecipientReplies: tc.lmtp,
 			Rcpts: []mailflow.Recipient{{Addr: "boss@example.net", Notify: tc.notify}, {Addr: "u@example.net"}}}
-		o := flow.Process(context.Background(), env, spooled(t, d, "Subject: invoice\r\n\r\nbody\r\n"))
+		msg := spooled(t, d, "Subject: invoice\r\n\r\nbody\r\n")
+		o := flow.Process(context.Background(), env, msg)
+		if !tc.lmtp { // what smtpfilter does for an SMTP session
+			flow.SettleRefused(context.Background(), o, msg)
+		}
 		p.Close()
 		codes := fmt.Sprintf("%d,%d", o.Replies[0].Code, o.Replies[1].Code)
 		if codes != tc.wantCodes || (len(o.Bounced) > 0) != tc.wantBounce {

@@ -389,6 +389,11 @@ func (ss *session) process(r io.Reader) []mailflow.Reply {
 			"size", msg.Size(), "error", err.Error(), "reply", rep.String())
 		return all(rep)
 	}
+	if !ss.s.opt.LMTP {
+		// One reply for the message: recipients refused beside
+		// delivered ones are told to the sender by a DSN instead.
+		g.flow.SettleRefused(ss.s.ctx, out, msg)
+	}
 	level := slog.LevelInfo
 	if out.ScanErr != nil {
 		level = slog.LevelWarn
