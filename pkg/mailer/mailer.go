@@ -28,6 +28,7 @@ import (
 	"sync"
 	"time"
 
+	"ave/internal/xtext"
 	"ave/pkg/config"
 	"ave/pkg/mailflow"
 )
@@ -764,7 +765,7 @@ func (c *client) mailCmd(env *mailflow.Envelope, size int64) string {
 			b.WriteString(" RET=" + env.Ret)
 		}
 		if env.EnvID != "" {
-			b.WriteString(" ENVID=" + xtext(env.EnvID))
+			b.WriteString(" ENVID=" + xtext.Encode(env.EnvID))
 		}
 	}
 	return b.String()
@@ -782,9 +783,9 @@ func (c *client) rcptCmd(r mailflow.Recipient) string {
 				t = "rfc822"
 			}
 			if strings.EqualFold(t, "utf-8") {
-				s += " ORCPT=" + t + ";" + utf8AddrXtext(r.ORcpt)
+				s += " ORCPT=" + t + ";" + xtext.UTF8Addr(r.ORcpt)
 			} else {
-				s += " ORCPT=" + t + ";" + xtext(r.ORcpt)
+				s += " ORCPT=" + t + ";" + xtext.Encode(r.ORcpt)
 			}
 		}
 	}
@@ -817,7 +818,7 @@ func (c *client) xforward(attrs map[string]string) (mailflow.Reply, error) {
 		if !ok || !allowed[k] {
 			continue
 		}
-		item := " " + k + "=" + xtext(v)
+		item := " " + k + "=" + xtext.Encode(v)
 		if len(line)+len(item) > 500 {
 			if err := flush(); err != nil {
 				return r, ignoreNotOK(err)
@@ -835,39 +836,6 @@ func ignoreNotOK(err error) error {
 		return nil
 	}
 	return err
-}
-
-// xtext encodes s per RFC 3461 section 4: "+", "=", controls and
-// non-ASCII become "+XX".
-func xtext(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		if ch < 33 || ch > 126 || ch == '+' || ch == '=' {
-			fmt.Fprintf(&b, "+%02X", ch)
-		} else {
-			b.WriteByte(ch)
-		}
-	}
-	return b.String()
-}
-
-// utf8AddrXtext encodes the address of an ORCPT of type utf-8 (RFC 6533
-// utf-8-addr-xtext, which fits any server, with SMTPUTF8 or without):
-// printable ASCII but "+", "=" and "\" as it is, every other character as
-// \x{HEX} of its code point. xtext's "+XX" is not allowed there (a go-smtp
-// server answers 501, Postfix would keep "+C3" as part of the address).
-// Bytes that are not UTF-8 become \x{FFFD}.
-func utf8AddrXtext(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if r > ' ' && r < 0x7f && r != '+' && r != '=' && r != '\\' {
-			b.WriteRune(r)
-		} else {
-			fmt.Fprintf(&b, "\\x{%02X}", r)
-		}
-	}
-	return b.String()
 }
 
 func (c *client) cmd(line string) (mailflow.Reply, error) {

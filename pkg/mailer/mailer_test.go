@@ -19,6 +19,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"ave/internal/testkit"
+	"ave/internal/xtext"
 	"ave/pkg/config"
 	"ave/pkg/mailflow"
 )
@@ -151,20 +152,6 @@ func TestForwardPassesEnvelopeDSNAndSMTPUTF8(t *testing.T) {
 	}
 }
 
-func TestUTF8AddrXtext(t *testing.T) {
-	for in, want := range map[string]string{
-		"plain@example.net":  "plain@example.net",
-		"j\u00f6rg@x":        "j\\x{F6}rg@x",
-		"a+b=c\\d e@x":       "a\\x{2B}b\\x{3D}c\\x{5C}d\\x{20}e@x",
-		"\u4e2d\U0001F600@x": "\\x{4E2D}\\x{1F600}@x",
-		"bad\xff@x":          "bad\\x{FFFD}@x",
-	} {
-		if got := utf8AddrXtext(in); got != want {
-			t.Errorf("%q: %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestForwardLMTPGivesOneReplyPerRecipient(t *testing.T) {
 	mta := startMTA(t, "unix", true)
 	mta.RcptErr = func(to string) error {
@@ -262,7 +249,7 @@ func TestForwardToChildProcessOnStdinStdout(t *testing.T) {
 
 func TestXtext(t *testing.T) {
 	for in, want := range map[string]string{"plain": "plain", "a+b": "a+2Bb", "x=y z": "x+3Dy+20z", "\u00e9": "+C3+A9"} {
-		if got := xtext(in); got != want {
+		if got := xtext.Encode(in); got != want {
 			t.Errorf("xtext(%q) = %q, want %q", in, got, want)
 		}
 	}

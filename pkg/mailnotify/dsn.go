@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"ave/internal/xtext"
 )
 
 // DSNRecipient is one recipient a delivery status notification reports
@@ -68,14 +70,14 @@ func DSN(d DSNData) ([]byte, error) {
 		st.WriteString("X-AVE-Queue-ID: " + clip(ascii(oneLine(d.QueueID))) + "\r\n")
 	}
 	if d.EnvID != "" {
-		st.WriteString("Original-Envelope-Id: " + clip(xtextValue(d.EnvID)) + "\r\n")
+		st.WriteString("Original-Envelope-Id: " + clip(ascii(oneLine(d.EnvID))) + "\r\n")
 	}
 	st.WriteString("Arrival-Date: " + arrival.Format(dateLayout) + "\r\n")
 	for _, r := range d.Recipients {
 		st.WriteString("\r\n")
-		st.WriteString("Final-Recipient: rfc822; " + clip(xtextValue(r.Addr)) + "\r\n")
+		st.WriteString("Final-Recipient: " + dsnAddress("rfc822", r.Addr) + "\r\n")
 		if r.ORcptType != "" && r.ORcpt != "" {
-			st.WriteString("Original-Recipient: " + clip(ascii(oneLine(r.ORcptType))) + "; " + clip(xtextValue(r.ORcpt)) + "\r\n")
+			st.WriteString("Original-Recipient: " + dsnAddress(r.ORcptType, r.ORcpt) + "\r\n")
 		}
 		st.WriteString("Action: failed\r\n")
 		status := r.Status
@@ -86,11 +88,15 @@ func DSN(d DSNData) ([]byte, error) {
 		st.WriteString("Diagnostic-Code: smtp; " + clip(ascii(oneLine(r.Reply))) + "\r\n")
 	}
 
-	headers := bytes.ReplaceAll(bytes.ReplaceAll([]byte(rawHeaderLines(d.Header)), []byte("\r\n"), []byte("\n")), []byte("\n"), []byte("\r\n"))
+	headers, eightBit := headerLines(d.Header)
+	cte := "7bit"
+	if eightBit {
+		cte = "8bit"
+	}
 	parts := [][]byte{
 		append([]byte(textHeader+"Content-Description: Notification\r\n\r\n"), textBody...),
 		append([]byte("Content-Type: message/delivery-status\r\nContent-Description: Delivery report\r\n\r\n"), st.Bytes()...),
-		append([]byte("Content-Type: text/rfc822-headers\r\nContent-Description: Undelivered message headers\r\n\r\n"), headers...),
+		append([]byte("Content-Type: text/rfc822-headers\r\nContent-Description: Undelivered message headers\r\nContent-Transfer-Encoding: "+cte+"\r\n\r\n"), headers...),
 	}
 	boundary := ""
 	for {
@@ -143,17 +149,48 @@ func ascii(s string) string {
 	}, s)
 }
 
-// xtextValue writes an address for a DSN field: printable ASCII as it is,
-// anything else, "+" and "=" as xtext's +XX (RFC 3461 section 4).
-func xtextValue(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 33 || c > 126 || c == '+' || c == '=' {
-			fmt.Fprintf(&b, "+%02X", c)
-		} else {
-			b.WriteByte(c)
+// dsnAddress writes an address field's value: "TYPE; ADDRESS", the
+// address as it is when it is printable ASCII (RFC 3464), or as utf-8-addr-
+// xtext with the type utf-8 when it is not (RFC 6533), so the part stays
+// 7bit.
+func dsnAddress(typ, addr string) string {
+	typ = ascii(oneLine(typ))
+	if xtext.IsASCII(addr) && !strings.EqualFold(typ, "utf-8") {
+		return clip(typ + "; " + addr)
+	}
+	return clip("utf-8; " + xtext.UTF8Addr(addr))
+}
+
+// headerLines returns the message's header block with CRLF line ends and
+// each line cut to 998 bytes, and whether it has 8-bit bytes.
+func headerLines(h []byte) ([]byte, bool) {
+	var out bytes.Buffer
+	eightBit := false
+	for _, l := range strings.Split(strings.ReplaceAll(rawHeaderLines(h), "\r\n", "\n"), "\n") {
+		if l == "" {
+			continue
+		}
+		if len(l) > 998 {
+			l = l[:998]
+		}
+		for i := 0; i < len(l); i++ {
+			if l[i] >= 0x80 {
+				eightBit = true
+			}
+		}
+		out.WriteString(l)
+		out.WriteString("\r\n")
+	}
+	return out.Bytes(), eightBit
+}
+
+// EightBit reports whether a DSN made by DSN has 8-bit content (the
+// original header): it is then sent with BODY=8BITMIME.
+func EightBit(dsn []byte) bool {
+	for _, c := range dsn {
+		if c >= 0x80 {
+			return true
 		}
 	}
-	return b.String()
+	return false
 }

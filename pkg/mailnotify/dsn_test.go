@@ -57,8 +57,8 @@ func TestDSNIsAMultipartReport(t *testing.T) {
 	if strings.Join(types, ",") != "text/plain,message/delivery-status,text/rfc822-headers" {
 		t.Fatalf("parts %v", types)
 	}
-	for _, want := range []string{"Reporting-MTA: dns; mx.example.org", "Original-Envelope-Id: env+2B1", "Final-Recipient: rfc822; boss@example.net",
-		"Original-Recipient: rfc822; boss+2Bx@example.net", "Action: failed", "Status: 5.7.1", "Diagnostic-Code: smtp; 554 5.7.1 message rejected: INFECTED EICAR-Test-File"} {
+	for _, want := range []string{"Reporting-MTA: dns; mx.example.org", "Original-Envelope-Id: env+1", "Final-Recipient: rfc822; boss@example.net",
+		"Original-Recipient: rfc822; boss+x@example.net", "Action: failed", "Status: 5.7.1", "Diagnostic-Code: smtp; 554 5.7.1 message rejected: INFECTED EICAR-Test-File"} {
 		if !strings.Contains(status, want) {
 			t.Errorf("delivery status lacks %q:\n%s", want, status)
 		}
@@ -80,6 +80,7 @@ func TestDSNIsAMultipartReport(t *testing.T) {
 func FuzzDSN(f *testing.F) {
 	f.Add("s@example.org", "r@example.net", "rfc822", "o@example.net", "554 5.7.1 no", "Subject: x\r\n\r\n", "env")
 	f.Add("s@example.org", "r\u00e9@example.net", "utf-8", "\u00f6@x", "554 5.7.1 \x00\r\nBcc: x", "From: a\n", "")
+	f.Add("s@example.org", "r@example.net", "rfc822", "r@example.net", "550 no", "Subject: "+strings.Repeat("x", 1200)+"\r\nX-8: \xe9\r\n", "")
 	f.Fuzz(func(t *testing.T, to, rcpt, otype, orcpt, reply, header, envid string) {
 		b, err := DSN(DSNData{Hostname: "mx.test", To: to, EnvID: envid, Header: []byte(header),
 			Recipients: []DSNRecipient{{Addr: rcpt, ORcptType: otype, ORcpt: orcpt, Status: "5.7.1", Reply: reply}}})
@@ -115,4 +116,25 @@ func FuzzDSN(f *testing.F) {
 			t.Fatalf("%d parts", n)
 		}
 	})
+}
+
+// TestDSNAddressFields: addresses are written as they are (not as xtext)
+// when ASCII; a non-ASCII one goes as utf-8-addr-xtext with the type
+// utf-8, so the report stays 7bit; an 8-bit original header makes the
+// headers part 8bit.
+func TestDSNAddressFields(t *testing.T) {
+	b, err := DSN(DSNData{To: "s@example.org", Header: []byte("Subject: caf\xc3\xa9\r\n\r\n"),
+		Recipients: []DSNRecipient{{Addr: "a+b@example.net", Reply: "550 no"}, {Addr: "j\u00f6rg@example.net", ORcptType: "utf-8", ORcpt: "j\u00f6rg@example.net", Reply: "550 no"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Final-Recipient: rfc822; a+b@example.net\r\n", "Final-Recipient: utf-8; j\\x{F6}rg@example.net\r\n",
+		"Original-Recipient: utf-8; j\\x{F6}rg@example.net\r\n", "Content-Transfer-Encoding: 8bit\r\n"} {
+		if !bytes.Contains(b, []byte(want)) {
+			t.Errorf("DSN lacks %q", want)
+		}
+	}
+	if !EightBit(b) {
+		t.Error("EightBit false with an 8-bit header")
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"ave/internal/xtext"
 	"ave/pkg/config"
 	"ave/pkg/mailedit"
 	"ave/pkg/mailflow"
@@ -231,8 +232,11 @@ func (p *Policy) SendDSN(ctx context.Context, o *mailflow.Outcome, msg *mailflow
 	if err != nil {
 		return err
 	}
-	replies := p.opt.Notifier.Forward(ctx, &mailflow.Envelope{Rcpts: []mailflow.Recipient{{Addr: env.From}}}, int64(len(b)),
-		func() io.Reader { return bytes.NewReader(b) })
+	denv := &mailflow.Envelope{Rcpts: []mailflow.Recipient{{Addr: env.From}}, UTF8: !xtext.IsASCII(env.From)}
+	if mailnotify.EightBit(b) {
+		denv.Body = "8BITMIME"
+	}
+	replies := p.opt.Notifier.Forward(ctx, denv, int64(len(b)), func() io.Reader { return bytes.NewReader(b) })
 	if len(replies) != 1 || !replies[0].OK() {
 		return fmt.Errorf("the DSN to %s was refused: %v", env.From, replies)
 	}
