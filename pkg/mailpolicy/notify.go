@@ -52,7 +52,15 @@ func (p *Policy) after(ctx context.Context, m *message, o *mailflow.Outcome) {
 		}
 		// The MTA will offer these recipients again (a temporary failure
 		// downstream): the attempt that settles them notifies, once.
-		if slices.ContainsFunc(run.idx, func(i int) bool { return m.in.Env.Retried(o.Replies, i) }) {
+		// In LMTP only the retried recipients come again: the others are
+		// settled and notified about now.
+		var idx []int
+		for _, i := range run.idx {
+			if !m.in.Env.Retried(o.Replies, i) {
+				idx = append(idx, i)
+			}
+		}
+		if len(idx) < len(run.idx) && (!m.in.Env.PerRecipientReplies || len(idx) == 0) {
 			p.opt.Log.Info("notifications postponed: the message will be retried", "queue_id", m.root, "group", run.g.Name)
 			continue
 		}
@@ -78,7 +86,7 @@ func (p *Policy) after(ctx context.Context, m *message, o *mailflow.Outcome) {
 			p.notify(ctx, m, run, kind, to, d, atts)
 		}
 		var rcpts []string
-		for _, i := range run.idx {
+		for _, i := range idx {
 			rcpts = append(rcpts, m.in.Env.Rcpts[i].Addr)
 		}
 		base := mailnotify.Data{QueueID: m.root, MessageID: o.MessageID, Sender: m.in.Env.From, Recipients: rcpts,
@@ -96,7 +104,7 @@ func (p *Policy) after(ctx context.Context, m *message, o *mailflow.Outcome) {
 			send(mailnotify.Sender, m.in.Env.From, d, atts)
 		}
 		if r.RecipientNotify {
-			for _, i := range run.idx {
+			for _, i := range idx {
 				d := base
 				d.Recipients = []string{m.in.Env.Rcpts[i].Addr}
 				d.Action = p.actionText(run, o, i)

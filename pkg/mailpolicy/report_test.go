@@ -501,3 +501,46 @@ func TestQuarantineOrNotificationFailures(t *testing.T) {
 		t.Fatalf("quarantine failure: replies %v, policy error %v, copies %d", o.Replies, o.PolicyErr, len(fwd.copies))
 	}
 }
+
+// perRcptForwarder answers each recipient by address.
+type perRcptForwarder map[string]mailflow.Reply
+
+func (f perRcptForwarder) Forward(_ context.Context, env *mailflow.Envelope, _ int64, _ func() io.Reader) []mailflow.Reply {
+	out := make([]mailflow.Reply, len(env.Rcpts))
+	for i, r := range env.Rcpts {
+		out[i] = f[r.Addr]
+	}
+	return out
+}
+
+// TestLMTPNotifiesTheSettledRecipientsNow: in LMTP a temporary failure
+// brings back only its recipient, so the recipient whose reply is final
+// is notified in this attempt, the other in the one that settles it.
+func TestLMTPNotifiesTheSettledRecipientsNow(t *testing.T) {
+	d := t.TempDir()
+	pol := config.DefaultMailPolicy()
+	g := &pol.Groups[0]
+	g.Quarantine = false
+	r := &g.Rules[config.StatusInfected]
+	r.RecipientAction, r.RecipientNotify = config.ActionUnchanged, true
+	notes := &notesForwarder{reply: mailflow.Reply{Code: 250}}
+	p, err := New(Options{Policy: pol, Notifier: notes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	fwd := perRcptForwarder{"r1@example.net": {Code: 250}, "r2@example.net": {Code: 451, Enhanced: "4.2.2", Text: "mailbox full"}}
+	flow, _ := mailflow.New(mailflow.Options{Scanner: infectedScanner{}, Forwarder: fwd, Policy: p})
+	env := &mailflow.Envelope{From: "s@example.org", PerRecipientReplies: true, Rcpts: []mailflow.Recipient{{Addr: "r1@example.net"}, {Addr: "r2@example.net"}}}
+	flow.Process(context.Background(), env, spooled(t, d, "Subject: x\r\n\r\nbody\r\n"))
+	if strings.Join(notes.to, ",") != ">r1@example.net" {
+		t.Fatalf("first attempt notified %v, want r1 only", notes.to)
+	}
+	// The retry: r2 alone, now accepted.
+	fwd["r2@example.net"] = mailflow.Reply{Code: 250}
+	env = &mailflow.Envelope{From: "s@example.org", PerRecipientReplies: true, Rcpts: []mailflow.Recipient{{Addr: "r2@example.net"}}}
+	flow.Process(context.Background(), env, spooled(t, d, "Subject: x\r\n\r\nbody\r\n"))
+	if strings.Join(notes.to, ",") != ">r1@example.net,>r2@example.net" {
+		t.Fatalf("after the retry: %v", notes.to)
+	}
+}
