@@ -166,7 +166,7 @@ func (m *message) load() error {
 	m.raw = b
 	for _, l := range mimeparts.Leaves(b) {
 		lf := leaf{Name: l.Name, Filename: l.Filename, ContentType: l.ContentType, Start: l.Start, End: l.End, Root: l.Root}
-		if l.ContentType == "message/rfc822" && l.BodyStart <= l.End && l.End <= int64(len(b)) {
+		if mimeparts.IsMessageType(l.ContentType) && l.BodyStart <= l.End && l.End <= int64(len(b)) {
 			lf.Inner = innerTypes(b[l.BodyStart:l.End], 1)
 		}
 		m.leaves = append(m.leaves, lf)
@@ -184,7 +184,7 @@ func innerTypes(msg []byte, depth int) []string {
 	var out []string
 	for _, l := range mimeparts.Leaves(msg) {
 		out = append(out, l.ContentType)
-		if l.ContentType == "message/rfc822" && l.BodyStart <= l.End && l.End <= int64(len(msg)) {
+		if mimeparts.IsMessageType(l.ContentType) && l.BodyStart <= l.End && l.End <= int64(len(msg)) {
 			out = append(out, innerTypes(msg[l.BodyStart:l.End], depth+1)...)
 		}
 	}

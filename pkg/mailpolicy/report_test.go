@@ -225,23 +225,25 @@ func TestFilterByMIMESeesIntoForwardedMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	fwd := &keepingForwarder{}
-	flow, _ := mailflow.New(mailflow.Options{Scanner: cleanScanner{}, Forwarder: fwd, Policy: p})
-	msg := spooled(t, d, "Subject: fwd\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=outer\r\n\r\n"+
-		"--outer\r\nContent-Type: text/plain\r\n\r\nsee below\r\n"+
-		"--outer\r\nContent-Type: message/rfc822\r\n\r\n"+
-		"Subject: inner\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=inner\r\n\r\n"+
-		"--inner\r\nContent-Type: text/plain\r\n\r\nrun it\r\n"+
-		"--inner\r\nContent-Type: application/x-msdownload; name=\"tool.bin\"\r\n\r\nMZ-PROGRAM-BYTES\r\n"+
-		"--inner--\r\n"+
-		"--outer--\r\n")
-	o := flow.Process(context.Background(), &mailflow.Envelope{From: "s@example.org", Rcpts: []mailflow.Recipient{{Addr: "u@example.net"}}}, msg)
-	if o.Replies[0].Code != 250 || len(fwd.copies) != 1 {
-		t.Fatalf("replies %+v, %d copies", o.Replies, len(fwd.copies))
-	}
-	c := fwd.copies[0]
-	if strings.Contains(c, "MZ-PROGRAM-BYTES") || !strings.Contains(c, "see below") || !strings.Contains(c, "X-AVE-Status: FILTERED") {
-		t.Fatalf("delivered copy:\n%s", c)
+	for _, wrapper := range []string{"message/rfc822", "message/global", "message/news"} {
+		fwd := &keepingForwarder{}
+		flow, _ := mailflow.New(mailflow.Options{Scanner: cleanScanner{}, Forwarder: fwd, Policy: p})
+		msg := spooled(t, d, "Subject: fwd\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=outer\r\n\r\n"+
+			"--outer\r\nContent-Type: text/plain\r\n\r\nsee below\r\n"+
+			"--outer\r\nContent-Type: "+wrapper+"\r\n\r\n"+
+			"Subject: inner\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=inner\r\n\r\n"+
+			"--inner\r\nContent-Type: text/plain\r\n\r\nrun it\r\n"+
+			"--inner\r\nContent-Type: application/x-msdownload; name=\"tool.bin\"\r\n\r\nMZ-PROGRAM-BYTES\r\n"+
+			"--inner--\r\n"+
+			"--outer--\r\n")
+		o := flow.Process(context.Background(), &mailflow.Envelope{From: "s@example.org", Rcpts: []mailflow.Recipient{{Addr: "u@example.net"}}}, msg)
+		if o.Replies[0].Code != 250 || len(fwd.copies) != 1 {
+			t.Fatalf("replies %+v, %d copies", o.Replies, len(fwd.copies))
+		}
+		c := fwd.copies[0]
+		if strings.Contains(c, "MZ-PROGRAM-BYTES") || !strings.Contains(c, "see below") || !strings.Contains(c, "X-AVE-Status: FILTERED") {
+			t.Fatalf("%s: delivered copy:\n%s", wrapper, c)
+		}
 	}
 }
 

@@ -147,10 +147,10 @@ func (w *walker) entity(raw []byte, num string, nest int, defaultType string, in
 		}
 	}
 	var hint filetype.Type
-	switch mt {
-	case "message/rfc822", "message/global", "message/news":
+	switch {
+	case IsMessageType(mt):
 		hint = filetype.Mail
-	case "text/html":
+	case mt == "text/html":
 		// An HTML part that does not start like a document ("<div>...")
 		// is still HTML: its data: URIs and character references are
 		// decoded by the html format.
@@ -691,4 +691,14 @@ func unhex(c byte) byte {
 	default:
 		return c - 'A' + 10
 	}
+}
+
+// IsMessageType reports the media types of a whole message carried as a
+// part (a forwarded message), which the walker opens as mail.
+func IsMessageType(mt string) bool {
+	switch mt {
+	case "message/rfc822", "message/global", "message/news":
+		return true
+	}
+	return false
 }
