@@ -104,6 +104,10 @@ type Entry struct {
 	// quarantine release), to the recipients ReleasedTo.
 	Released   time.Time `json:"released,omitzero"`
 	ReleasedTo []string  `json:"released_to,omitempty"`
+
+	// Once is the hash of the key PutOnce stored the entry under; Delete
+	// removes its marker with it.
+	Once string `json:"once,omitempty"`
 }
 
 // IsMail reports a message or part entry.
@@ -362,7 +366,8 @@ func (s *Store) writeAtomic(name string, write func(io.Writer) error) error {
 // List skips.
 func (s *Store) PutOnce(r io.Reader, e Entry, key string) (Entry, bool, error) {
 	sum := sha256.Sum256([]byte(key))
-	marker := filepath.Join(s.dir, ".once-"+hex.EncodeToString(sum[:]))
+	e.Once = hex.EncodeToString(sum[:])
+	marker := s.onceMarker(e.Once)
 	if b, err := os.ReadFile(marker); err == nil {
 		if old, err := s.Get(strings.TrimSpace(string(b))); err == nil {
 			return old, true, nil
@@ -576,8 +581,12 @@ func (s *Store) Lock(id string) (unlock func(), err error) {
 
 // Delete removes entry id.
 func (s *Store) Delete(id string) error {
-	if _, err := s.Get(id); err != nil {
+	e, err := s.Get(id)
+	if err != nil {
 		return err
+	}
+	if e.Once != "" {
+		os.Remove(s.onceMarker(e.Once))
 	}
 	if err := os.Remove(s.path(id, ".json")); err != nil {
 		return fmt.Errorf("quarantine: %w", err)
@@ -589,6 +598,9 @@ func (s *Store) Delete(id string) error {
 }
 
 func (s *Store) path(id, ext string) string { return filepath.Join(s.dir, id+ext) }
+
+// onceMarker is the file naming the entry PutOnce stored under a key hash.
+func (s *Store) onceMarker(hash string) string { return filepath.Join(s.dir, ".once-"+hash) }
 
 // newID is a sortable, unique ID: UTC time and 48 random bits.
 func newID() string {

@@ -141,6 +141,9 @@ func TestPutOnceStoresAKeyOnce(t *testing.T) {
 	if err := s.Delete(e1.ID); err != nil {
 		t.Fatal(err)
 	}
+	if m, _ := filepath.Glob(filepath.Join(d, "store", ".once-*")); len(m) != 0 {
+		t.Fatalf("markers left after Delete: %v", m)
+	}
 	e3, again, err := s.PutOnce(strings.NewReader("one"), Entry{Kind: KindMessage}, "k")
 	if err != nil || again || e3.ID == e1.ID {
 		t.Fatalf("after delete: %+v %v %v", e3, again, err)
