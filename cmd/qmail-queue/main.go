@@ -109,7 +109,7 @@ func run(message io.Reader, envelope io.Reader, log *slog.Logger) int {
 		return exitRead
 	}
 
-	st, err := mailstack.New(cfg, mp, log)
+	st, err := mailstack.New(cfg, mp, log, false)
 	if err != nil {
 		log.Error("configuration", "error", err.Error())
 		return exitConfig

@@ -90,7 +90,7 @@ func run() error {
 		// A long-lived server: fewer collections (internal/heapfloor).
 		heapfloor.Start(heapfloor.Default)
 	}
-	st, err := mailstack.New(cfg, mp, log)
+	st, err := mailstack.New(cfg, mp, log, !*stdio)
 	if err != nil {
 		return err
 	}
@@ -204,7 +204,7 @@ func reload(file string, ov overrides, running config.SMTPScan, srv *smtpfilter.
 	cfg.Hostname = running.Hostname // the greeting's name and the downstream EHLO stay alike
 	if err == nil {
 		var st *mailstack.Stack
-		if st, err = mailstack.New(cfg, mp, log); err == nil {
+		if st, err = mailstack.New(cfg, mp, log, true); err == nil {
 			for _, key := range changed {
 				log.Warn("reload: changed setting ignored until smtpscanner is restarted", "file", name, "key", key)
 			}

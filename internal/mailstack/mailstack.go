@@ -28,8 +28,12 @@ type Stack struct {
 }
 
 // New builds a Stack from smtpscanner's settings and the mail policy;
-// its Flow is what a front-end hands each message to.
-func New(cfg config.SMTPScan, mp config.MailPolicy, log *slog.Logger) (*Stack, error) {
+// its Flow is what a front-end hands each message to. daemon: a
+// long-lived server (smtpscanner listening), which opens the quarantine
+// stores now, so that one it cannot use stops it at start; a program run
+// per message (qmail-queue, smtpscanner --stdio) opens them when a
+// message needs them, so clean mail still passes.
+func New(cfg config.SMTPScan, mp config.MailPolicy, log *slog.Logger, daemon bool) (*Stack, error) {
 	st := &Stack{}
 	ok := false
 	defer func() {
@@ -49,7 +53,7 @@ func New(cfg config.SMTPScan, mp config.MailPolicy, log *slog.Logger) (*Stack, e
 	}
 	st.Policy, err = mailpolicy.New(mailpolicy.Options{
 		Policy: mp, ScannedHeader: cfg.ScannedHeader, TagHeader: cfg.TagHeader, Hostname: cfg.Hostname,
-		KeyFile: cfg.QuarantineKeyFile, Templates: tmpl, Notifier: st.Fwd, Log: log,
+		KeyFile: cfg.QuarantineKeyFile, Templates: tmpl, Notifier: st.Fwd, Log: log, OpenStores: daemon,
 	})
 	if err != nil {
 		return nil, err

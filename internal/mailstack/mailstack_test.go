@@ -21,14 +21,14 @@ func TestNewFailsCleanly(t *testing.T) {
 		t.Fatal(err)
 	}
 	mp.Notify.TemplatePath = filepath.Join(t.TempDir(), "missing")
-	st, err := New(cfg, mp, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	st, err := New(cfg, mp, slog.New(slog.NewTextHandler(io.Discard, nil)), true)
 	if err == nil || st != nil || !strings.Contains(err.Error(), "template") {
 		t.Fatalf("got %v, %v", st, err)
 	}
 	mp.Notify.TemplatePath = ""
 	cfg.QuarantineKeyFile = filepath.Join(t.TempDir(), "key")
 	mp.Groups[0].QuarantinePath = filepath.Join(t.TempDir(), "q") // opened at New
-	if st, err = New(cfg, mp, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil || st.Flow == nil {
+	if st, err = New(cfg, mp, slog.New(slog.NewTextHandler(io.Discard, nil)), true); err != nil || st.Flow == nil {
 		t.Fatalf("good configuration: %v", err)
 	}
 	st.Close()

@@ -38,6 +38,10 @@ type Options struct {
 	Templates     *mailnotify.Templates
 	Notifier      mailflow.Forwarder // sends notifications (the ForwardMailer)
 	Log           *slog.Logger
+	// OpenStores makes New open (and make) the quarantine stores the
+	// rules may write to, so an unusable one is an error at start; else
+	// they are opened when a message needs one.
+	OpenStores bool
 }
 
 // Policy implements mailflow.Policy and mailflow.ScanSelector.
@@ -78,7 +82,7 @@ func New(opt Options) (*Policy, error) {
 	// non-clean message later.
 	for i := range opt.Policy.Groups {
 		g := &opt.Policy.Groups[i]
-		if !g.Quarantine || !anyQuarantine(g) {
+		if !opt.OpenStores || !g.Quarantine || !anyQuarantine(g) {
 			continue
 		}
 		if _, err := p.store(g.QuarantinePath); err != nil {

@@ -174,7 +174,7 @@ func TestQuarantineStoresAreOpenedAtStart(t *testing.T) {
 	d := t.TempDir()
 	pol := config.DefaultMailPolicy()
 	pol.Groups[0].QuarantinePath = filepath.Join(d, "mail-quarantine")
-	p, err := New(Options{Policy: pol, KeyFile: filepath.Join(d, "keys", "q.key")})
+	p, err := New(Options{Policy: pol, KeyFile: filepath.Join(d, "keys", "q.key"), OpenStores: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,10 +186,17 @@ func TestQuarantineStoresAreOpenedAtStart(t *testing.T) {
 	}
 	// A key file under a regular file cannot be made, whoever runs this.
 	os.WriteFile(filepath.Join(d, "file"), nil, 0o600)
-	_, err = New(Options{Policy: pol, KeyFile: filepath.Join(d, "file", "q.key")})
+	_, err = New(Options{Policy: pol, KeyFile: filepath.Join(d, "file", "q.key"), OpenStores: true})
 	if err == nil || !strings.Contains(err.Error(), "[smtpscan.group:default] QuarantinePath="+pol.Groups[0].QuarantinePath) || !strings.Contains(err.Error(), "q.key") {
 		t.Fatalf("got %v", err)
 	}
+	// A program run per message (qmail-queue, --stdio) opens them when a
+	// message needs one: clean mail still passes.
+	p, err = New(Options{Policy: pol, KeyFile: filepath.Join(d, "file", "q.key")})
+	if err != nil {
+		t.Fatalf("without OpenStores: %v", err)
+	}
+	p.Close()
 }
 
 type cleanScanner struct{}
