@@ -141,7 +141,7 @@ func TestPostfixContentFilterEndToEnd(t *testing.T) {
 	files := map[string]string{
 		"etc/main.cf":   fmt.Sprintf(postfixMain, root, scanPort, pf.Uid, pf.Gid),
 		"etc/master.cf": fmt.Sprintf(postfixMaster, inPort, reinjectPort),
-		"etc/vmailbox":  "rcpt@example.net example.net/rcpt/\nsender@example.net example.net/sender/\n",
+		"etc/vmailbox":  "rcpt@example.net example.net/rcpt/\nsender@example.net example.net/sender/\nother@example.net example.net/other/\n",
 	}
 	for name, text := range files {
 		if err := os.WriteFile(filepath.Join(root, name), []byte(text), 0o644); err != nil {
@@ -160,8 +160,12 @@ func TestPostfixContentFilterEndToEnd(t *testing.T) {
 	// second smtpd.
 	d := shortDir(t)
 	r := &scannerRig{addr: fmt.Sprintf("127.0.0.1:%d", scanPort), spool: filepath.Join(d, "spool"), conf: filepath.Join(d, "ave.conf")}
-	scanConf := fmt.Sprintf("[smtpscan.general]\nListenAddress=%s\nForwardMailer=smtp:127.0.0.1:%d\nSpoolDir=%s\nServerAddress=%s\nHostname=scanner.test\n%s",
-		r.addr, reinjectPort, r.spool, sock, rejectPolicy)
+	// other@ is in a group that takes infected mail as it is (tagged):
+	// a message to rcpt@ and other@ is rejected for one, delivered to the
+	// other.
+	lenient := "[smtpscan.group:lenient]\nRecipients=^other@\nInfectedRecipientAction=unchanged\nCuredRecipientAction=unchanged\nQuarantine=no\n"
+	scanConf := fmt.Sprintf("[smtpscan.general]\nListenAddress=%s\nForwardMailer=smtp:127.0.0.1:%d\nSpoolDir=%s\nServerAddress=%s\nHostname=scanner.test\n%s%s",
+		r.addr, reinjectPort, r.spool, sock, lenient, rejectPolicy)
 	if err := os.WriteFile(r.conf, []byte(scanConf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -214,6 +218,36 @@ func TestPostfixContentFilterEndToEnd(t *testing.T) {
 		b, _ := os.ReadFile(filepath.Join(root, "maillog"))
 		return strings.Contains(string(b), "orig_client=")
 	})
+
+	// EICAR to rcpt@ (rejected) and other@ (delivered) in one
+	// transaction: Postfix gets 250 and bounces nothing; other@ has the
+	// tagged copy, and the sender gets smtpscanner's DSN for rcpt@ alone,
+	// delivered by Postfix like any mail.
+	if err := smtp.SendMail(inAddr, nil, "sender@example.net", []string{"rcpt@example.net", "other@example.net"}, []byte(infected)); err != nil {
+		t.Fatal(err)
+	}
+	got = waitMaildir(t, filepath.Join(root, "mail", "example.net", "other"), 1)
+	if !strings.Contains(got[0], "X-AVE-Status: ") {
+		t.Fatalf("other@'s copy:\n%s", got[0])
+	}
+	mails := waitMaildir(t, filepath.Join(root, "mail", "example.net", "sender"), 2)
+	var dsn string
+	for _, m := range mails {
+		if strings.Contains(m, "scanner.test") && strings.Contains(m, "multipart/report") {
+			dsn = m
+		}
+	}
+	if dsn == "" || !strings.Contains(dsn, "Final-Recipient: rfc822; rcpt@example.net") || strings.Contains(dsn, "Final-Recipient: rfc822; other@") ||
+		!strings.Contains(dsn, "554 5.7.1") {
+		t.Fatalf("no DSN from smtpscanner for rcpt@ alone among the sender's mail:\n%s", strings.Join(mails, "\n-----\n"))
+	}
+	time.Sleep(time.Second)
+	if n := len(readMaildir(t, filepath.Join(root, "mail", "example.net", "sender"))); n != 2 {
+		t.Fatalf("the sender got %d messages, want the first bounce and the DSN (no bounce from Postfix for other@)", n)
+	}
+	if n := len(readMaildir(t, filepath.Join(root, "mail", "example.net", "rcpt"))); n != 1 {
+		t.Fatalf("rcpt got %d messages, want only the clean one", n)
+	}
 }
 
 func waitTCP(t *testing.T, addr string) {
