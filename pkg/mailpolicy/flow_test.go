@@ -1,5 +1,8 @@
 package mailpolicy
 
+// Tests of the policy driving a real mailflow.Flow: a spooled message, a
+// stand-in scanner and a fakeMTA for the downstream and the notifier.
+
 import (
 	"context"
 	"errors"
@@ -10,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"ave/pkg/config"
@@ -26,16 +28,6 @@ func (failingScanner) Scan(context.Context, string, int64, io.Reader) (*verdict.
 	return nil, errors.New("aveserver unavailable: connection refused")
 }
 
-type countingForwarder struct{ n atomic.Int32 }
-
-func (f *countingForwarder) Forward(_ context.Context, env *mailflow.Envelope, _ int64, _ func() io.Reader) []mailflow.Reply {
-	f.n.Add(1)
-	out := make([]mailflow.Reply, len(env.Rcpts))
-	for i := range out {
-		out[i] = mailflow.Reply{Code: 250, Text: "queued"}
-	}
-	return out
-}
 
 // spooled writes a message to a spool in dir, removed when the test ends.
 func spooled(t *testing.T, dir, text string) *mailflow.Message {
@@ -72,13 +64,13 @@ func TestDeferredMessagesAreReported(t *testing.T) {
 		pol.Groups[i].Quarantine = false
 	}
 	pol.Report.ReportFileName = filepath.Join(d, "report.log")
-	notes := &countingForwarder{}
+	notes := &fakeMTA{}
 	p, err := New(Options{Policy: pol, Notifier: notes})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	fwd := &countingForwarder{}
+	fwd := &fakeMTA{}
 	flow, err := mailflow.New(mailflow.Options{Scanner: failingScanner{}, Forwarder: fwd, Policy: p})
 	if err != nil {
 		t.Fatal(err)
@@ -89,8 +81,8 @@ func TestDeferredMessagesAreReported(t *testing.T) {
 	if o.ScanErr == nil || o.Replies[0].Code != 451 {
 		t.Fatalf("outcome %+v", o)
 	}
-	if fwd.n.Load() != 0 || notes.n.Load() != 0 {
-		t.Fatalf("forwarded %d times, %d notifications", fwd.n.Load(), notes.n.Load())
+	if len(fwd.copies) != 0 || len(notes.copies) != 0 {
+		t.Fatalf("forwarded %d times, %d notifications", len(fwd.copies), len(notes.copies))
 	}
 	b, err := os.ReadFile(pol.Report.ReportFileName)
 	if err != nil {
@@ -115,17 +107,6 @@ func (infectedScanner) Scan(_ context.Context, name string, _ int64, _ io.Reader
 	return &verdict.Result{Status: verdict.Infected, Detections: []verdict.Detection{{Path: name, Status: verdict.Infected, Name: "EICAR-Test-File"}}}, nil
 }
 
-// recordingForwarder keeps the envelope of every notification sent.
-type recordingForwarder struct{ to []string }
-
-func (f *recordingForwarder) Forward(_ context.Context, env *mailflow.Envelope, _ int64, _ func() io.Reader) []mailflow.Reply {
-	out := make([]mailflow.Reply, len(env.Rcpts))
-	for i, r := range env.Rcpts {
-		f.to = append(f.to, r.Addr)
-		out[i] = mailflow.Reply{Code: 250}
-	}
-	return out
-}
 
 // TestMaxNotificationsCapsAMessagesNotifications: an infected message to
 // many recipients, each to be notified, with the administrator too, sends
@@ -138,14 +119,14 @@ func TestMaxNotificationsCapsAMessagesNotifications(t *testing.T) {
 	r := &g.Rules[config.StatusInfected]
 	r.RecipientAction, r.RecipientNotify, r.AdminNotify, r.SenderNotify = config.ActionReject, true, true, false
 	pol.Notify.MaxNotifications = 3
-	notes := &recordingForwarder{}
+	notes := &fakeMTA{}
 	var logBuf strings.Builder
 	p, err := New(Options{Policy: pol, Notifier: notes, Log: slog.New(slog.NewTextHandler(&logBuf, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	flow, err := mailflow.New(mailflow.Options{Scanner: infectedScanner{}, Forwarder: &countingForwarder{}, Policy: p})
+	flow, err := mailflow.New(mailflow.Options{Scanner: infectedScanner{}, Forwarder: &fakeMTA{}, Policy: p})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,18 +186,6 @@ func (cleanScanner) Scan(context.Context, string, int64, io.Reader) (*verdict.Re
 	return &verdict.Result{Status: verdict.Clean}, nil
 }
 
-// keepingForwarder keeps the content of every copy forwarded.
-type keepingForwarder struct{ copies []string }
-
-func (f *keepingForwarder) Forward(_ context.Context, env *mailflow.Envelope, _ int64, open func() io.Reader) []mailflow.Reply {
-	b, _ := io.ReadAll(open())
-	f.copies = append(f.copies, string(b))
-	out := make([]mailflow.Reply, len(env.Rcpts))
-	for i := range out {
-		out[i] = mailflow.Reply{Code: 250}
-	}
-	return out
-}
 
 // TestFilterByMIMESeesIntoForwardedMessages: a part whose declared type
 // the group filters, wrapped in a forwarded message (message/rfc822),
@@ -233,7 +202,7 @@ func TestFilterByMIMESeesIntoForwardedMessages(t *testing.T) {
 	}
 	defer p.Close()
 	for _, wrapper := range []string{"message/rfc822", "message/global", "message/news"} {
-		fwd := &keepingForwarder{}
+		fwd := &fakeMTA{}
 		flow, _ := mailflow.New(mailflow.Options{Scanner: cleanScanner{}, Forwarder: fwd, Policy: p})
 		msg := spooled(t, d, "Subject: fwd\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=outer\r\n\r\n"+
 			"--outer\r\nContent-Type: text/plain\r\n\r\nsee below\r\n"+
@@ -271,7 +240,7 @@ func TestAFailedCureMakesTheMessageInfected(t *testing.T) {
 		"--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n" +
 		"--b\r\nContent-Type: application/octet-stream; name=\"bad.bin\"\r\n\r\nVIRUS\r\n--b--\r\n"
 	run := func() *mailflow.Outcome {
-		fwd := &keepingForwarder{}
+		fwd := &fakeMTA{}
 		sc := scanFunc(func(name string) *verdict.Result {
 			return &verdict.Result{Status: verdict.Infected, Detections: []verdict.Detection{{Path: name + "/bad.bin", Status: verdict.Infected, Name: "Test-Virus"}}}
 		})
@@ -294,16 +263,6 @@ func (f scanFunc) Scan(_ context.Context, name string, _ int64, _ io.Reader) (*v
 	return f(name), nil
 }
 
-// replyForwarder answers every recipient with its reply.
-type replyForwarder struct{ reply mailflow.Reply }
-
-func (f replyForwarder) Forward(_ context.Context, env *mailflow.Envelope, _ int64, _ func() io.Reader) []mailflow.Reply {
-	out := make([]mailflow.Reply, len(env.Rcpts))
-	for i := range out {
-		out[i] = f.reply
-	}
-	return out
-}
 
 // TestNotificationsWaitForTheAttemptThatSettlesTheMessage: a downstream
 // 4xx makes the MTA offer the message again, and that attempt notifies:
@@ -327,12 +286,12 @@ func TestNotificationsWaitForTheAttemptThatSettlesTheMessage(t *testing.T) {
 		{"downstream 250", mailflow.Reply{Code: 250, Text: "queued"}, false, 2},
 		{"downstream 550", mailflow.Reply{Code: 550, Text: "no such user"}, true, 2},
 	} {
-		notes := &recordingForwarder{}
+		notes := &fakeMTA{}
 		p, err := New(Options{Policy: pol, Notifier: notes})
 		if err != nil {
 			t.Fatal(err)
 		}
-		flow, _ := mailflow.New(mailflow.Options{Scanner: infectedScanner{}, Forwarder: replyForwarder{tc.reply}, Policy: p})
+		flow, _ := mailflow.New(mailflow.Options{Scanner: infectedScanner{}, Forwarder: &fakeMTA{reply: tc.reply}, Policy: p})
 		env := &mailflow.Envelope{From: "s@example.org", Rcpts: []mailflow.Recipient{{Addr: "u@example.net"}}, PerRecipientReplies: tc.lmtp}
 		o := flow.Process(context.Background(), env, spooled(t, d, "Subject: x\r\n\r\nbody\r\n"))
 		p.Close()
@@ -376,7 +335,7 @@ func TestAMessageOfferedAgainIsQuarantinedOnce(t *testing.T) {
 		body  string
 		reply int
 	}{{"Subject: x\r\n\r\nbody\r\n", 451}, {"Subject: x\r\n\r\nbody\r\n", 250}, {"Subject: y\r\n\r\nother\r\n", 250}} {
-		flow, _ := mailflow.New(mailflow.Options{Scanner: infectedScanner{}, Forwarder: replyForwarder{mailflow.Reply{Code: tc.reply}}, Policy: p})
+		flow, _ := mailflow.New(mailflow.Options{Scanner: infectedScanner{}, Forwarder: &fakeMTA{reply: mailflow.Reply{Code: tc.reply}}, Policy: p})
 		if o := flow.Process(context.Background(), env(), spooled(t, d, tc.body)); o.Replies[0].Code != tc.reply {
 			t.Fatalf("attempt %d: %+v", i, o.Replies)
 		}
@@ -391,23 +350,7 @@ func TestAMessageOfferedAgainIsQuarantinedOnce(t *testing.T) {
 	}
 }
 
-// notesForwarder keeps every notification and answers them with reply.
-type notesForwarder struct {
-	reply mailflow.Reply
-	to    []string
-	msgs  []string
-}
 
-func (f *notesForwarder) Forward(_ context.Context, env *mailflow.Envelope, _ int64, open func() io.Reader) []mailflow.Reply {
-	b, _ := io.ReadAll(open())
-	f.msgs = append(f.msgs, string(b))
-	out := make([]mailflow.Reply, len(env.Rcpts))
-	for i, r := range env.Rcpts {
-		f.to = append(f.to, env.From+">"+r.Addr)
-		out[i] = f.reply
-	}
-	return out
-}
 
 // TestRejectForSomeRecipientsInSMTPGivesA250AndADSN: one group rejects,
 // the other delivers. An SMTP client can get one reply: a 554 would make
@@ -444,12 +387,12 @@ func TestRejectForSomeRecipientsInSMTPGivesA250AndADSN(t *testing.T) {
 		{"LMTP", "s@example.org", nil, true, 250, "554,250", false, false},
 		{"SMTP, DSN refused", "s@example.org", nil, false, 451, "554,250", true, false},
 	} {
-		notes := &notesForwarder{reply: mailflow.Reply{Code: tc.noteReply}}
+		notes := &fakeMTA{reply: mailflow.Reply{Code: tc.noteReply}}
 		p, err := New(Options{Policy: pol, Notifier: notes, Hostname: "mx.test"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		flow, _ := mailflow.New(mailflow.Options{Scanner: infectedScanner{}, Forwarder: replyForwarder{mailflow.Reply{Code: 250, Text: "queued as X1"}}, Policy: p})
+		flow, _ := mailflow.New(mailflow.Options{Scanner: infectedScanner{}, Forwarder: &fakeMTA{reply: mailflow.Reply{Code: 250, Text: "queued as X1"}}, Policy: p})
 		env := &mailflow.Envelope{From: tc.from, PerRecipientReplies: tc.lmtp,
 			Rcpts: []mailflow.Recipient{{Addr: "boss@example.net", Notify: tc.notify}, {Addr: "u@example.net"}}}
 		msg := spooled(t, d, "Subject: invoice\r\n\r\nbody\r\n")
@@ -462,11 +405,11 @@ func TestRejectForSomeRecipientsInSMTPGivesA250AndADSN(t *testing.T) {
 		if codes != tc.wantCodes || (len(o.Bounced) > 0) != tc.wantBounce {
 			t.Errorf("%s: replies %v, bounced %v, dsn error %v", tc.name, o.Replies, o.Bounced, o.DSNErr)
 		}
-		if got := len(notes.msgs) > 0; got != tc.wantDSN {
+		if got := len(notes.copies) > 0; got != tc.wantDSN {
 			t.Errorf("%s: DSN sent %v, want %v (%v)", tc.name, got, tc.wantDSN, notes.to)
-		} else if got && (notes.to[0] != ">s@example.org" || !strings.Contains(notes.msgs[0], "Final-Recipient: rfc822; boss@example.net") ||
-			!strings.Contains(notes.msgs[0], "Diagnostic-Code: smtp; 554 5.7.1 message rejected")) {
-			t.Errorf("%s: DSN to %v:\n%s", tc.name, notes.to, notes.msgs[0])
+		} else if got && (notes.to[0] != ">s@example.org" || !strings.Contains(notes.copies[0], "Final-Recipient: rfc822; boss@example.net") ||
+			!strings.Contains(notes.copies[0], "Diagnostic-Code: smtp; 554 5.7.1 message rejected")) {
+			t.Errorf("%s: DSN to %v:\n%s", tc.name, notes.to, notes.copies[0])
 		}
 		if c := mailflow.Combine(o.Replies); !tc.lmtp && tc.wantBounce && (c.Code != 250 || c.Text != "queued as X1") {
 			t.Errorf("%s: combined reply %v", tc.name, c)
@@ -484,14 +427,14 @@ func TestQuarantineOrNotificationFailures(t *testing.T) {
 	g.QuarantinePath = filepath.Join(d, "q")
 	r := &g.Rules[config.StatusInfected]
 	r.RecipientAction, r.Quarantine, r.AdminNotify = config.ActionUnchanged, true, true
-	notes := &notesForwarder{reply: mailflow.Reply{Code: 550, Text: "no such user"}}
+	notes := &fakeMTA{reply: mailflow.Reply{Code: 550, Text: "no such user"}}
 	var logBuf strings.Builder
 	p, err := New(Options{Policy: pol, KeyFile: filepath.Join(d, "q.key"), Notifier: notes, Log: slog.New(slog.NewTextHandler(&logBuf, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	fwd := &keepingForwarder{}
+	fwd := &fakeMTA{}
 	flow, _ := mailflow.New(mailflow.Options{Scanner: infectedScanner{}, Forwarder: fwd, Policy: p})
 	env := func() *mailflow.Envelope {
 		return &mailflow.Envelope{From: "s@example.org", Rcpts: []mailflow.Recipient{{Addr: "u@example.net"}}}
@@ -511,16 +454,6 @@ func TestQuarantineOrNotificationFailures(t *testing.T) {
 	}
 }
 
-// perRcptForwarder answers each recipient by address.
-type perRcptForwarder map[string]mailflow.Reply
-
-func (f perRcptForwarder) Forward(_ context.Context, env *mailflow.Envelope, _ int64, _ func() io.Reader) []mailflow.Reply {
-	out := make([]mailflow.Reply, len(env.Rcpts))
-	for i, r := range env.Rcpts {
-		out[i] = f[r.Addr]
-	}
-	return out
-}
 
 // TestLMTPNotifiesTheSettledRecipientsNow: in LMTP a temporary failure
 // brings back only its recipient, so the recipient whose reply is final
@@ -532,13 +465,13 @@ func TestLMTPNotifiesTheSettledRecipientsNow(t *testing.T) {
 	g.Quarantine = false
 	r := &g.Rules[config.StatusInfected]
 	r.RecipientAction, r.RecipientNotify = config.ActionUnchanged, true
-	notes := &notesForwarder{reply: mailflow.Reply{Code: 250}}
+	notes := &fakeMTA{reply: mailflow.Reply{Code: 250}}
 	p, err := New(Options{Policy: pol, Notifier: notes})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	fwd := perRcptForwarder{"r1@example.net": {Code: 250}, "r2@example.net": {Code: 451, Enhanced: "4.2.2", Text: "mailbox full"}}
+	fwd := &fakeMTA{byAddr: map[string]mailflow.Reply{"r1@example.net": {Code: 250}, "r2@example.net": {Code: 451, Enhanced: "4.2.2", Text: "mailbox full"}}}
 	flow, _ := mailflow.New(mailflow.Options{Scanner: infectedScanner{}, Forwarder: fwd, Policy: p})
 	env := &mailflow.Envelope{From: "s@example.org", PerRecipientReplies: true, Rcpts: []mailflow.Recipient{{Addr: "r1@example.net"}, {Addr: "r2@example.net"}}}
 	flow.Process(context.Background(), env, spooled(t, d, "Subject: x\r\n\r\nbody\r\n"))
@@ -546,10 +479,38 @@ func TestLMTPNotifiesTheSettledRecipientsNow(t *testing.T) {
 		t.Fatalf("first attempt notified %v, want r1 only", notes.to)
 	}
 	// The retry: r2 alone, now accepted.
-	fwd["r2@example.net"] = mailflow.Reply{Code: 250}
+	fwd.byAddr["r2@example.net"] = mailflow.Reply{Code: 250}
 	env = &mailflow.Envelope{From: "s@example.org", PerRecipientReplies: true, Rcpts: []mailflow.Recipient{{Addr: "r2@example.net"}}}
 	flow.Process(context.Background(), env, spooled(t, d, "Subject: x\r\n\r\nbody\r\n"))
 	if strings.Join(notes.to, ",") != ">r1@example.net,>r2@example.net" {
 		t.Fatalf("after the retry: %v", notes.to)
 	}
+}
+
+// fakeMTA stands for the downstream MTA and for the notifier: it answers
+// each recipient with byAddr's reply for its address, else with reply
+// (250 when unset), and keeps every message and "FROM>RCPT" it was given.
+type fakeMTA struct {
+	reply  mailflow.Reply
+	byAddr map[string]mailflow.Reply
+	to     []string
+	copies []string
+}
+
+func (f *fakeMTA) Forward(_ context.Context, env *mailflow.Envelope, _ int64, open func() io.Reader) []mailflow.Reply {
+	b, _ := io.ReadAll(open())
+	f.copies = append(f.copies, string(b))
+	out := make([]mailflow.Reply, len(env.Rcpts))
+	for i, r := range env.Rcpts {
+		f.to = append(f.to, env.From+">"+r.Addr)
+		rep, ok := f.byAddr[r.Addr]
+		if !ok {
+			rep = f.reply
+		}
+		if rep.Code == 0 {
+			rep = mailflow.Reply{Code: 250}
+		}
+		out[i] = rep
+	}
+	return out
 }
