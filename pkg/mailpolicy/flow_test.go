@@ -28,7 +28,6 @@ func (failingScanner) Scan(context.Context, string, int64, io.Reader) (*verdict.
 	return nil, errors.New("aveserver unavailable: connection refused")
 }
 
-
 // spooled writes a message to a spool in dir, removed when the test ends.
 func spooled(t *testing.T, dir, text string) *mailflow.Message {
 	t.Helper()
@@ -106,7 +105,6 @@ type infectedScanner struct{}
 func (infectedScanner) Scan(_ context.Context, name string, _ int64, _ io.Reader) (*verdict.Result, error) {
 	return &verdict.Result{Status: verdict.Infected, Detections: []verdict.Detection{{Path: name, Status: verdict.Infected, Name: "EICAR-Test-File"}}}, nil
 }
-
 
 // TestMaxNotificationsCapsAMessagesNotifications: an infected message to
 // many recipients, each to be notified, with the administrator too, sends
@@ -186,7 +184,6 @@ func (cleanScanner) Scan(context.Context, string, int64, io.Reader) (*verdict.Re
 	return &verdict.Result{Status: verdict.Clean}, nil
 }
 
-
 // TestFilterByMIMESeesIntoForwardedMessages: a part whose declared type
 // the group filters, wrapped in a forwarded message (message/rfc822),
 // makes the forwarded message Filtered: it is cut out of the copy, the
@@ -262,7 +259,6 @@ type scanFunc func(name string) *verdict.Result
 func (f scanFunc) Scan(_ context.Context, name string, _ int64, _ io.Reader) (*verdict.Result, error) {
 	return f(name), nil
 }
-
 
 // TestNotificationsWaitForTheAttemptThatSettlesTheMessage: a downstream
 // 4xx makes the MTA offer the message again, and that attempt notifies:
@@ -349,8 +345,6 @@ func TestAMessageOfferedAgainIsQuarantinedOnce(t *testing.T) {
 		t.Fatalf("%d entries, want 2 (one per message): %v", len(entries), err)
 	}
 }
-
-
 
 // TestRejectForSomeRecipientsInSMTPGivesA250AndADSN: one group rejects,
 // the other delivers. An SMTP client can get one reply: a 554 would make
@@ -453,7 +447,6 @@ func TestQuarantineOrNotificationFailures(t *testing.T) {
 		t.Fatalf("quarantine failure: replies %v, policy error %v, copies %d", o.Replies, o.PolicyErr, len(fwd.copies))
 	}
 }
-
 
 // TestLMTPNotifiesTheSettledRecipientsNow: in LMTP a temporary failure
 // brings back only its recipient, so the recipient whose reply is final
