@@ -89,7 +89,9 @@ type DeferReporter interface {
 // were refused while the others got the message. A 5xx would make the MTA
 // bounce the message for every recipient, those who got it too.
 type DSNSender interface {
-	SendDSN(ctx context.Context, o *Outcome, msg *Message, refused []int) error
+	// SendDSN reports sent false with a nil error when no DSN was
+	// wanted (the null sender, NOTIFY without FAILURE).
+	SendDSN(ctx context.Context, o *Outcome, msg *Message, refused []int) (sent bool, err error)
 }
 
 // ScanSelector is implemented by policies that can exempt recipients from

@@ -69,11 +69,12 @@ type Outcome struct {
 	Receive   time.Duration
 	ScanTime  time.Duration
 	Forward   time.Duration
-	// Bounced are the recipients refused for good whose refusal is told
-	// by the DSNSender's DSN (when the sender wants one: not the null
-	// sender, NOTIFY with FAILURE or none) instead of the MTA's reply;
-	// DSNErr is why a DSN could not be sent.
+	// Bounced are the recipients refused for good whose refusal is not in
+	// the MTA's reply (SettleRefused); DSNSent says whether a DSN told
+	// the sender (none when unwanted: the null sender, NOTIFY without
+	// FAILURE); DSNErr is why one could not be sent.
 	Bounced []string
+	DSNSent bool
 	DSNErr  error
 }
 
@@ -235,10 +236,12 @@ func (f *Flow) SettleRefused(ctx context.Context, o *Outcome, msg *Message) {
 	if ok == 0 || len(refused) == 0 || !can {
 		return
 	}
-	if err := ds.SendDSN(ctx, o, msg, refused); err != nil {
+	sent, err := ds.SendDSN(ctx, o, msg, refused)
+	if err != nil {
 		o.DSNErr = err
 		return
 	}
+	o.DSNSent = sent
 	for _, i := range refused {
 		o.Bounced = append(o.Bounced, o.Env.Rcpts[i].Addr)
 		o.Replies[i] = Reply{Code: 250, Enhanced: "2.0.0", Text: "refused for this recipient; the sender is told by a DSN if it asked for one", Local: true}
@@ -353,7 +356,11 @@ func (o *Outcome) LogAttrs() []slog.Attr {
 		attrs = append(attrs, slog.String("error", o.PolicyErr.Error()))
 	}
 	if len(o.Bounced) > 0 {
-		attrs = append(attrs, slog.String("refused_by_dsn", strings.Join(o.Bounced, ",")))
+		dsn := "none wanted"
+		if o.DSNSent {
+			dsn = "sent to " + o.Env.From
+		}
+		attrs = append(attrs, slog.String("refused", strings.Join(o.Bounced, ",")), slog.String("dsn", dsn))
 	}
 	if o.DSNErr != nil {
 		attrs = append(attrs, slog.String("dsn_error", o.DSNErr.Error()))

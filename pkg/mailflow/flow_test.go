@@ -415,12 +415,12 @@ type dsnPolicy struct {
 	refuse bool
 }
 
-func (p *dsnPolicy) SendDSN(_ context.Context, _ *Outcome, _ *Message, refused []int) error {
+func (p *dsnPolicy) SendDSN(_ context.Context, _ *Outcome, _ *Message, refused []int) (bool, error) {
 	if p.refuse {
-		return errors.New("DSN refused")
+		return false, errors.New("DSN refused")
 	}
 	p.sent = append(p.sent, refused)
-	return nil
+	return true, nil
 }
 
 // TestSettleRefused: 250s and 5xx only, one of each at least: the 5xx go

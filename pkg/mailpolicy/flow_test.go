@@ -396,7 +396,7 @@ func TestRejectForSomeRecipientsInSMTPGivesA250AndADSN(t *testing.T) {
 		}
 		p.Close()
 		codes := fmt.Sprintf("%d,%d", o.Replies[0].Code, o.Replies[1].Code)
-		if codes != tc.wantCodes || (len(o.Bounced) > 0) != tc.wantBounce {
+		if codes != tc.wantCodes || (len(o.Bounced) > 0) != tc.wantBounce || o.DSNSent != (tc.wantDSN && tc.wantBounce) {
 			t.Errorf("%s: replies %v, bounced %v, dsn error %v", tc.name, o.Replies, o.Bounced, o.DSNErr)
 		}
 		if got := len(notes.copies) > 0; got != tc.wantDSN {

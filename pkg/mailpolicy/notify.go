@@ -211,13 +211,13 @@ func (p *Policy) notify(ctx context.Context, m *message, run *groupRun, kind mai
 // (no NOTIFY, or NOTIFY with FAILURE), sent like the notifications
 // (Notifier, null envelope sender). A null sender gets none: nobody to
 // tell, as with a bounce of a bounce.
-func (p *Policy) SendDSN(ctx context.Context, o *mailflow.Outcome, msg *mailflow.Message, refused []int) error {
+func (p *Policy) SendDSN(ctx context.Context, o *mailflow.Outcome, msg *mailflow.Message, refused []int) (bool, error) {
 	env := o.Env
 	if env.From == "" {
-		return nil
+		return false, nil
 	}
 	if p.opt.Notifier == nil {
-		return errors.New("no way to send a DSN (no notifier)")
+		return false, errors.New("no way to send a DSN (no notifier)")
 	}
 	var rs []mailnotify.DSNRecipient
 	for _, i := range refused {
@@ -229,16 +229,16 @@ func (p *Policy) SendDSN(ctx context.Context, o *mailflow.Outcome, msg *mailflow
 		rs = append(rs, mailnotify.DSNRecipient{Addr: r.Addr, ORcptType: r.ORcptType, ORcpt: r.ORcpt, Status: rep.Enhanced, Reply: rep.String()})
 	}
 	if len(rs) == 0 {
-		return nil
+		return false, nil
 	}
 	head, err := io.ReadAll(io.LimitReader(msg.Reader(), 1<<20))
 	if err != nil {
-		return fmt.Errorf("reading the spooled message: %w", err)
+		return false, fmt.Errorf("reading the spooled message: %w", err)
 	}
 	b, err := mailnotify.DSN(mailnotify.DSNData{Hostname: p.opt.Hostname, To: env.From, QueueID: o.QueueID, EnvID: env.EnvID,
 		Recipients: rs, Header: mailedit.HeaderBlock(head)})
 	if err != nil {
-		return err
+		return false, err
 	}
 	denv := &mailflow.Envelope{Rcpts: []mailflow.Recipient{{Addr: env.From}}, UTF8: !xtext.IsASCII(env.From)}
 	if mailnotify.EightBit(b) {
@@ -246,8 +246,8 @@ func (p *Policy) SendDSN(ctx context.Context, o *mailflow.Outcome, msg *mailflow
 	}
 	replies := p.opt.Notifier.Forward(ctx, denv, int64(len(b)), func() io.Reader { return bytes.NewReader(b) })
 	if len(replies) != 1 || !replies[0].OK() {
-		return fmt.Errorf("the DSN to %s was refused: %v", env.From, replies)
+		return false, fmt.Errorf("the DSN to %s was refused: %v", env.From, replies)
 	}
 	p.opt.Log.Info("DSN sent", "queue_id", o.QueueID, "to", env.From, "recipients", len(rs))
-	return nil
+	return true, nil
 }
