@@ -36,14 +36,16 @@ type Envelope struct {
 }
 
 // Retried reports whether the MTA will offer recipient i of a message
-// with these replies again (a temporary failure for it, or for any
-// recipient when the replies are combined).
+// with these replies again: a reply that is neither a 2xx nor a 5xx (a
+// 4xx, or a stray code, which Combine turns into a 451) for it, or for
+// any recipient when the replies are combined.
 func (e *Envelope) Retried(replies []Reply, i int) bool {
+	again := func(r Reply) bool { return !r.OK() && r.Class() != 5 }
 	if e.PerRecipientReplies {
-		return i < len(replies) && replies[i].Temporary()
+		return i >= len(replies) || again(replies[i])
 	}
 	for _, r := range replies {
-		if r.Temporary() {
+		if again(r) {
 			return true
 		}
 	}

@@ -298,7 +298,7 @@ func TestNotificationsWaitForTheAttemptThatSettlesTheMessage(t *testing.T) {
 }
 
 func TestEnvelopeRetried(t *testing.T) {
-	ok, tmp := mailflow.Reply{Code: 250}, mailflow.Reply{Code: 452}
+	ok, tmp, odd := mailflow.Reply{Code: 250}, mailflow.Reply{Code: 452}, mailflow.Reply{Code: 354}
 	smtp := &mailflow.Envelope{}
 	lmtp := &mailflow.Envelope{PerRecipientReplies: true}
 	if !smtp.Retried([]mailflow.Reply{ok, tmp}, 0) || smtp.Retried([]mailflow.Reply{ok, ok}, 0) {
@@ -306,6 +306,9 @@ func TestEnvelopeRetried(t *testing.T) {
 	}
 	if lmtp.Retried([]mailflow.Reply{ok, tmp}, 0) || !lmtp.Retried([]mailflow.Reply{ok, tmp}, 1) {
 		t.Error("LMTP: only the recipient that failed temporarily")
+	}
+	if !smtp.Retried([]mailflow.Reply{ok, odd}, 0) || !lmtp.Retried([]mailflow.Reply{ok, odd}, 1) {
+		t.Error("a stray code (Combine makes it 451) is retried too")
 	}
 }
 
@@ -457,7 +460,7 @@ func TestLMTPNotifiesTheSettledRecipientsNow(t *testing.T) {
 	g := &pol.Groups[0]
 	g.Quarantine = false
 	r := &g.Rules[config.StatusInfected]
-	r.RecipientAction, r.RecipientNotify = config.ActionUnchanged, true
+	r.RecipientAction, r.RecipientNotify, r.SenderNotify = config.ActionUnchanged, true, true
 	notes := &fakeMTA{reply: mailflow.Reply{Code: 250}}
 	p, err := New(Options{Policy: pol, Notifier: notes})
 	if err != nil {
@@ -468,14 +471,18 @@ func TestLMTPNotifiesTheSettledRecipientsNow(t *testing.T) {
 	flow, _ := mailflow.New(mailflow.Options{Scanner: infectedScanner{}, Forwarder: fwd, Policy: p})
 	env := &mailflow.Envelope{From: "s@example.org", PerRecipientReplies: true, Rcpts: []mailflow.Recipient{{Addr: "r1@example.net"}, {Addr: "r2@example.net"}}}
 	flow.Process(context.Background(), env, spooled(t, d, "Subject: x\r\n\r\nbody\r\n"))
-	if strings.Join(notes.to, ",") != ">r1@example.net" {
-		t.Fatalf("first attempt notified %v, want r1 only", notes.to)
+	if strings.Join(notes.to, ",") != ">s@example.org,>r1@example.net" {
+		t.Fatalf("first attempt notified %v, want the sender and r1", notes.to)
+	}
+	// The sender's notice is about the settled recipient alone.
+	if s := notes.copies[0]; !strings.Contains(s, "r1@example.net") || strings.Contains(s, "r2@example.net") || strings.Contains(s, "not delivered yet") {
+		t.Fatalf("sender's notice:\n%s", s)
 	}
 	// The retry: r2 alone, now accepted.
 	fwd.byAddr["r2@example.net"] = mailflow.Reply{Code: 250}
 	env = &mailflow.Envelope{From: "s@example.org", PerRecipientReplies: true, Rcpts: []mailflow.Recipient{{Addr: "r2@example.net"}}}
 	flow.Process(context.Background(), env, spooled(t, d, "Subject: x\r\n\r\nbody\r\n"))
-	if strings.Join(notes.to, ",") != ">r1@example.net,>r2@example.net" {
+	if strings.Join(notes.to, ",") != ">s@example.org,>r1@example.net,>s@example.org,>r2@example.net" {
 		t.Fatalf("after the retry: %v", notes.to)
 	}
 }

@@ -96,7 +96,7 @@ func (p *Policy) after(ctx context.Context, m *message, o *mailflow.Outcome) {
 
 		if r.SenderNotify && toSender {
 			d := base
-			d.Action = p.actionText(run, o, -1)
+			d.Action = p.actionText(run, o, idx)
 			var atts []mailnotify.Attachment
 			if r.SenderAttachReport {
 				atts = append(atts, report)
@@ -107,7 +107,7 @@ func (p *Policy) after(ctx context.Context, m *message, o *mailflow.Outcome) {
 			for _, i := range idx {
 				d := base
 				d.Recipients = []string{m.in.Env.Rcpts[i].Addr}
-				d.Action = p.actionText(run, o, i)
+				d.Action = p.actionText(run, o, []int{i})
 				var atts []mailnotify.Attachment
 				if r.RecipientAttachReport && o.Decisions[i].Action != mailflow.Deliver {
 					atts = append(atts, report)
@@ -117,7 +117,7 @@ func (p *Policy) after(ctx context.Context, m *message, o *mailflow.Outcome) {
 		}
 		if r.AdminNotify && run.g.AdminAddress != "" {
 			d := base
-			d.Action = p.actionText(run, o, -1)
+			d.Action = p.actionText(run, o, idx)
 			var atts []mailnotify.Attachment
 			switch r.AdminAction {
 			case config.ActionUnchanged:
@@ -138,13 +138,8 @@ func (p *Policy) after(ctx context.Context, m *message, o *mailflow.Outcome) {
 	}
 }
 
-// actionText says what happened to the message for recipient i, or for
-// the whole group when i < 0.
-func (p *Policy) actionText(run *groupRun, o *mailflow.Outcome, i int) string {
-	idx := run.idx
-	if i >= 0 {
-		idx = []int{i}
-	}
+// actionText says what happened to the message for the recipients idx.
+func (p *Policy) actionText(run *groupRun, o *mailflow.Outcome, idx []int) string {
 	var out []string
 	seen := map[string]bool{}
 	for _, j := range idx {
