@@ -3,6 +3,7 @@ package mailnotify
 import (
 	"bytes"
 	"fmt"
+	"mime/quotedprintable"
 	"strings"
 	"time"
 
@@ -91,7 +92,18 @@ func DSN(d DSNData) ([]byte, error) {
 	headers, eightBit := headerLines(d.Header)
 	cte := "7bit"
 	if eightBit {
-		cte = "8bit"
+		// Quoted-printable keeps the whole DSN 7bit, whatever the
+		// downstream announces (8-bit bytes of a multipart would also
+		// need its own label).
+		cte = "quoted-printable"
+		var q bytes.Buffer
+		w := quotedprintable.NewWriter(&q)
+		w.Write(headers)
+		w.Close()
+		headers = q.Bytes()
+		if !bytes.HasSuffix(headers, []byte("\r\n")) {
+			headers = append(headers, "\r\n"...)
+		}
 	}
 	parts := [][]byte{
 		append([]byte(textHeader+"Content-Description: Notification\r\n\r\n"), textBody...),
@@ -130,10 +142,15 @@ func DSN(d DSNData) ([]byte, error) {
 	return m.Bytes(), nil
 }
 
-// clip keeps a field value well under the 998-byte line limit.
+// clip keeps a field value well under the 998-byte line limit, cutting
+// before an escape (\x{...}) it would split.
 func clip(s string) string {
-	if len(s) > 900 {
-		return strings.ToValidUTF8(s[:900], "")
+	if len(s) <= 900 {
+		return s
+	}
+	s = strings.ToValidUTF8(s[:900], "")
+	if i := strings.LastIndex(s, "\\x{"); i >= 0 && !strings.Contains(s[i:], "}") {
+		s = s[:i]
 	}
 	return s
 }
@@ -171,7 +188,7 @@ func headerLines(h []byte) ([]byte, bool) {
 			continue
 		}
 		if len(l) > 998 {
-			l = l[:998]
+			l = strings.ToValidUTF8(l[:998], "")
 		}
 		for i := 0; i < len(l); i++ {
 			if l[i] >= 0x80 {

@@ -120,8 +120,8 @@ func FuzzDSN(f *testing.F) {
 
 // TestDSNAddressFields: addresses are written as they are (not as xtext)
 // when ASCII; a non-ASCII one goes as utf-8-addr-xtext with the type
-// utf-8, so the report stays 7bit; an 8-bit original header makes the
-// headers part 8bit.
+// utf-8, so the report stays 7bit; an 8-bit original header goes
+// quoted-printable, so the whole DSN is 7bit.
 func TestDSNAddressFields(t *testing.T) {
 	b, err := DSN(DSNData{To: "s@example.org", Header: []byte("Subject: caf\xc3\xa9\r\n\r\n"),
 		Recipients: []DSNRecipient{{Addr: "a+b@example.net", Reply: "550 no"}, {Addr: "j\u00f6rg@example.net", ORcptType: "utf-8", ORcpt: "j\u00f6rg@example.net", Reply: "550 no"}}})
@@ -129,12 +129,12 @@ func TestDSNAddressFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"Final-Recipient: rfc822; a+b@example.net\r\n", "Final-Recipient: utf-8; j\\x{F6}rg@example.net\r\n",
-		"Original-Recipient: utf-8; j\\x{F6}rg@example.net\r\n", "Content-Transfer-Encoding: 8bit\r\n"} {
+		"Original-Recipient: utf-8; j\\x{F6}rg@example.net\r\n", "Content-Transfer-Encoding: quoted-printable\r\n", "Subject: caf=C3=A9"} {
 		if !bytes.Contains(b, []byte(want)) {
 			t.Errorf("DSN lacks %q", want)
 		}
 	}
-	if !EightBit(b) {
-		t.Error("EightBit false with an 8-bit header")
+	if EightBit(b) {
+		t.Error("8-bit bytes in the DSN: the header part must be quoted-printable")
 	}
 }

@@ -585,14 +585,18 @@ func (s *Store) Delete(id string) error {
 	if err != nil {
 		return err
 	}
-	if e.Once != "" {
-		os.Remove(s.onceMarker(e.Once))
-	}
 	if err := os.Remove(s.path(id, ".json")); err != nil {
 		return fmt.Errorf("quarantine: %w", err)
 	}
 	if err := os.Remove(s.path(id, ".age")); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("quarantine: %w", err)
+	}
+	// The marker goes only when it names this entry: another entry of the
+	// same key (stored when this one's marker was not written) keeps its.
+	if e.Once != "" {
+		if b, err := os.ReadFile(s.onceMarker(e.Once)); err == nil && strings.TrimSpace(string(b)) == id {
+			os.Remove(s.onceMarker(e.Once))
+		}
 	}
 	return nil
 }

@@ -152,3 +152,34 @@ func TestPutOnceStoresAKeyOnce(t *testing.T) {
 		t.Fatalf("%d entries after delete and put", len(l))
 	}
 }
+
+// TestDeleteKeepsTheMarkerOfAnotherEntry: two entries of one key (the
+// first one's marker was never written); deleting the older keeps the
+// marker that names the newer, so the key still stores nothing new.
+func TestDeleteKeepsTheMarkerOfAnotherEntry(t *testing.T) {
+	d := t.TempDir()
+	s, err := Open(filepath.Join(d, "store"), filepath.Join(d, "key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _, err := s.PutOnce(strings.NewReader("one"), Entry{Kind: KindMessage}, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	markers, _ := filepath.Glob(filepath.Join(d, "store", ".once-*"))
+	if len(markers) != 1 {
+		t.Fatalf("markers %v", markers)
+	}
+	os.Remove(markers[0]) // as if its write had failed
+	b, again, err := s.PutOnce(strings.NewReader("one"), Entry{Kind: KindMessage}, "k")
+	if err != nil || again {
+		t.Fatalf("second: %v %v", again, err)
+	}
+	if err := s.Delete(a.ID); err != nil {
+		t.Fatal(err)
+	}
+	c, again, err := s.PutOnce(strings.NewReader("one"), Entry{Kind: KindMessage}, "k")
+	if err != nil || !again || c.ID != b.ID {
+		t.Fatalf("after deleting the older: %+v %v %v (want %s again)", c.ID, again, err, b.ID)
+	}
+}
