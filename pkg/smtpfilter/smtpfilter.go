@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -267,19 +268,38 @@ func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
 	return &session{s: s, log: s.opt.Log.With("session", id, "remote", remote, "helo", c.Hostname())}, nil
 }
 
-// session is one SMTP/LMTP session; go-smtp calls it from one goroutine.
+// session is one SMTP/LMTP session. go-smtp calls it from the
+// connection's goroutine, except Data/LMTPData for BDAT, which run in a
+// goroutine of their own while the connection may go on to RSET: the
+// transaction's state is under mu, and a message works on its copy.
 type session struct {
 	s    *Server
 	log  *slog.Logger
+	mu   sync.Mutex
 	env  mailflow.Envelope
 	xfwd map[string]string // XFORWARD attributes for the next transaction
 }
 
-func (ss *session) Reset() { ss.env, ss.xfwd = mailflow.Envelope{}, nil }
+func (ss *session) Reset() {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	ss.env, ss.xfwd = mailflow.Envelope{}, nil
+}
+
+// envelope returns a copy of the transaction's envelope.
+func (ss *session) envelope() mailflow.Envelope {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	env := ss.env
+	env.Rcpts = slices.Clone(env.Rcpts)
+	return env
+}
 
 // XForward collects Postfix XFORWARD attributes (several commands may
 // each carry some) until the transaction ends.
 func (ss *session) XForward(attrs map[string]string) error {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
 	if ss.xfwd == nil {
 		ss.xfwd = map[string]string{}
 	}
@@ -291,6 +311,8 @@ func (ss *session) XForward(attrs map[string]string) error {
 func (ss *session) Logout() error { return nil }
 
 func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
 	ss.env = mailflow.Envelope{From: from, XForward: ss.xfwd, PerRecipientReplies: ss.s.opt.LMTP}
 	if opts != nil {
 		if opts.Body == smtp.Body8BitMIME {
@@ -314,19 +336,22 @@ func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 			r.ORcpt = opts.OriginalRecipient
 		}
 	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
 	ss.env.Rcpts = append(ss.env.Rcpts, r)
 	return nil
 }
 
 // Data handles SMTP DATA: one reply for every recipient.
 func (ss *session) Data(r io.Reader) error {
-	return toError(mailflow.Combine(ss.process(r)))
+	return toError(mailflow.Combine(ss.process(ss.envelope(), r)))
 }
 
 // LMTPData handles LMTP DATA: one reply per recipient (RFC 2033 4.2).
 func (ss *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
-	replies := ss.process(r)
-	for i, rc := range ss.env.Rcpts {
+	env := ss.envelope()
+	replies := ss.process(env, r)
+	for i, rc := range env.Rcpts {
 		status.SetStatus(rc.Addr, toError(replies[i]))
 	}
 	return nil
@@ -334,10 +359,9 @@ func (ss *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 
 // process spools, scans, decides and forwards one message and returns
 // one reply per recipient. The spool file is gone when it returns.
-func (ss *session) process(r io.Reader) []mailflow.Reply {
+func (ss *session) process(env mailflow.Envelope, r io.Reader) []mailflow.Reply {
 	ss.s.inflight.Add(1)
 	defer ss.s.inflight.Add(-1)
-	env := ss.env
 	all := func(rep mailflow.Reply) []mailflow.Reply {
 		out := make([]mailflow.Reply, len(env.Rcpts))
 		for i := range out {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -543,4 +544,58 @@ func smtpCode(err error) int {
 		return se.Code
 	}
 	return 0
+}
+
+// TestAbortedBDATThenRSETLosesNothingAndRaces: a BDAT transfer cut by RSET
+// (its message handled in a goroutine of its own while the connection
+// goes on) forwards nothing, and a next transaction on the connection is
+// whole; run with -race, the session's state is not shared unguarded.
+func TestAbortedBDATThenRSETLosesNothingAndRaces(t *testing.T) {
+	for _, lmtp := range []bool{false, true} {
+		r := newRig(t, lmtp, false, Options{}, patternScanner{})
+		conn, err := net.Dial("tcp", r.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.SetDeadline(time.Now().Add(20 * time.Second))
+		br := bufio.NewReader(conn)
+		read := func() string {
+			var last string
+			for {
+				l, err := br.ReadString('\n')
+				if err != nil {
+					t.Fatalf("lmtp=%v: %v", lmtp, err)
+				}
+				last = l
+				if len(l) < 4 || l[3] != '-' {
+					return last
+				}
+			}
+		}
+		read() // greeting
+		hello := "EHLO"
+		if lmtp {
+			hello = "LHLO"
+		}
+		fmt.Fprintf(conn, "%s mta.test\r\n", hello)
+		read()
+		fmt.Fprintf(conn, "MAIL FROM:<s@example.org>\r\nRCPT TO:<a@example.net>\r\nBDAT 5\r\nhelloRSET\r\n")
+		for i := 0; i < 4; i++ {
+			read() // MAIL, RCPT, BDAT, RSET
+		}
+		fmt.Fprintf(conn, "MAIL FROM:<s@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
+		for i := 0; i < 3; i++ {
+			read()
+		}
+		fmt.Fprintf(conn, "Subject: next\r\n\r\nwhole\r\n.\r\n")
+		if l := read(); !strings.HasPrefix(l, "250") {
+			t.Fatalf("lmtp=%v: next message %q", lmtp, l)
+		}
+		fmt.Fprintf(conn, "QUIT\r\n")
+		conn.Close()
+		msgs := r.mta.Messages()
+		if len(msgs) != 1 || strings.Join(msgs[0].Rcpts, ",") != "b@example.net" {
+			t.Fatalf("lmtp=%v: delivered %+v", lmtp, msgs)
+		}
+	}
 }
