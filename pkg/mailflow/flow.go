@@ -199,6 +199,16 @@ func (f *Flow) Process(ctx context.Context, env *Envelope, msg *Message) *Outcom
 		}
 	}
 	o.Forward = time.Since(start)
+	// A message still being synced to the spool while it was scanned
+	// (Spool.SetSyncBehind) is final only once that sync succeeded: the
+	// front-end answers 451 otherwise, and the MTA offers the message
+	// again, so nothing is notified or reported as done before.
+	if err := msg.Synced(); err != nil {
+		o.PolicyErr = fmt.Errorf("spooling the message: %w", err)
+		o.Replies = all(TempFail("4.3.0", "cannot spool the message, try again later"))
+		f.deferred(ctx, o)
+		return o
+	}
 	if plan.After != nil {
 		plan.After(ctx, o)
 	}

@@ -231,8 +231,8 @@ func (f *errForwarder) Forward(ctx context.Context, env *Envelope, size int64, o
 
 // TestSyncBehindFailureReachesNoForwarder: the background write fails
 // while the message is scanned from memory; the forwarder never gets the
-// whole message, and Synced reports the failure (smtpfilter then answers
-// 451 to every recipient).
+// whole message, Synced reports the failure, and Process answers 451 to
+// every recipient before the policy's After (notifications, report).
 func TestSyncBehindFailureReachesNoForwarder(t *testing.T) {
 	sp, _ := OpenSpool(t.TempDir())
 	sp.SetSyncBehind(true)
@@ -254,6 +254,10 @@ func TestSyncBehindFailureReachesNoForwarder(t *testing.T) {
 	}
 	if err := m.Synced(); !errors.Is(err, ErrSpool) {
 		t.Fatalf("Synced: %v", err)
+	}
+	// Process itself answers 451 (and its policy's After never ran).
+	if o.Replies[0].Code != 451 || !errors.Is(o.PolicyErr, ErrSpool) {
+		t.Fatalf("replies %v, error %v", o.Replies, o.PolicyErr)
 	}
 }
 
