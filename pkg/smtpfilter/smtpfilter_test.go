@@ -548,54 +548,87 @@ func smtpCode(err error) int {
 
 // TestAbortedBDATThenRSETLosesNothingAndRaces: a BDAT transfer cut by RSET
 // (its message handled in a goroutine of its own while the connection
-// goes on) forwards nothing, and a next transaction on the connection is
-// whole; run with -race, the session's state is not shared unguarded.
+// goes on), or by the 552 of a chunk over the size limit, forwards
+// nothing, and the next transaction on the connection, by DATA or by
+// BDAT, gets its own reply: before the go-smtp fork took the goroutine's
+// state at its start, the aborted transfer's error often answered the
+// next BDAT message (451 for a message delivered downstream: a duplicate
+// on retry). Run with -race, nothing is shared unguarded.
 func TestAbortedBDATThenRSETLosesNothingAndRaces(t *testing.T) {
 	for _, lmtp := range []bool{false, true} {
-		r := newRig(t, lmtp, false, Options{}, patternScanner{})
-		conn, err := net.Dial("tcp", r.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		conn.SetDeadline(time.Now().Add(20 * time.Second))
-		br := bufio.NewReader(conn)
-		read := func() string {
-			var last string
-			for {
-				l, err := br.ReadString('\n')
-				if err != nil {
-					t.Fatalf("lmtp=%v: %v", lmtp, err)
-				}
-				last = l
-				if len(l) < 4 || l[3] != '-' {
-					return last
+		for _, tc := range []struct{ abort, next string }{
+			{"BDAT 5\r\nhelloRSET\r\n", "DATA"},
+			{"BDAT 5\r\nhelloRSET\r\n", "BDAT"},
+			{"BDAT 0\r\nRSET\r\n", "BDAT"},
+			{"BDAT 150\r\n" + strings.Repeat("x", 150), "BDAT"}, // over MaxMessage: 552
+		} {
+			r := newRig(t, lmtp, false, Options{MaxMessage: 100}, patternScanner{})
+			for it := 0; it < 20; it++ {
+				abortedBDATThenNext(t, r.addr, lmtp, tc.abort, tc.next, it)
+			}
+			for _, m := range r.mta.Messages() {
+				if strings.Join(m.Rcpts, ",") != "b@example.net" {
+					t.Fatalf("lmtp=%v %q: delivered to %v", lmtp, tc.abort, m.Rcpts)
 				}
 			}
-		}
-		read() // greeting
-		hello := "EHLO"
-		if lmtp {
-			hello = "LHLO"
-		}
-		fmt.Fprintf(conn, "%s mta.test\r\n", hello)
-		read()
-		fmt.Fprintf(conn, "MAIL FROM:<s@example.org>\r\nRCPT TO:<a@example.net>\r\nBDAT 5\r\nhelloRSET\r\n")
-		for i := 0; i < 4; i++ {
-			read() // MAIL, RCPT, BDAT, RSET
-		}
-		fmt.Fprintf(conn, "MAIL FROM:<s@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
-		for i := 0; i < 3; i++ {
-			read()
-		}
-		fmt.Fprintf(conn, "Subject: next\r\n\r\nwhole\r\n.\r\n")
-		if l := read(); !strings.HasPrefix(l, "250") {
-			t.Fatalf("lmtp=%v: next message %q", lmtp, l)
-		}
-		fmt.Fprintf(conn, "QUIT\r\n")
-		conn.Close()
-		msgs := r.mta.Messages()
-		if len(msgs) != 1 || strings.Join(msgs[0].Rcpts, ",") != "b@example.net" {
-			t.Fatalf("lmtp=%v: delivered %+v", lmtp, msgs)
+			if n := len(r.mta.Messages()); n != 20 {
+				t.Fatalf("lmtp=%v %q then %s: %d of 20 next messages delivered", lmtp, tc.abort, tc.next, n)
+			}
 		}
 	}
+}
+
+// abortedBDATThenNext runs one connection: the aborted transfer, then a
+// whole message to b@ by DATA or BDAT LAST, pipelined, and checks its
+// reply is 250.
+func abortedBDATThenNext(t *testing.T, addr string, lmtp bool, abort, next string, it int) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	br := bufio.NewReader(conn)
+	read := func() string {
+		var last string
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil {
+				t.Fatalf("lmtp=%v %q: %v", lmtp, abort, err)
+			}
+			last = l
+			if len(l) < 4 || l[3] != '-' {
+				return last
+			}
+		}
+	}
+	read() // greeting
+	hello := "EHLO"
+	if lmtp {
+		hello = "LHLO"
+	}
+	fmt.Fprintf(conn, "%s mta.test\r\n", hello)
+	read()
+	body := fmt.Sprintf("Subject: next %d\r\n\r\nwhole\r\n", it)
+	fmt.Fprintf(conn, "MAIL FROM:<s@example.org>\r\nRCPT TO:<a@example.net>\r\n%s", abort)
+	replies := 3 + strings.Count(abort, "RSET") // MAIL, RCPT, BDAT(s), RSET
+	for i := 0; i < replies; i++ {
+		read()
+	}
+	if next == "DATA" {
+		fmt.Fprintf(conn, "MAIL FROM:<s@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
+		read()
+		read()
+		read()
+		fmt.Fprintf(conn, "%s.\r\n", body)
+	} else {
+		fmt.Fprintf(conn, "MAIL FROM:<s@example.org>\r\nRCPT TO:<b@example.net>\r\nBDAT %d LAST\r\n%s", len(body), body)
+		read()
+		read()
+	}
+	if l := read(); !strings.HasPrefix(l, "250") {
+		t.Fatalf("lmtp=%v %q then %s, round %d: next message answered %q", lmtp, abort, next, it, l)
+	}
+	fmt.Fprintf(conn, "QUIT\r\n")
 }

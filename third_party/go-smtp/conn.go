@@ -1090,33 +1090,39 @@ func (c *Conn) handleBdat(arg string) {
 		c.locker.Unlock()
 
 		c.dataResult = make(chan error, 1)
+		// AVE PATCH (BDAT transaction race): the goroutine works on this
+		// transaction's result channel, status collector, recipients and
+		// session, taken now: read later from c, they could be the next
+		// transaction's (after RSET, or the reset of a 552), whose reply
+		// then got this one's error (a 451 for a delivered message).
+		dataResult, status, rcpts, sess := c.dataResult, c.bdatStatus, c.recipients, c.Session()
 
 		go func() {
 			defer func() {
 				if err := recover(); err != nil {
-					c.handlePanic(err, c.bdatStatus)
+					c.handlePanic(err, status)
 
-					c.dataResult <- errPanic
+					dataResult <- errPanic
 					r.CloseWithError(errPanic)
 				}
 			}()
 
 			var err error
 			if !c.server.LMTP {
-				err = c.Session().Data(r)
+				err = sess.Data(r)
 			} else {
-				lmtpSession, ok := c.Session().(LMTPSession)
+				lmtpSession, ok := sess.(LMTPSession)
 				if !ok {
-					err = c.Session().Data(r)
-					for _, rcpt := range c.recipients {
-						c.bdatStatus.SetStatus(rcpt, err)
+					err = sess.Data(r)
+					for _, rcpt := range rcpts {
+						status.SetStatus(rcpt, err)
 					}
 				} else {
-					err = lmtpSession.LMTPData(r, c.bdatStatus)
+					err = lmtpSession.LMTPData(r, status)
 				}
 			}
 
-			c.dataResult <- err
+			dataResult <- err
 			r.CloseWithError(err)
 		}()
 	}
