@@ -75,8 +75,9 @@ type Policy interface {
 }
 
 // DeferReporter is implemented by policies that record a message
-// deferred before a plan could run (the scan failed, Decide or the plan's
-// Before failed): Plan.After does not run then. Deferred gets the outcome
+// deferred instead of settled: the scan failed, Decide or the plan's
+// Before failed, or its spool sync failed after the forward (which then
+// had no end). Plan.After does not run then. Deferred gets the outcome
 // with its 451 replies and ScanErr or PolicyErr set.
 type DeferReporter interface {
 	Deferred(ctx context.Context, o *Outcome)

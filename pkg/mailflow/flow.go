@@ -205,6 +205,7 @@ func (f *Flow) Process(ctx context.Context, env *Envelope, msg *Message) *Outcom
 	// again, so nothing is notified or reported as done before.
 	if err := msg.Synced(); err != nil {
 		o.PolicyErr = fmt.Errorf("spooling the message: %w", err)
+		o.Decisions = nil // none was carried out: the message is deferred
 		o.Replies = all(TempFail("4.3.0", "cannot spool the message, try again later"))
 		f.deferred(ctx, o)
 		return o

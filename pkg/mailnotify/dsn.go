@@ -188,7 +188,7 @@ func headerLines(h []byte) ([]byte, bool) {
 			continue
 		}
 		if len(l) > 998 {
-			l = strings.ToValidUTF8(l[:998], "")
+			l = l[:998] // quoted-printable below when it is not ASCII
 		}
 		for i := 0; i < len(l); i++ {
 			if l[i] >= 0x80 {

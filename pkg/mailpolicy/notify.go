@@ -17,9 +17,10 @@ import (
 	"ave/pkg/mailnotify"
 )
 
-// Deferred implements mailflow.DeferReporter: a message deferred before
-// its plan ran (scanner unavailable or too slow, the policy or its
-// quarantine failed) gets its report lines, status ERROR with the error;
+// Deferred implements mailflow.DeferReporter: a deferred message
+// (scanner unavailable or too slow, the policy or its quarantine failed,
+// its spool could not be synced) gets its report lines, status ERROR with
+// the error;
 // no notification (the MTA retries it, and its sender would get one per
 // attempt).
 func (p *Policy) Deferred(ctx context.Context, o *mailflow.Outcome) {

@@ -351,11 +351,27 @@ func (ss *session) Data(r io.Reader) error {
 func (ss *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 	env := ss.envelope()
 	replies := ss.process(env, r)
+	if len(replies) > 0 && replies[0].Text == abortedText {
+		// The client aborted the transfer (RSET during BDAT): nobody
+		// waits for these replies, and a copy of the envelope taken
+		// after the reset may not be this transaction's.
+		return smtp.ErrDataReset
+	}
 	for i, rc := range env.Rcpts {
-		status.SetStatus(rc.Addr, toError(replies[i]))
+		rep := replies[i]
+		if !rep.OK() && !rep.Temporary() && rep.Class() != 5 {
+			// A stray code from downstream: retried, as Combine does
+			// for SMTP, not passed on as a reply the MTA cannot read.
+			rep = mailflow.TempFail("4.3.0", "unexpected reply %s", rep)
+		}
+		status.SetStatus(rc.Addr, toError(rep))
 	}
 	return nil
 }
+
+// abortedText is the reply text of a message whose transfer the client
+// aborted.
+const abortedText = "message transfer aborted"
 
 // process spools, scans, decides and forwards one message and returns
 // one reply per recipient. The spool file is gone when it returns.
@@ -390,6 +406,8 @@ func (ss *session) process(env mailflow.Envelope, r io.Reader) []mailflow.Reply 
 		var se *smtp.SMTPError
 		rep := mailflow.TempFail("4.4.2", "message not received completely")
 		switch {
+		case errors.Is(err, smtp.ErrDataReset):
+			rep = mailflow.TempFail("4.4.2", abortedText)
 		case errors.As(err, &se):
 			rep = mailflow.Reply{Code: se.Code, Enhanced: enhanced(se.EnhancedCode), Text: se.Message, Local: true}
 		case errors.Is(err, mailflow.ErrSpool):

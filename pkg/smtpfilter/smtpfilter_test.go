@@ -632,3 +632,44 @@ func abortedBDATThenNext(t *testing.T, addr string, lmtp bool, abort, next strin
 	}
 	fmt.Fprintf(conn, "QUIT\r\n")
 }
+
+// TestLMTPStrayDownstreamCodeIsATemporaryFailure: a downstream LMTP reply
+// that is neither 2xx, 4xx nor 5xx for a recipient reaches the MTA as a
+// 451 for that recipient (retried), not as the stray code.
+func TestLMTPStrayDownstreamCodeIsATemporaryFailure(t *testing.T) {
+	r := newRig(t, true, true, Options{}, patternScanner{})
+	r.mta.DataErr = func(rcpt string) error {
+		if rcpt == "odd@example.net" {
+			return &smtp.SMTPError{Code: 354, Message: "what"}
+		}
+		return nil
+	}
+	conn, err := net.Dial("tcp", r.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := smtp.NewClientLMTP(conn)
+	defer c.Close()
+	if err := c.Hello("mta.test"); err != nil {
+		t.Fatal(err)
+	}
+	c.Mail("s@example.org", nil)
+	c.Rcpt("ok@example.net", nil)
+	c.Rcpt("odd@example.net", nil)
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(w, "Subject: x\r\n\r\nhi\r\n")
+	_, err = w.CloseWithLMTPResponse()
+	var le smtp.LMTPDataError
+	if !errors.As(err, &le) {
+		t.Fatalf("want per-recipient errors, got %v", err)
+	}
+	if e := le["odd@example.net"]; e == nil || e.Code != 451 {
+		t.Fatalf("odd@: %+v", le["odd@example.net"])
+	}
+	if le["ok@example.net"] != nil {
+		t.Fatalf("ok@: %+v", le["ok@example.net"])
+	}
+}
