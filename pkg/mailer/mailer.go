@@ -409,7 +409,7 @@ func (c *client) transact(env *mailflow.Envelope, size int64, msg io.Reader, rep
 		return
 	} else if r.Code != 354 {
 		for _, i := range accepted {
-			replies[i] = downstream(r)
+			replies[i] = dataRefused(r)
 		}
 		return tooMany, true
 	}
@@ -542,7 +542,7 @@ func (c *client) transactPipelined(env *mailflow.Envelope, size int64, msg io.Re
 	accepted, tooMany := sortRcpts(rcpts, replies)
 	if data.Code != 354 {
 		for _, i := range accepted {
-			replies[i] = downstream(data)
+			replies[i] = dataRefused(data)
 		}
 		return tooMany, true, false
 	}
@@ -703,6 +703,16 @@ func (c *client) finalReplies(accepted []int, replies []mailflow.Reply) bool {
 }
 
 func downstream(r mailflow.Reply) mailflow.Reply { r.Local = false; return r }
+
+// dataRefused is a recipient's reply when DATA got r instead of 354: the
+// downstream's 4xx or 5xx, or, for anything else (a 2xx would read as
+// delivered although no byte of the message was sent), a local 451.
+func dataRefused(r mailflow.Reply) mailflow.Reply {
+	if r.Temporary() || r.Class() == 5 {
+		return downstream(r)
+	}
+	return mailflow.TempFail("4.3.0", "downstream MTA answered DATA with %s", r)
+}
 
 // refused is the local 451 for a downstream that refused the session.
 func refused(r mailflow.Reply) mailflow.Reply {

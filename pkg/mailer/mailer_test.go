@@ -668,3 +668,46 @@ func TestChunkingRefusedRSETIsNotRetried(t *testing.T) {
 		t.Fatalf("%d BDAT commands, want one per message", n)
 	}
 }
+
+// TestDATAAnsweredWithoutA354IsNeverDelivered: a downstream answering DATA
+// with a 2xx instead of 354 got no byte of the message: the recipients
+// get a local 451 (the MTA retries), not the 2xx that read as delivered;
+// a 5xx to DATA is passed back as it is. With and without PIPELINING.
+func TestDATAAnsweredWithoutA354IsNeverDelivered(t *testing.T) {
+	for _, tc := range []struct {
+		exts, dataReply string
+		want            int
+	}{
+		{"", "250 2.0.0 ok?\r\n", 451},
+		{"250-PIPELINING\r\n", "250 2.0.0 ok?\r\n", 451},
+		{"", "554 5.5.1 no valid recipients\r\n", 554},
+		{"250-PIPELINING\r\n", "554 5.5.1 no valid recipients\r\n", 554},
+	} {
+		var pending string
+		addr := scriptedServer(t, tc.exts, func(got []byte) string {
+			pending += string(got)
+			var out string
+			for {
+				i := strings.Index(pending, "\r\n")
+				if i < 0 {
+					return out
+				}
+				line := pending[:i]
+				pending = pending[i+2:]
+				switch {
+				case strings.HasPrefix(line, "DATA"):
+					out += tc.dataReply
+				case strings.HasPrefix(line, "QUIT"):
+					out += "221 2.0.0 bye\r\n"
+				default: // MAIL, RCPT, RSET
+					out += "250 2.0.0 ok\r\n"
+				}
+			}
+		})
+		env := &mailflow.Envelope{From: "a@x", Rcpts: []mailflow.Recipient{{Addr: "b@x"}}}
+		r := send(t, config.Mailer{Protocol: "smtp", Network: "tcp", Address: addr}, env, []byte("Subject: x\r\n\r\nbody\r\n"))
+		if r[0].Code != tc.want {
+			t.Errorf("%q, DATA answered %q: reply %+v, want %d", tc.exts, tc.dataReply, r[0], tc.want)
+		}
+	}
+}
