@@ -114,8 +114,10 @@ func (s *structure) entity(raw []byte, num string, nest int, defaultType string)
 }
 
 func (s *structure) leaf(raw, body []byte, num, name, file, mt string) {
-	if c := unpack.CleanName(name); c != "" {
-		name = c // as the walker names it
+	// As the walker names the member in scan paths (unpack.Walker.member):
+	// cleaned, or its number among the members when nothing is left.
+	if name = unpack.CleanName(name); name == "" {
+		name = strconv.Itoa(len(s.leaves) + 1)
 	}
 	s.leaves = append(s.leaves, Leaf{
 		Num:         num,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -17,13 +18,20 @@ import (
 func walkNames(data []byte) (names []string, limited bool, mbox bool) {
 	c := &unpack.Container{Data: data, Name: "m", Type: filetype.Mail, MaxDepth: unpack.DefaultLimits.MaxDepth}
 	err := Walk(context.Background(), c, func(m unpack.Member) error {
-		names = append(names, m.Name)
+		// The name the walker gives the member in scan paths.
+		name := unpack.CleanName(m.Name)
+		if name == "" {
+			name = strconv.Itoa(len(names) + 1)
+		}
+		names = append(names, name)
 		return nil
 	})
 	return names, errors.Is(err, unpack.ErrLimit), len(splitMbox(data)) > 1 && strings.HasPrefix(string(data), "From ")
 }
 
-// checkLeaves asserts that Leaves agrees with Walk and that its spans are
+// checkLeaves asserts that Leaves agrees with Walk as the walker names
+// its members in scan paths (what the mail policy matches scan findings
+// against), and that its spans are
 // sane: within data, in order, disjoint.
 func checkLeaves(t *testing.T, data []byte) []Leaf {
 	t.Helper()
