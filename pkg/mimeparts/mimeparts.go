@@ -140,7 +140,9 @@ func (w *walker) entity(raw []byte, num string, nest int, defaultType string, in
 	}
 
 	name := partName(h)
-	if name == "" {
+	if unpack.CleanName(name) == "" {
+		// No name, or one the walker's cleaning empties (" . "): the
+		// part's number, as Leaves names it, whatever the depth limit.
 		name = num
 		if name == "" {
 			name = "1"

@@ -104,7 +104,7 @@ func (s *structure) entity(raw []byte, num string, nest int, defaultType string)
 	}
 	file := partName(h)
 	name := file
-	if name == "" {
+	if unpack.CleanName(name) == "" {
 		name = num
 		if name == "" {
 			name = "1"
@@ -114,11 +114,9 @@ func (s *structure) entity(raw []byte, num string, nest int, defaultType string)
 }
 
 func (s *structure) leaf(raw, body []byte, num, name, file, mt string) {
-	// As the walker names the member in scan paths (unpack.Walker.member):
-	// cleaned, or its number among the members when nothing is left.
-	if name = unpack.CleanName(name); name == "" {
-		name = strconv.Itoa(len(s.leaves) + 1)
-	}
+	// As the walker names the member in scan paths (unpack.Walker.member
+	// cleans it; entity gave a part number when cleaning leaves nothing).
+	name = unpack.CleanName(name)
 	s.leaves = append(s.leaves, Leaf{
 		Num:         num,
 		Name:        name,

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -18,10 +17,12 @@ import (
 func walkNames(data []byte) (names []string, limited bool, mbox bool) {
 	c := &unpack.Container{Data: data, Name: "m", Type: filetype.Mail, MaxDepth: unpack.DefaultLimits.MaxDepth}
 	err := Walk(context.Background(), c, func(m unpack.Member) error {
-		// The name the walker gives the member in scan paths.
+		// The name the walker gives the member in scan paths; never
+		// empty (an empty one would make it number members by position,
+		// which depends on its depth limit).
 		name := unpack.CleanName(m.Name)
 		if name == "" {
-			name = strconv.Itoa(len(names) + 1)
+			name = "(empty)"
 		}
 		names = append(names, name)
 		return nil
@@ -199,4 +200,23 @@ func FuzzLeavesNames(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkLeaves(t, data)
 	})
+}
+
+// TestPartsWhoseNameCleansToNothingAreNumbered: a part named " . " (an
+// empty name once cleaned) is named by its part number in Leaves and in
+// the walk alike, so the name does not depend on how many members a walk
+// with another depth limit went through.
+func TestPartsWhoseNameCleansToNothingAreNumbered(t *testing.T) {
+	msg := "Content-Type: multipart/mixed; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n" +
+		"--b\r\nContent-Type: application/octet-stream; name=\" . \"\r\n\r\nx\r\n" +
+		"--b\r\nContent-Type: application/octet-stream; name=\"/\"\r\n\r\ny\r\n--b--\r\n"
+	leaves := checkLeaves(t, []byte(msg))
+	var names []string
+	for _, l := range leaves {
+		names = append(names, l.Name)
+	}
+	if strings.Join(names, ",") != "1,2,3" {
+		t.Fatalf("names %q", names)
+	}
 }
