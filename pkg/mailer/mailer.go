@@ -411,7 +411,9 @@ func (c *client) transact(env *mailflow.Envelope, size int64, msg io.Reader, rep
 		for _, i := range accepted {
 			replies[i] = dataRefused(r)
 		}
-		return tooMany, true
+		// After a stray answer the downstream may be waiting for the
+		// message: the session is not reused.
+		return tooMany, r.Temporary() || r.Class() == 5
 	}
 	c.inData = true // until the final dot is sent
 	if err := WriteDotStuffed(c.w, msg); err != nil {
@@ -544,7 +546,7 @@ func (c *client) transactPipelined(env *mailflow.Envelope, size int64, msg io.Re
 		for _, i := range accepted {
 			replies[i] = dataRefused(data)
 		}
-		return tooMany, true, false
+		return tooMany, data.Temporary() || data.Class() == 5, false
 	}
 	if len(accepted) == 0 {
 		return tooMany, false, false

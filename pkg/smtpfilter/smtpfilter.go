@@ -344,14 +344,15 @@ func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 
 // Data handles SMTP DATA: one reply for every recipient.
 func (ss *session) Data(r io.Reader) error {
-	return toError(mailflow.Combine(ss.process(ss.envelope(), r)))
+	replies, _ := ss.process(ss.envelope(), r)
+	return toError(mailflow.Combine(replies))
 }
 
 // LMTPData handles LMTP DATA: one reply per recipient (RFC 2033 4.2).
 func (ss *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 	env := ss.envelope()
-	replies := ss.process(env, r)
-	if len(replies) > 0 && replies[0].Text == abortedText {
+	replies, recvErr := ss.process(env, r)
+	if errors.Is(recvErr, smtp.ErrDataReset) {
 		// The client aborted the transfer (RSET during BDAT): nobody
 		// waits for these replies, and a copy of the envelope taken
 		// after the reset may not be this transaction's.
@@ -369,13 +370,11 @@ func (ss *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 	return nil
 }
 
-// abortedText is the reply text of a message whose transfer the client
-// aborted.
-const abortedText = "message transfer aborted"
 
 // process spools, scans, decides and forwards one message and returns
-// one reply per recipient. The spool file is gone when it returns.
-func (ss *session) process(env mailflow.Envelope, r io.Reader) []mailflow.Reply {
+// one reply per recipient, and the error that cut the message's reception
+// short, if one did. The spool file is gone when it returns.
+func (ss *session) process(env mailflow.Envelope, r io.Reader) ([]mailflow.Reply, error) {
 	ss.s.inflight.Add(1)
 	defer ss.s.inflight.Add(-1)
 	all := func(rep mailflow.Reply) []mailflow.Reply {
@@ -388,7 +387,7 @@ func (ss *session) process(env mailflow.Envelope, r io.Reader) []mailflow.Reply 
 	msg, err := ss.s.opt.Spool.Create()
 	if err != nil {
 		ss.log.Error("spool", "from", env.From, "rcpts", strings.Join(env.Addrs(), ","), "error", err.Error(), "action", "defer")
-		return all(mailflow.TempFail("4.3.0", "cannot spool the message, try again later"))
+		return all(mailflow.TempFail("4.3.0", "cannot spool the message, try again later")), nil
 	}
 	// The outcome is final once process returns: the spool file is
 	// emptied while the reply goes out, not before it (its ftruncate
@@ -407,7 +406,7 @@ func (ss *session) process(env mailflow.Envelope, r io.Reader) []mailflow.Reply 
 		rep := mailflow.TempFail("4.4.2", "message not received completely")
 		switch {
 		case errors.Is(err, smtp.ErrDataReset):
-			rep = mailflow.TempFail("4.4.2", abortedText)
+			rep = mailflow.TempFail("4.4.2", "message transfer aborted")
 		case errors.As(err, &se):
 			rep = mailflow.Reply{Code: se.Code, Enhanced: enhanced(se.EnhancedCode), Text: se.Message, Local: true}
 		case errors.Is(err, mailflow.ErrSpool):
@@ -415,7 +414,7 @@ func (ss *session) process(env mailflow.Envelope, r io.Reader) []mailflow.Reply 
 		}
 		ss.log.Error("receive", "queue_id", msg.ID, "client", env.XForward["ADDR"], "from", env.From, "rcpts", strings.Join(env.Addrs(), ","),
 			"size", msg.Size(), "error", err.Error(), "reply", rep.String())
-		return all(rep)
+		return all(rep), err
 	}
 	g := ss.s.acquire()
 	defer g.mu.RUnlock()
@@ -429,7 +428,7 @@ func (ss *session) process(env mailflow.Envelope, r io.Reader) []mailflow.Reply 
 		rep := mailflow.TempFail("4.3.0", "cannot spool the message, try again later")
 		ss.log.Error("spool", "queue_id", msg.ID, "client", env.XForward["ADDR"], "from", env.From, "rcpts", strings.Join(env.Addrs(), ","),
 			"size", msg.Size(), "error", err.Error(), "reply", rep.String())
-		return all(rep)
+		return all(rep), nil
 	}
 	if !ss.s.opt.LMTP {
 		// One reply for the message: recipients refused beside
@@ -441,7 +440,7 @@ func (ss *session) process(env mailflow.Envelope, r io.Reader) []mailflow.Reply 
 		level = slog.LevelWarn
 	}
 	ss.log.LogAttrs(ss.s.ctx, level, "message", out.LogAttrs()...)
-	return out.Replies
+	return out.Replies, nil
 }
 
 func enhanced(c smtp.EnhancedCode) string {
