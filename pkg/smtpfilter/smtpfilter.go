@@ -370,7 +370,6 @@ func (ss *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 	return nil
 }
 
-
 // process spools, scans, decides and forwards one message and returns
 // one reply per recipient, and the error that cut the message's reception
 // short, if one did. The spool file is gone when it returns.
