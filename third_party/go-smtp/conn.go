@@ -1139,6 +1139,27 @@ func (c *Conn) handleBdat(arg string) {
 		// the whole chunk.
 		io.Copy(ioutil.Discard, chunk)
 
+		// AVE PATCH (LMTP BDAT early end): the client of an LMTP BDAT
+		// LAST waits for a reply per recipient, also when the backend
+		// stopped reading early (one reply put client and server out of
+		// step). The pipe is closed first, so a backend still reading
+		// ends too; its statuses, else its error, else the copy's, are
+		// the replies.
+		if last && c.server.LMTP && err != errPanic {
+			rcpts, status, result := c.recipients, c.bdatStatus, c.dataResult
+			c.reset()
+			res := <-result
+			if res == nil {
+				res = err
+			}
+			status.fillRemaining(res)
+			for i, rcpt := range rcpts {
+				code, enchCode, msg := dataErrorToStatus(<-status.status[i])
+				c.writeResponse(code, enchCode, "<"+rcpt+"> "+msg)
+			}
+			return
+		}
+
 		c.writeResponse(dataErrorToStatus(err))
 
 		if err == errPanic {

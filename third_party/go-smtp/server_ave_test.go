@@ -181,3 +181,35 @@ func TestServerPipelinedRepliesInOneWrite(t *testing.T) {
 		t.Fatalf("messages %+v", be.anonmsgs)
 	}
 }
+
+// TestLMTPBDATLastEndedEarlyGetsAReplyPerRecipient (AVE PATCH (LMTP BDAT
+// early end)): a backend that stops reading an LMTP BDAT LAST chunk early
+// with an error still gives the client one reply per recipient, and the
+// session goes on in step.
+func TestLMTPBDATLastEndedEarlyGetsAReplyPerRecipient(t *testing.T) {
+	be, s, c, scanner := testServerAuthenticated(t)
+	s.LMTP = true
+	defer s.Close()
+	defer c.Close()
+	be.dataErr = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "cannot spool"}
+	be.dataErrOffset = 4
+
+	io.WriteString(c, "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nRCPT TO:<c@example.net>\r\n")
+	for i := 0; i < 3; i++ {
+		if scanner.Scan(); !strings.HasPrefix(scanner.Text(), "250 ") {
+			t.Fatalf("reply %d: %q", i, scanner.Text())
+		}
+	}
+	body := strings.Repeat("x", 1000)
+	io.WriteString(c, "BDAT 1000 LAST\r\n"+body)
+	for _, rcpt := range []string{"b@example.net", "c@example.net"} {
+		scanner.Scan()
+		if l := scanner.Text(); !strings.HasPrefix(l, "451 ") || !strings.Contains(l, rcpt) {
+			t.Fatalf("reply for %s: %q", rcpt, l)
+		}
+	}
+	io.WriteString(c, "NOOP\r\n")
+	if scanner.Scan(); !strings.HasPrefix(scanner.Text(), "250 ") {
+		t.Fatalf("NOOP after the transaction: %q", scanner.Text())
+	}
+}
