@@ -233,24 +233,7 @@ func TestLMTPGivesOneReplyPerRecipient(t *testing.T) {
 		}
 		return nil
 	}
-	conn, err := net.Dial("tcp", r.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := smtp.NewClientLMTP(conn)
-	defer c.Close()
-	if err := c.Hello("mta.test"); err != nil {
-		t.Fatal(err)
-	}
-	c.Mail("s@example.org", nil)
-	c.Rcpt("ok@example.net", nil)
-	c.Rcpt("full@example.net", nil)
-	w, err := c.Data()
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.WriteString(w, "Subject: x\r\n\r\nhi\r\n")
-	resp, err := w.CloseWithLMTPResponse()
+	resp, err := sendLMTP(t, r.addr, "ok@example.net", "full@example.net")
 	var le smtp.LMTPDataError
 	if !errors.As(err, &le) {
 		t.Fatalf("want per-recipient errors, got %v", err)
@@ -644,24 +627,7 @@ func TestLMTPStrayDownstreamCodeIsATemporaryFailure(t *testing.T) {
 		}
 		return nil
 	}
-	conn, err := net.Dial("tcp", r.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := smtp.NewClientLMTP(conn)
-	defer c.Close()
-	if err := c.Hello("mta.test"); err != nil {
-		t.Fatal(err)
-	}
-	c.Mail("s@example.org", nil)
-	c.Rcpt("ok@example.net", nil)
-	c.Rcpt("odd@example.net", nil)
-	w, err := c.Data()
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.WriteString(w, "Subject: x\r\n\r\nhi\r\n")
-	_, err = w.CloseWithLMTPResponse()
+	_, err := sendLMTP(t, r.addr, "ok@example.net", "odd@example.net")
 	var le smtp.LMTPDataError
 	if !errors.As(err, &le) {
 		t.Fatalf("want per-recipient errors, got %v", err)
@@ -672,4 +638,29 @@ func TestLMTPStrayDownstreamCodeIsATemporaryFailure(t *testing.T) {
 	if le["ok@example.net"] != nil {
 		t.Fatalf("ok@: %+v", le["ok@example.net"])
 	}
+}
+
+// sendLMTP sends one small message over LMTP to rcpts and returns the
+// per-recipient outcome (an smtp.LMTPDataError for the refused ones).
+func sendLMTP(t *testing.T, addr string, rcpts ...string) (map[string]*smtp.DataResponse, error) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := smtp.NewClientLMTP(conn)
+	defer c.Close()
+	if err := c.Hello("mta.test"); err != nil {
+		t.Fatal(err)
+	}
+	c.Mail("s@example.org", nil)
+	for _, rc := range rcpts {
+		c.Rcpt(rc, nil)
+	}
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(w, "Subject: x\r\n\r\nhi\r\n")
+	return w.CloseWithLMTPResponse()
 }
