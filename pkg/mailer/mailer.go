@@ -413,7 +413,7 @@ func (c *client) transact(env *mailflow.Envelope, size int64, msg io.Reader, rep
 		}
 		// After a stray answer the downstream may be waiting for the
 		// message: the session is not reused.
-		return tooMany, r.Temporary() || r.Class() == 5
+		return tooMany, r.Temporary() || r.Permanent()
 	}
 	c.inData = true // until the final dot is sent
 	if err := WriteDotStuffed(c.w, msg); err != nil {
@@ -546,7 +546,7 @@ func (c *client) transactPipelined(env *mailflow.Envelope, size int64, msg io.Re
 		for _, i := range accepted {
 			replies[i] = dataRefused(data)
 		}
-		return tooMany, data.Temporary() || data.Class() == 5, false
+		return tooMany, data.Temporary() || data.Permanent(), false
 	}
 	if len(accepted) == 0 {
 		return tooMany, false, false
@@ -710,7 +710,7 @@ func downstream(r mailflow.Reply) mailflow.Reply { r.Local = false; return r }
 // downstream's 4xx or 5xx, or, for anything else (a 2xx would read as
 // delivered although no byte of the message was sent), a local 451.
 func dataRefused(r mailflow.Reply) mailflow.Reply {
-	if r.Temporary() || r.Class() == 5 {
+	if r.Temporary() || r.Permanent() {
 		return downstream(r)
 	}
 	return mailflow.TempFail("4.3.0", "downstream MTA answered DATA with %s", r)

@@ -40,7 +40,7 @@ type Envelope struct {
 // 4xx, or a stray code, which Combine turns into a 451) for it, or for
 // any recipient when the replies are combined.
 func (e *Envelope) Retried(replies []Reply, i int) bool {
-	again := func(r Reply) bool { return !r.OK() && r.Class() != 5 }
+	again := func(r Reply) bool { return r.Temporary() || r.Stray() }
 	if e.PerRecipientReplies {
 		return i >= len(replies) || again(replies[i])
 	}
@@ -88,6 +88,14 @@ func (r Reply) OK() bool { return r.Class() == 2 }
 // Temporary reports a transient failure (4xx).
 func (r Reply) Temporary() bool { return r.Class() == 4 }
 
+// Permanent reports a permanent failure (5xx).
+func (r Reply) Permanent() bool { return r.Class() == 5 }
+
+// Stray reports a reply that is none of 2xx, 4xx and 5xx: nobody can act
+// on it as a final reply, so it counts as a temporary failure (Combine
+// makes it 451, and the message is offered again).
+func (r Reply) Stray() bool { return !r.OK() && !r.Temporary() && !r.Permanent() }
+
 func (r Reply) String() string {
 	s := fmt.Sprintf("%d", r.Code)
 	if r.Enhanced != "" {
@@ -128,7 +136,7 @@ func Combine(replies []Reply) Reply {
 		return TempFail("4.5.3", "no recipients")
 	}
 	for _, r := range replies {
-		if !r.OK() && !r.Temporary() && r.Class() != 5 {
+		if r.Stray() {
 			return TempFail("4.3.0", "unexpected reply %s", r)
 		}
 	}
@@ -141,7 +149,7 @@ func Combine(replies []Reply) Reply {
 				return r
 			}
 			return Reply{Code: 451, Enhanced: "4.3.0", Text: "temporary failure for some recipients: " + r.Text, Local: true}
-		case r.Class() == 5 && first5 == nil:
+		case r.Permanent() && first5 == nil:
 			first5 = &replies[i]
 		case r.OK():
 			ok++

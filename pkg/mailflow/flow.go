@@ -237,7 +237,7 @@ func (f *Flow) SettleRefused(ctx context.Context, o *Outcome, msg *Message) {
 		switch {
 		case r.OK():
 			ok++
-		case r.Class() == 5:
+		case r.Permanent():
 			refused = append(refused, i)
 		default:
 			return // Combine makes it a 451: retried whole
@@ -259,8 +259,8 @@ func (f *Flow) SettleRefused(ctx context.Context, o *Outcome, msg *Message) {
 	}
 }
 
-// deferred tells a DeferReporter policy about a message deferred before
-// its plan ran.
+// deferred tells a DeferReporter policy about a message deferred instead
+// of settled (see DeferReporter).
 func (f *Flow) deferred(ctx context.Context, o *Outcome) {
 	if r, ok := f.opt.Policy.(DeferReporter); ok {
 		r.Deferred(ctx, o)

@@ -360,7 +360,7 @@ func (ss *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 	}
 	for i, rc := range env.Rcpts {
 		rep := replies[i]
-		if !rep.OK() && !rep.Temporary() && rep.Class() != 5 {
+		if rep.Stray() {
 			// A stray code from downstream: retried, as Combine does
 			// for SMTP, not passed on as a reply the MTA cannot read.
 			rep = mailflow.TempFail("4.3.0", "unexpected reply %s", rep)
