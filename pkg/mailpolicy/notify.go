@@ -20,9 +20,8 @@ import (
 // Deferred implements mailflow.DeferReporter: a deferred message
 // (scanner unavailable or too slow, the policy or its quarantine failed,
 // its spool could not be synced) gets its report lines, status ERROR with
-// the error;
-// no notification (the MTA retries it, and its sender would get one per
-// attempt).
+// the error; no notification (the MTA retries it, and its sender would
+// get one per attempt).
 func (p *Policy) Deferred(ctx context.Context, o *mailflow.Outcome) {
 	m := &message{in: &mailflow.Input{Env: o.Env}, root: o.QueueID, runs: p.groupRuns(o.Env)}
 	p.report.write(p.opt.Log, m, o)
@@ -51,17 +50,17 @@ func (p *Policy) after(ctx context.Context, m *message, o *mailflow.Outcome) {
 		if !r.SenderNotify && !r.RecipientNotify && !r.AdminNotify {
 			continue
 		}
-		// The MTA will offer these recipients again (a temporary failure
-		// downstream): the attempt that settles them notifies, once.
-		// In LMTP only the retried recipients come again: the others are
-		// settled and notified about now.
+		// Recipients the MTA will offer again (a temporary failure
+		// downstream) are notified about by the attempt that settles
+		// them. Retried makes that every recipient or none in SMTP; in
+		// LMTP the settled ones are notified about now.
 		var idx []int
 		for _, i := range run.idx {
 			if !m.in.Env.Retried(o.Replies, i) {
 				idx = append(idx, i)
 			}
 		}
-		if len(idx) < len(run.idx) && (!m.in.Env.PerRecipientReplies || len(idx) == 0) {
+		if len(idx) == 0 {
 			p.opt.Log.Info("notifications postponed: the message will be retried", "queue_id", m.root, "group", run.g.Name)
 			continue
 		}
