@@ -421,9 +421,10 @@ func (ss *session) process(env mailflow.Envelope, r io.Reader) ([]mailflow.Reply
 	if err := msg.Synced(); err != nil {
 		// The spool file is written and synced while the message is
 		// scanned (Spool.SetSyncBehind): no reply before it is durable.
-		// Nothing reached the downstream: the forwarder's reader gave
-		// this error instead of the message's last bytes, so no final
-		// dot was sent.
+		// Process checks it too once it forwarded; this covers its
+		// early returns (scan or policy failure), whose replies are
+		// 451s already. Nothing reached the downstream: the forwarder's
+		// reader gave this error instead of the message's last bytes.
 		rep := mailflow.TempFail("4.3.0", "cannot spool the message, try again later")
 		ss.log.Error("spool", "queue_id", msg.ID, "client", env.XForward["ADDR"], "from", env.From, "rcpts", strings.Join(env.Addrs(), ","),
 			"size", msg.Size(), "error", err.Error(), "reply", rep.String())
