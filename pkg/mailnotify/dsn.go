@@ -110,17 +110,7 @@ func DSN(d DSNData) ([]byte, error) {
 		append([]byte("Content-Type: message/delivery-status\r\nContent-Description: Delivery report\r\n\r\n"), st.Bytes()...),
 		append([]byte("Content-Type: text/rfc822-headers\r\nContent-Description: Undelivered message headers\r\nContent-Transfer-Encoding: "+cte+"\r\n\r\n"), headers...),
 	}
-	boundary := ""
-	for {
-		boundary = "=_ave_dsn_" + randomHex(12)
-		clash := false
-		for _, p := range parts {
-			clash = clash || bytes.Contains(p, []byte(boundary))
-		}
-		if !clash {
-			break
-		}
-	}
+	boundary := pickBoundary("=_ave_dsn_", parts)
 	var m bytes.Buffer
 	m.WriteString("From: Mail Delivery System <MAILER-DAEMON@" + host + ">\r\n")
 	m.WriteString("To: " + toH + "\r\n")

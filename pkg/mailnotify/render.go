@@ -10,6 +10,7 @@ import (
 	"mime"
 	"mime/quotedprintable"
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 )
@@ -182,19 +183,7 @@ func (t *Templates) Render(kind Kind, from, to string, d Data, atts []Attachment
 	for i, a := range atts {
 		parts = append(parts, encodeAttachment(i, a))
 	}
-	var boundary string
-	for {
-		boundary = "=_ave_" + randomHex(12)
-		clash := false
-		for _, p := range parts {
-			if bytes.Contains(p, []byte(boundary)) {
-				clash = true
-			}
-		}
-		if !clash {
-			break
-		}
-	}
+	boundary := pickBoundary("=_ave_", parts)
 	h.WriteString("Content-Type: multipart/mixed; boundary=\"" + boundary + "\"\r\n")
 	h.WriteString("\r\n")
 	h.WriteString("This is a message in MIME format.\r\n")
@@ -239,6 +228,17 @@ func domain(h string) string {
 		}
 	}
 	return h
+}
+
+// pickBoundary returns a random multipart boundary starting with prefix
+// that no part contains.
+func pickBoundary(prefix string, parts [][]byte) string {
+	for {
+		b := prefix + randomHex(12)
+		if !slices.ContainsFunc(parts, func(p []byte) bool { return bytes.Contains(p, []byte(b)) }) {
+			return b
+		}
+	}
 }
 
 func randomHex(n int) string {
